@@ -1,0 +1,136 @@
+"""Presets: the seed study's configurations, and matched ones (equal latent, equal parameter budget).
+
+    seed_params("vqvae2")                                    # complete params, as the study ran them
+    matched_params("vqvae2", (200, 100, 3), 170_000, 50)     # width solved to 170k +- 10%
+    summarize("matched", (200, 100, 3))                      # one Row per architecture (the CLI's table)
+
+The seed study trained conv, conv_dropout, vqvae2 and dual on one channel (velocity) and depthwise on
+all three (SEED_CHANNELS); the presets build for any C, with C output channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hpo import architectures, sizing
+from hpo.architectures.vqvae2 import split_latent
+from hpo.errors import ConfigError
+from hpo.space import complete
+
+PRESETS = ("seed", "matched")
+
+DEFAULT_MATCHED_PARAMS = 170_000  # about the seed's conv on 200x100x3 (168,656)
+DEFAULT_MATCHED_LATENT = 50  # the seed's conv latent
+
+SEED_CHANNELS = {"conv": 1, "conv_dropout": 1, "vqvae2": 1, "depthwise": 3, "dual": 1}
+
+
+def _per_layer(key: str, values) -> dict:
+    return {f"{key}_{i}": v for i, v in enumerate(values)}
+
+
+# The seed's levels: filters [3, 9, 27], kernel 5, strides [2, 2, 5] (blocks.STRIDES[3]), tanh, no L2.
+_SEED_LEVELS = {"n_layers": 3, **_per_layer("filters", (3, 9, 27)), **_per_layer("kernel", (5, 5, 5)),
+                **_per_layer("activation", ("tanh",) * 3), **_per_layer("l2", (0.0,) * 3), "width": 1.0}
+
+SEED = {
+    "conv": {**_SEED_LEVELS, "latent": 50},
+    "conv_dropout": {**_SEED_LEVELS, "latent": 50, "dropout": 0.2},
+    "vqvae2": {**_SEED_LEVELS, "latent": 50, "latent_split": 0.5},  # 25 top + 25 bottom
+    "depthwise": {**_SEED_LEVELS, "latent": 90, **_per_layer("depth_multiplier", (3, 3, 3))},
+    "dual": {**_SEED_LEVELS, "latent": 50},
+}
+
+# Matched presets start from the seed's structure; sizing then scales every width. Two departures,
+# both so that the default budget (170k at latent 50 on 200x100) is feasible for every architecture:
+# - vqvae2 gives the top code 70% of the latent (the space's upper end): the bottom code's Dense
+#   layers cost 2 * (H/2 * W/2) parameters per unit (10,000 on 200x100), the top's about 5x less.
+# - depthwise uses multipliers [2, 2, 2] (8 filters per channel, 24 features on 3 channels, close to
+#   conv's 27): the seed's [3, 3, 3] gives 81 features on 3 channels, whose Dense layer alone would
+#   take 4050 * latent parameters, and width cannot shrink multipliers.
+MATCHED_BASE = {
+    **SEED,
+    "vqvae2": {**SEED["vqvae2"], "latent_split": 0.7},
+    "depthwise": {**SEED["depthwise"], **_per_layer("depth_multiplier", (2, 2, 2))},
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One architecture as a preset builds it: what `python -m hpo.architectures` prints."""
+
+    name: str
+    n_params: int
+    latent: str  # "50", or "50 (35 top + 15 bottom)" for vqvae2
+    input_shape: tuple[int, int, int]
+    output_shapes: dict  # head name -> (H, W, C)
+
+
+def seed_params(name: str) -> dict:
+    """The complete params of `name` as the seed study configured it."""
+    return complete(_space_with_preset(name, SEED), SEED[name])
+
+
+def matched_params(name: str, input_shape=None, n_params: int = DEFAULT_MATCHED_PARAMS,
+                   latent: int = DEFAULT_MATCHED_LATENT) -> dict:
+    """The complete params of `name` with `latent` and the width solved to `n_params` (+-10%).
+
+    Raises:
+        ConfigError: a bad budget or latent, or a budget below the smallest feasible one.
+    """
+    input_shape = architectures.check_input_shape(input_shape or architectures.DEFAULT_INPUT_SHAPE)
+    if not isinstance(n_params, int) or n_params < 1:
+        raise ConfigError(f"--params must be a positive integer, but got {n_params}")
+    if not isinstance(latent, int) or latent < 2:
+        raise ConfigError(f"--latent must be an integer >= 2 (vqvae2 splits it in two), but got {latent}")
+    space = _space_with_preset(name, MATCHED_BASE)
+    base = {**MATCHED_BASE[name], "latent": latent}
+    solved = sizing.solve_width(name, base, input_shape, n_params)
+    return complete(space, {**base, "width": solved.width})
+
+
+def preset_params(name: str, preset: str, input_shape=None, n_params: int | None = None,
+                  latent: int | None = None) -> dict:
+    """Params of `name` under `preset` ("seed" or "matched"); n_params/latent only for "matched"."""
+    if preset not in PRESETS:
+        raise ConfigError(f"no preset {preset!r}; choose from: {', '.join(PRESETS)}")
+    if preset == "seed":
+        if n_params is not None or latent is not None:
+            raise ConfigError("--params and --latent size the matched preset; drop them or use "
+                              "--preset matched")
+        return seed_params(name)
+    return matched_params(name, input_shape,
+                          DEFAULT_MATCHED_PARAMS if n_params is None else n_params,
+                          DEFAULT_MATCHED_LATENT if latent is None else latent)
+
+
+def summarize(preset: str = "matched", input_shape=None, n_params: int | None = None,
+              latent: int | None = None) -> list[Row]:
+    """Build every architecture under `preset` and describe it (trainable count, latent, shapes)."""
+    input_shape = architectures.check_input_shape(input_shape or architectures.DEFAULT_INPUT_SHAPE)
+    rows = []
+    for name in architectures.names():
+        params = preset_params(name, preset, input_shape, n_params, latent)
+        model = architectures.build(name, params, input_shape)
+        outputs = model.output if isinstance(model.output, dict) else {"reconstruction": model.output}
+        rows.append(Row(name=name,
+                        n_params=architectures.trainable_count(model),
+                        latent=_describe_latent(name, params),
+                        input_shape=input_shape,
+                        output_shapes={head: tuple(t.shape[1:]) for head, t in outputs.items()}))
+    return rows
+
+
+def _space_with_preset(name: str, table: dict):
+    space = architectures.get(name).space  # a ConfigError listing the names if unknown
+    if name not in table:
+        raise ConfigError(f"architecture {name!r} has no presets; only {', '.join(table)} do")
+    return space
+
+
+def _describe_latent(name: str, params: dict) -> str:
+    if "latent_split" not in params:
+        return str(params["latent"])
+    top, bottom = split_latent(params["latent"], params["latent_split"])
+    return f"{params['latent']} ({top} top + {bottom} bottom)"
+

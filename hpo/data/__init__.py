@@ -1,0 +1,20 @@
+"""Flow-field data: one loader for the seed layout, plain arrays and The Well's rayleigh_benard.
+
+    data = load("flows.h5", channels="temperature,velocity")   # or load() for the embedded data
+    model.fit(data.train.dataset(32, seed=0), validation_data=data.val.dataset(32, shuffle=False))
+    physical = data.scaler.to_physical(model.predict(data.val.arrays()))
+
+`data.test` is for the final report only: never select, prune or rank models on it.
+"""
+
+from hpo.data.arguments import add_data_arguments, load_from_args
+from hpo.data.batches import Split, epoch_order
+from hpo.data.loader import FlowData, load
+from hpo.data.scaling import Scaler
+from hpo.data.source import Simulation, Source
+from hpo.data.summary import format_info, info
+
+__all__ = [
+    "FlowData", "Scaler", "Simulation", "Source", "Split", "add_data_arguments", "epoch_order",
+    "format_info", "info", "load", "load_from_args",
+]

@@ -1,0 +1,53 @@
+"""The data flags every CLI shares (`hpo.data check`, `hpo.screen`, `hpo.optimize`), defined once."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Callable
+
+from hpo.config import DEFAULT_MEMORY_BUDGET_BYTES
+from hpo.data.loader import FlowData, load
+
+MIB = 1024**2
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """Add --data, --dataset, --channels, --drop-invalid and --memory-budget to `parser`."""
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", metavar="PATH", type=Path, default=None,
+                       help="HDF5 file: seed layout, plain (N,H,W[,C]) arrays or The Well's "
+                            "rayleigh_benard (default: the embedded dataset, generated on first use)")
+    group.add_argument("--dataset", metavar="NAME", default=None,
+                       help="HDF5 path of the data when the file holds several candidates")
+    group.add_argument("--channels", metavar="LIST", default=None,
+                       help="comma-separated channel names or indices, e.g. temperature,velocity or "
+                            "0,2 (default: all; The Well: buoyancy,pressure,velocity)")
+    group.add_argument("--drop-invalid", action="store_true",
+                       help="drop simulations holding NaN/Inf values instead of refusing the file")
+    group.add_argument("--memory-budget", metavar="MB", type=float, default=None,
+                       help="stream the data from disk when the selected part exceeds this many MiB "
+                            f"(default {DEFAULT_MEMORY_BUDGET_BYTES // MIB})")
+    return group
+
+
+def load_from_args(args: argparse.Namespace, *, echo: Callable[[str], Any] | None = print,
+                   **overrides: Any) -> FlowData:
+    """`load` with the flags of `add_data_arguments` (and `args.seed` when the CLI has one).
+
+    Args:
+        args: parsed arguments.
+        echo: called with each message ("note: dropped ..."); None keeps quiet.
+        overrides: further `load` keywords (fractions=, seed=, ...), winning over `args`.
+    """
+    budget = DEFAULT_MEMORY_BUDGET_BYTES if args.memory_budget is None else int(args.memory_budget * MIB)
+    options: dict[str, Any] = {"dataset": args.dataset, "channels": args.channels,
+                               "drop_invalid": args.drop_invalid, "memory_budget_bytes": budget}
+    if getattr(args, "seed", None) is not None:
+        options["seed"] = args.seed
+    options.update(overrides)
+    data = load(args.data, **options)
+    for message in data.messages if echo is not None else ():
+        echo(f"note: {message}")
+    return data
+
