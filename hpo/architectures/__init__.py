@@ -29,7 +29,7 @@ from hpo.space import PerLayer, Space, complete, narrow, read_overrides
 # The order of every table and report (then any architecture registered from elsewhere).
 _BUILTIN_MODULES = ("conv", "conv_dropout", "vqvae2", "depthwise", "dual")
 
-DEFAULT_INPUT_SHAPE = (200, 100, 3)  # the seed study's Rayleigh-Benard snapshots: (x, z, [u, w, T])
+DEFAULT_INPUT_SHAPE = (200, 100, 3)  # the seed study's Rayleigh-Benard snapshots: (x, z, [temperature, pressure, velocity])
 
 _REGISTRY: dict[str, "Architecture"] = {}
 _loaded = False

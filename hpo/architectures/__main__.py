@@ -12,6 +12,7 @@ import sys
 from typing import Sequence
 
 from hpo import architectures
+from hpo.backend import import_keras_quietly
 from hpo.cli import ArgumentParser, run
 
 
@@ -51,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     architectures.check_input_shape(args.input_shape)
 
-    # Imported after checking: Keras (TensorFlow) prints log lines on import that a bad flag needn't.
+    # Imported after checking flags, and quietly: TensorFlow's start-up log is not ours to print.
+    import_keras_quietly()
     from hpo.architectures.presets import summarize
 
     rows = summarize(args.preset, args.input_shape, args.params, args.latent)

@@ -1,0 +1,79 @@
+"""The Optuna storage: one URL, resolved in one place, for every command and worker.
+
+Order: the --storage flag, then the HPO_STORAGE environment variable, then SQLite under studies/
+(an embedded default that needs no server). PostgreSQL (`postgresql://...`) lets many workers on many
+machines share the studies.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import optuna
+
+from hpo.config import studies_dir
+from hpo.errors import ConfigError
+
+STORAGE_ENV = "HPO_STORAGE"
+SUPPORTED_SCHEMES = ("sqlite", "postgresql", "mysql")
+
+
+def default_storage_url() -> str:
+    return f"sqlite:///{studies_dir() / 'hpo.db'}"
+
+
+def resolve_storage_url(url: str | None = None) -> str:
+    """The storage URL to use: `url`, else $HPO_STORAGE, else SQLite in studies/.
+
+    Raises:
+        ConfigError: the URL names no database we support.
+    """
+    url = url or os.environ.get(STORAGE_ENV) or default_storage_url()
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if "://" not in url or scheme not in SUPPORTED_SCHEMES:
+        raise ConfigError(f"--storage must be a database URL such as sqlite:///studies/hpo.db or "
+                          f"postgresql://user@host/db, but got {url!r}")
+    if scheme == "sqlite":
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def open_storage(url: str | None = None, heartbeat_interval: int | None = None,
+                 grace_period: int | None = None) -> optuna.storages.RDBStorage:
+    """An RDB storage on the resolved URL.
+
+    Args:
+        heartbeat_interval, grace_period: Optuna's heartbeat (seconds): a trial whose worker stopped
+            beating for `grace_period` is marked failed (and can be retried) by the next worker.
+
+    Raises:
+        ConfigError: the database cannot be reached or opened.
+    """
+    url = resolve_storage_url(url)
+    engine_kwargs = {}
+    if url.startswith("sqlite"):
+        # Writers wait for each other instead of failing with "database is locked" at once.
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+    else:
+        engine_kwargs = {"pool_pre_ping": True}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                          heartbeat_interval=heartbeat_interval,
+                                          grace_period=grace_period)
+    except Exception as exc:  # SQLAlchemy's errors vary by driver; all mean "cannot open it"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot open the storage {_redact(url)}: {reason}; check --storage "
+                          f"(or ${STORAGE_ENV}) and that the database server is running") from exc
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a URL before printing it."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+    return url
