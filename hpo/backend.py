@@ -22,4 +22,20 @@ def import_keras_quietly():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    # Python-side TensorFlow warnings (e.g. "triggered tf.function retracing" when many models are
+    # built in one process, which is what a study does) are expected here, not actionable.
+    tensorflow.get_logger().setLevel("ERROR")
     return keras
+
+
+def quiet_optuna() -> None:
+    """Our own progress lines replace Optuna's INFO log and its "experimental" notices."""
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # We run the heartbeat ourselves around ask/tell (see hpo.study), which Optuna warns about.
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+    warnings.filterwarnings("ignore", message="Some regimes for parameter")

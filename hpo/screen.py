@@ -11,7 +11,7 @@ import sys
 from dataclasses import replace
 from typing import Sequence
 
-from hpo.backend import import_keras_quietly
+from hpo.backend import import_keras_quietly, quiet_optuna
 from hpo.cli import ArgumentParser, run
 from hpo.config import DEFAULT_SEED
 from hpo.data import add_data_arguments, load_from_args
@@ -71,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"data: {data.source_path} {data.input_shape} channels {','.join(data.channel_names)}; "
           f"{data.split_record['strategy']} split: {counts}")
     import_keras_quietly()
+    quiet_optuna()
     result = screen(config, data, storage)
     print()
     print(format_leaderboard(result.leaderboard, config.metric, result.pca))

@@ -8,6 +8,7 @@ machines share the studies.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import optuna
@@ -42,12 +43,13 @@ def resolve_storage_url(url: str | None = None) -> str:
 
 
 def open_storage(url: str | None = None, heartbeat_interval: int | None = None,
-                 grace_period: int | None = None) -> optuna.storages.RDBStorage:
+                 grace_period: int | None = None, max_retry: int = 3) -> optuna.storages.RDBStorage:
     """An RDB storage on the resolved URL.
 
     Args:
         heartbeat_interval, grace_period: Optuna's heartbeat (seconds): a trial whose worker stopped
-            beating for `grace_period` is marked failed (and can be retried) by the next worker.
+            beating for `grace_period` is marked failed by the next worker and queued again (as a
+            WAITING copy with the same params) up to `max_retry` times.
 
     Raises:
         ConfigError: the database cannot be reached or opened.
@@ -60,9 +62,14 @@ def open_storage(url: str | None = None, heartbeat_interval: int | None = None,
     else:
         engine_kwargs = {"pool_pre_ping": True}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
-                                          heartbeat_interval=heartbeat_interval,
-                                          grace_period=grace_period)
+        retry = (optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+                 if heartbeat_interval else None)
+        with warnings.catch_warnings():  # heartbeat is "experimental" in Optuna; we rely on it
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                              heartbeat_interval=heartbeat_interval,
+                                              grace_period=grace_period,
+                                              heartbeat_stale_trial_callback=retry)
     except Exception as exc:  # SQLAlchemy's errors vary by driver; all mean "cannot open it"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot open the storage {_redact(url)}: {reason}; check --storage "

@@ -93,8 +93,14 @@ class FlowData:
     def mismatches(self, stored: dict[str, Any]) -> list[str]:
         """How a stored `describe()` differs from this data, one line per key of MATCHED_KEYS."""
         now = json.loads(json.dumps(self.describe()))  # tuples -> lists, as stored
-        return [f"{key}: stored {stored.get(key)!r}, now {now[key]!r}"
+        return [f"{key}: stored {_short(stored.get(key))}, now {_short(now[key])}"
                 for key in MATCHED_KEYS if stored.get(key) != now[key]]
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A stored value for a one-line message (split records are long)."""
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load(path: str | Path | None = None, *, dataset: str | None = None, channels: ChannelSpec = None,

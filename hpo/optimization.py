@@ -1,0 +1,294 @@
+"""optimize(): Optuna studies on the screen's top-ranked architectures, one study each.
+
+Reads the ranking of `<run>-screen`, runs `<run>-<architecture>` studies (created or resumed) with
+one or more worker processes on the same storage, keeps each study's best model as an Optuna
+artifact, evaluates it on the test split at the end, and writes `studies/<run>/optimize.html`.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+import pandas as pd
+
+from hpo import architectures
+from hpo.claims import ClaimLock
+from hpo.config import studies_dir
+from hpo.errors import ConfigError
+from hpo.screening import study_name as screen_study_name
+from hpo.storage import open_storage, resolve_storage_url
+from hpo.study import (PRUNERS, SAMPLERS, StudySettings, Worker, artifact_store, configure_threads,
+                       finished_trials, make_pruner, make_sampler)
+
+
+@dataclass(frozen=True)
+class OptimizeConfig:
+    run: str = "default"
+    top: int | None = None  # the K best of the screen; or name them in `architectures`
+    architectures: tuple[str, ...] = ()
+    settings: StudySettings = StudySettings()
+    n_workers: int = 1  # processes on the same study; more machines: run the same command there
+    space_file: Path | None = None  # TOML that narrows or widens the declared spaces
+    data_kwargs: dict = field(default_factory=dict)  # hpo.data.load keywords (workers reload)
+
+
+# A smoke/demo budget: a few minutes on 2 cores with the quick embedded dataset.
+QUICK_SETTINGS = {"n_trials": 10, "epochs": 8, "patience": 3}
+
+
+def study_name(run: str, architecture: str) -> str:
+    return f"{run}-{architecture}"
+
+
+def validate(config: OptimizeConfig) -> None:
+    settings = config.settings
+    if config.top is None and not config.architectures:
+        raise ConfigError("say which architectures to optimize: --top K (the screen's best K) or "
+                          "--architectures a,b")
+    if config.top is not None and config.architectures:
+        raise ConfigError("--top and --architectures both choose the architectures; pass one")
+    if config.top is not None and config.top < 1:
+        raise ConfigError(f"--top must be at least 1, but got {config.top}")
+    unknown = [a for a in config.architectures if a not in architectures.names()]
+    if unknown:
+        raise ConfigError(f"unknown architecture {', '.join(map(repr, unknown))}; choose from: "
+                          f"{', '.join(architectures.names())}")
+    checks = [(settings.n_trials >= 1, f"--trials must be at least 1, but got {settings.n_trials}"),
+              (settings.epochs >= 1, f"--epochs must be at least 1, but got {settings.epochs}"),
+              (config.n_workers >= 1, f"--workers must be at least 1, but got {config.n_workers}"),
+              (settings.timeout is None or settings.timeout > 0,
+               f"--timeout must be positive, but got {settings.timeout}"),
+              (settings.max_params is None or settings.max_params > 0,
+               f"--max-params must be positive, but got {settings.max_params}"),
+              (settings.pruner in PRUNERS,
+               f"--pruner must be one of {', '.join(PRUNERS)}, but got {settings.pruner!r}"),
+              (settings.sampler in SAMPLERS,
+               f"--sampler must be one of {', '.join(SAMPLERS)}, but got {settings.sampler!r}")]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def read_screen(run: str, storage_url: str) -> optuna.Study:
+    """The stored screen of `run`, or a one-line error saying which command to run first."""
+    storage = open_storage(storage_url)
+    names = [s.study_name for s in storage.get_all_studies()]
+    name = screen_study_name(run)
+    if name not in names:
+        raise ConfigError(f"no screen stored for run {run!r} in {storage_url}; run "
+                          f"`python -m hpo.screen --run {run}` (same --storage and data flags) first")
+    study = optuna.load_study(study_name=name, storage=storage)
+    if not study.user_attrs.get("ranking"):
+        raise ConfigError(f"the screen {name!r} has no ranking yet (no run finished); run "
+                          f"`python -m hpo.screen --run {run}` again")
+    return study
+
+
+def choose_architectures(config: OptimizeConfig, screen: optuna.Study) -> list[str]:
+    ranking = list(screen.user_attrs["ranking"])
+    if config.architectures:
+        return list(config.architectures)
+    if config.top > len(ranking):
+        raise ConfigError(f"--top must be between 1 and {len(ranking)} (the screen of run "
+                          f"{config.run!r} ranked {len(ranking)}), but got {config.top}")
+    return ranking[: config.top]
+
+
+@dataclass
+class OptimizeResult:
+    studies: list[str]
+    summary: pd.DataFrame
+    html_path: Path
+    outcomes: dict[str, list] = field(default_factory=dict)
+
+
+def optimize(config: OptimizeConfig, storage: str | None = None,
+             progress: Callable[[str], None] | None = print) -> OptimizeResult:
+    """Run (or resume) one study per chosen architecture, then evaluate and report.
+
+    Raises:
+        ConfigError: bad flags, no screen for the run, data that differ from the screened data.
+    """
+    from hpo.data import load
+
+    validate(config)
+    say = progress or (lambda line: None)
+    storage_url = resolve_storage_url(storage)
+    screen = read_screen(config.run, storage_url)
+    data = load(**config.data_kwargs)
+    problems = data.mismatches(screen.user_attrs.get("data", {}))
+    if problems:
+        raise ConfigError(f"the data differ from what run {config.run!r} screened "
+                          f"({'; '.join(problems)}); pass the screen's data flags or screen again")
+    chosen = choose_architectures(config, screen)
+    settings = replace(config.settings,
+                       metric=screen.user_attrs.get("metric", config.settings.metric),
+                       loss=screen.user_attrs.get("settings", {}).get("loss", config.settings.loss))
+    config = replace(config, settings=settings)
+    spaces = architectures.load_spaces(config.space_file)  # a bad --space file fails here, early
+    outcomes = {}
+    for architecture in chosen:
+        name = study_name(config.run, architecture)
+        _create_study(name, storage_url, data, architecture, settings)
+        say(f"study {name!r}: {settings.n_trials} trials, {settings.pruner} pruning, "
+            f"{settings.sampler} sampler, {config.n_workers} worker(s)")
+        outcomes[architecture] = _run_workers(config, name, architecture, storage_url,
+                                              spaces[architecture], data, say)
+    summary = _evaluate_best(config, chosen, storage_url, screen, data, say)
+    from hpo.optimize_report import write_optimize_report
+
+    html_path = write_optimize_report(studies_dir() / config.run / "optimize.html", config.run,
+                                      [study_name(config.run, a) for a in chosen], storage_url,
+                                      summary, data, settings.metric)
+    return OptimizeResult([study_name(config.run, a) for a in chosen], summary, html_path, outcomes)
+
+
+def _create_study(name: str, storage_url: str, data, architecture: str,
+                  settings: StudySettings) -> None:
+    study = optuna.create_study(study_name=name, storage=open_storage(storage_url),
+                                direction="minimize", load_if_exists=True)
+    stored = study.user_attrs.get("data")
+    if stored is None:
+        study.set_user_attr("data", data.describe())
+        study.set_user_attr("architecture", architecture)
+        study.set_user_attr("metric", settings.metric)
+        return
+    problems = data.mismatches(stored)
+    if problems:
+        raise ConfigError(f"the study {name!r} was run on other data ({'; '.join(problems)}); "
+                          f"pass the same data flags or use another --run")
+
+
+def _run_workers(config: OptimizeConfig, name: str, architecture: str, storage_url: str,
+                 space: dict, data, say) -> list:
+    """One worker in this process, or N spawned processes sharing the study."""
+    if config.n_workers == 1:
+        configure_threads(1)
+        return _worker(config, name, architecture, storage_url, space, data, 0, say)
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker_process,
+                                 args=(config, name, architecture, storage_url, index))
+                 for index in range(config.n_workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        say(f"note: {len(failed)} worker(s) of {name!r} exited with {failed}; finished trials are "
+            f"stored, a re-run completes the rest")
+    return []
+
+
+def _worker_process(config: OptimizeConfig, name: str, architecture: str, storage_url: str,
+                    index: int) -> None:
+    """Entry point of a spawned worker: reload data, divide threads, run trials."""
+    from hpo.backend import import_keras_quietly, quiet_optuna
+    from hpo.data import load
+
+    import_keras_quietly()
+    quiet_optuna()
+    configure_threads(config.n_workers)
+    data = load(**config.data_kwargs)
+    space = architectures.load_spaces(config.space_file)[architecture]
+    _worker(config, name, architecture, storage_url, space, data, index, print)
+
+
+def _worker(config: OptimizeConfig, name: str, architecture: str, storage_url: str, space: dict,
+            data, index: int, say) -> list:
+    settings = config.settings
+    storage = open_storage(storage_url, heartbeat_interval=settings.heartbeat_interval,
+                           grace_period=settings.grace_period, max_retry=settings.max_retry)
+    probe = optuna.load_study(study_name=name, storage=storage)
+    # Distinct seeds per worker and per resume, so parallel workers don't propose the same points.
+    seed = settings.seed + 1000 * index + len(probe.get_trials(deepcopy=False))
+    study = optuna.load_study(study_name=name, storage=storage,
+                              sampler=make_sampler(settings.sampler, seed, settings.n_trials),
+                              pruner=make_pruner(settings.pruner, settings.epochs))
+    lock = ClaimLock(storage_url, name)
+    label = f"w{index} " if config.n_workers > 1 else ""
+    try:
+        return Worker(study, architecture, space, data, settings, lock, say, label).run()
+    finally:
+        lock.close()
+
+
+def _evaluate_best(config: OptimizeConfig, chosen: list[str], storage_url: str,
+                   screen: optuna.Study, data, say) -> pd.DataFrame:
+    """Evaluate each study's best model on the test split; store and return the summary."""
+    import keras
+
+    from hpo import training
+
+    metric = config.settings.metric
+    screen_rows = {row["architecture"]: row for row in screen.user_attrs.get("leaderboard", [])}
+    pca = screen.user_attrs.get("pca", {})
+    rows = []
+    for architecture in chosen:
+        study = optuna.load_study(study_name=study_name(config.run, architecture),
+                                  storage=open_storage(storage_url))
+        states = [t.state for t in study.get_trials(deepcopy=False)]
+        row = {"architecture": architecture, "study": study.study_name,
+               "n_complete": states.count(optuna.trial.TrialState.COMPLETE),
+               "n_pruned": states.count(optuna.trial.TrialState.PRUNED),
+               "n_failed": states.count(optuna.trial.TrialState.FAIL)}
+        artifact_id = study.user_attrs.get("best_model_artifact_id")
+        if artifact_id:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "best.keras"
+                optuna.artifacts.download_artifact(artifact_store=artifact_store(),
+                                                   file_path=str(path), artifact_id=artifact_id)
+                model = keras.models.load_model(path, compile=False)
+            test = training.evaluate(model, data.test, data)
+            val = training.evaluate(model, data.val, data)
+            study.set_user_attr("best_test", _plain(test))
+            study.set_user_attr("best_val", _plain(val))
+            row.update({"best_trial": study.user_attrs["best_model_trial"],
+                        f"val_{metric}": val[metric], "test_rel_l2": test["rel_l2"],
+                        "test_mse": test["mse"],
+                        **{f"test_mse_{c}": v for c, v in test["mse_per_channel"].items()}})
+        else:
+            say(f"note: {study.study_name!r} has no completed trial, so no best model to evaluate")
+        screened = screen_rows.get(architecture, {})
+        row.update({"screen_val_mean": screened.get("val_mean", math.nan),
+                    "screen_test_mean": screened.get("test_mean", math.nan),
+                    "pca_test_rel_l2": pca.get("test", {}).get("rel_l2", math.nan)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_summary(summary: pd.DataFrame, metric: str) -> str:
+    """The table `hpo.optimize` prints: best model per study on the test split, beside the screen."""
+    lines = [f"{'architecture':<13}{'trials C/P/F':>13}{'best':>6}{'val ' + metric:>13}"
+             f"{'test rel_l2':>12}{'test mse':>10}{'screen val':>12}{'screen test':>12}{'PCA test':>10}"]
+    for row in summary.to_dict(orient="records"):
+        counts = f"{row['n_complete']}/{row['n_pruned']}/{row['n_failed']}"
+        if "best_trial" in row and not _missing(row.get("best_trial")):
+            best = (f"{int(row['best_trial']):>6}{row[f'val_{metric}']:>13.4g}"
+                    f"{row['test_rel_l2']:>12.4g}{row['test_mse']:>10.4g}")
+        else:
+            best = f"{'-':>6}{'-':>13}{'-':>12}{'-':>10}"
+        lines.append(f"{row['architecture']:<13}{counts:>13}{best}{row['screen_val_mean']:>12.4g}"
+                     f"{row['screen_test_mean']:>12.4g}{row['pca_test_rel_l2']:>10.4g}")
+    lines.append("(C/P/F: complete/pruned/failed; test figures: the best model, held-out test split; "
+                 "screen: the matched-size screen's means)")
+    return "\n".join(lines)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "item"):
+        return value.item()
+    return value

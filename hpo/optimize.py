@@ -1,0 +1,107 @@
+"""`python -m hpo.optimize`: Optuna studies with pruning on the screen's best architectures.
+
+    python -m hpo.optimize --top K | --architectures a,b  [--run NAME] [--storage URL] [data flags]
+                           [--trials N] [--timeout S] [--epochs N] [--pruner median|hyperband|sha|none]
+                           [--sampler tpe|random] [--workers N] [--max-params N] [--seed N]
+                           [--space FILE] [--quick]
+
+Re-running the same command resumes each study and runs only the missing trials. With PostgreSQL
+(`--storage postgresql://...`), the same command on several machines shares the studies.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from hpo.backend import import_keras_quietly, quiet_optuna
+from hpo.cli import ArgumentParser, run
+from hpo.config import DEFAULT_SEED
+from hpo.data import add_data_arguments
+from hpo.optimization import QUICK_SETTINGS, OptimizeConfig, format_summary, optimize, validate
+from hpo.storage import STORAGE_ENV, resolve_storage_url
+from hpo.study import PRUNERS, SAMPLERS, StudySettings
+
+MIB = 1024**2
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m hpo.optimize", description=__doc__.split("\n")[0])
+    chosen = parser.add_argument_group("which architectures")
+    chosen.add_argument("--top", type=int, default=None, metavar="K",
+                        help="the K best of the latest screen of --run")
+    chosen.add_argument("--architectures", metavar="a,b", default=None, help="name them instead")
+    parser.add_argument("--run", default="default", help="the screen's run name (default: default)")
+    parser.add_argument("--storage", metavar="URL", default=None,
+                        help=f"Optuna storage (default ${STORAGE_ENV} or sqlite:///studies/hpo.db)")
+    add_data_arguments(parser)
+    search = parser.add_argument_group("search")
+    search.add_argument("--trials", type=int, default=None,
+                        help="trials per architecture, counting those already stored (default 30)")
+    search.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="stop starting trials after this long, per architecture")
+    search.add_argument("--epochs", type=int, default=None, help="max epochs per trial (default 30)")
+    search.add_argument("--pruner", choices=PRUNERS, default="median", help="default: median")
+    search.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="default: tpe (seeded)")
+    search.add_argument("--workers", type=int, default=1,
+                        help="worker processes on the same study (TensorFlow threads divided)")
+    search.add_argument("--max-params", type=int, default=None, metavar="N",
+                        help="reject trials with more trainable parameters, before training")
+    search.add_argument("--space", type=Path, default=None, metavar="FILE",
+                        help="TOML file narrowing or widening the declared search spaces")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seeds split, sampler, weights")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke/demo budget: quick embedded data, 10 trials of <= 8 epochs")
+    parser.add_argument("--heartbeat", type=int, default=None, metavar="SECONDS",
+                        help="heartbeat interval; a trial silent 3x as long is failed and retried "
+                             "(default 10)")
+    return parser
+
+
+def config_from_args(args) -> OptimizeConfig:
+    settings = StudySettings(pruner=args.pruner, sampler=args.sampler, seed=args.seed,
+                             max_params=args.max_params, timeout=args.timeout)
+    if args.quick:
+        settings = replace(settings, **QUICK_SETTINGS)
+    explicit = {key: value for key, value in (("n_trials", args.trials), ("epochs", args.epochs))
+                if value is not None}
+    if args.heartbeat is not None:
+        explicit.update(heartbeat_interval=args.heartbeat, grace_period=3 * args.heartbeat)
+    settings = replace(settings, **explicit)
+    names = tuple(n.strip() for n in (args.architectures or "").split(",") if n.strip())
+    data_kwargs = {"path": args.data, "dataset": args.dataset, "channels": args.channels,
+                   "drop_invalid": args.drop_invalid, "seed": args.seed}
+    if args.memory_budget is not None:
+        data_kwargs["memory_budget_bytes"] = int(args.memory_budget * MIB)
+    return OptimizeConfig(run=args.run, top=args.top, architectures=names, settings=settings,
+                          n_workers=args.workers, space_file=args.space, data_kwargs=data_kwargs)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.heartbeat is not None and args.heartbeat < 1:
+        from hpo.errors import ConfigError
+
+        raise ConfigError(f"--heartbeat must be at least 1 second, but got {args.heartbeat}")
+    if args.quick and args.data is None:
+        from hpo.data.embedded import default_dataset_path
+
+        args.data = default_dataset_path(quick=True)
+    config = config_from_args(args)
+    validate(config)
+    storage = resolve_storage_url(args.storage)
+    import_keras_quietly()
+    quiet_optuna()
+    result = optimize(config, storage)
+    print()
+    print(format_summary(result.summary, config.settings.metric))
+    print(f"stored: studies {', '.join(map(repr, result.studies))} in {storage}")
+    print(f"wrote: {result.html_path}")
+    print(f"browse: optuna-dashboard {storage}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

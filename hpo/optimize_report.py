@@ -1,0 +1,68 @@
+"""`studies/<run>/optimize.html`: each study's history, learning curves, importances, parallel
+coordinates, and its best model's reconstructions of test samples. Reads the storage; never trains."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import optuna
+import pandas as pd
+
+from hpo import report
+from hpo.storage import open_storage
+from hpo.study import artifact_store
+
+
+def write_optimize_report(path: Path, run: str, names: Sequence[str], storage_url: str,
+                          summary: pd.DataFrame, data, metric: str) -> Path:
+    from optuna import visualization as vis
+
+    sections: list = [("Best models on the test split", report.table_html(summary))]
+    storage = open_storage(storage_url)
+    for name in names:
+        study = optuna.load_study(study_name=name, storage=storage)
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        sections.append((f"{name}: optimization history", vis.plot_optimization_history(study)))
+        sections.append((f"{name}: validation {metric} per epoch (pruned trials stop early)",
+                         vis.plot_intermediate_values(study)))
+        if len(complete) >= 2:
+            try:
+                sections.append((f"{name}: parameter importances",
+                                 vis.plot_param_importances(study)))
+            except (RuntimeError, ValueError) as exc:  # e.g. a single distinct point
+                sections.append((f"{name}: parameter importances", f"<p>not computed: {exc}</p>"))
+            sections.append((f"{name}: parallel coordinates", vis.plot_parallel_coordinate(study)))
+        samples = _best_model_samples(study, data)
+        if samples:
+            sections.append((f"{name}: best model (trial {study.user_attrs['best_model_trial']}) on "
+                             f"test samples", report.reconstructions_figure(
+                                 samples, data.channel_names, [k for k in samples if k != "input"])))
+    return report.write_html(path, f"Optimization: {run}", sections)
+
+
+def _best_model_samples(study: optuna.Study, data) -> dict:
+    import keras
+    import numpy as np
+
+    artifact_id = study.user_attrs.get("best_model_artifact_id")
+    if not artifact_id or len(data.test) == 0:
+        return {}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "best.keras"
+        optuna.artifacts.download_artifact(artifact_store=artifact_store(), file_path=str(path),
+                                           artifact_id=artifact_id)
+        model = keras.models.load_model(path, compile=False)
+    # Two test frames: the first and the last of the split (early and developed flow).
+    positions = sorted({0, len(data.test) - 1})
+    x = data.test.take(positions)
+    output = model.predict(x, verbose=0)
+    if isinstance(output, dict):
+        output = output["reconstruction"]
+    samples = {"input": x[0]}
+    for i, position in enumerate(positions):
+        samples[f"test frame {position}"] = np.asarray(output[i])
+    if len(positions) > 1:  # the reconstructions figure compares each against "input": use pairs
+        samples = {"input": x[-1], f"test frame {positions[-1]}": np.asarray(output[-1])}
+    return samples

@@ -1,0 +1,281 @@
+"""One architecture's Optuna study: objective, pruning, the worker loop, and the best model kept.
+
+A worker repeatedly (1) takes the claim lock, fails trials whose worker died (heartbeat) so they are
+queued again, counts the trials that are finished or in flight and stops at `n_trials`, asks for a
+trial; (2) trains it with per-epoch pruning, beating the heartbeat meanwhile; (3) tells the result.
+Failures come in three tiers: pruning is control flow (PRUNED); a bad trial (NaN loss, out of memory,
+over --max-params) ends as FAIL/PRUNED with a `failure`/`rejected` attr and the study goes on; a
+configuration error stops the run before anything is written.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from hpo.claims import ClaimLock
+from hpo.config import DEFAULT_SEED, studies_dir
+from hpo.errors import ConfigError
+
+PRUNERS = ("median", "hyperband", "sha", "none")
+SAMPLERS = ("tpe", "random")
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """How each study is searched; defaults are the issue's, each with its reason."""
+
+    n_trials: int = 30  # per architecture: enough for TPE to move past its random start-up
+    timeout: float | None = None  # seconds per architecture and worker; None: until n_trials
+    epochs: int = 30  # max per trial, as the screen: pruning and early stopping cut most short
+    patience: int = 5  # EarlyStopping inside a trial (best weights restored)
+    pruner: str = "median"  # prunes a trial whose epoch-k value is worse than the median at k
+    sampler: str = "tpe"  # model-based, seeded
+    max_params: int | None = None  # trials above it are rejected before training
+    loss: str = "mse"  # the screen's loss
+    metric: str = "rel_l2"  # the screen's ranking metric, on the validation split
+    seed: int = DEFAULT_SEED
+    heartbeat_interval: int = 10  # seconds between a running trial's heartbeats
+    grace_period: int = 30  # a trial silent this long is stale: failed, then retried
+    max_retry: int = 3  # re-queues of one stale trial
+
+
+def make_sampler(name: str, seed: int, n_trials: int) -> optuna.samplers.BaseSampler:
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "tpe":
+        # A third of the budget (3..10) as random start-up, so TPE has points to model.
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(3, min(10, n_trials // 3)))
+    raise ConfigError(f"--sampler must be one of {', '.join(SAMPLERS)}, but got {name!r}")
+
+
+def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
+    if name == "median":
+        # Prune only once 3 trials have finished and after 2 epochs: early epochs are noisy.
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
+    if name == "sha":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"--pruner must be one of {', '.join(PRUNERS)}, but got {name!r}")
+
+
+def counted_trials(study: optuna.Study) -> int:
+    """Trials that count against n_trials: finished (COMPLETE, PRUNED, FAIL of our own making) or in
+    flight (RUNNING, WAITING). A trial failed because its worker died does not count: its WAITING
+    copy does."""
+    count = 0
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING,
+                           TrialState.WAITING):
+            count += 1
+        elif trial.state == TrialState.FAIL and "failure" in trial.user_attrs:
+            count += 1
+    return count
+
+
+def finished_trials(study: optuna.Study) -> int:
+    """Trials with a result: COMPLETE, PRUNED, or FAIL of our own making."""
+    return sum(1 for t in study.get_trials(deepcopy=False)
+               if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+               or (t.state == TrialState.FAIL and "failure" in t.user_attrs))
+
+
+class _Heartbeat:
+    """Records a running trial's heartbeat every `interval` seconds from a daemon thread."""
+
+    def __init__(self, storage, trial_id: int, interval: int):
+        self._storage, self._trial_id, self._interval = storage, trial_id, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self):
+        self._storage.record_heartbeat(self._trial_id)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self):
+        while not self._stop.wait(self._interval):
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except Exception:  # a missed beat is harmless; the next one may get through
+                pass
+
+
+@dataclass
+class TrialOutcome:
+    number: int
+    state: TrialState
+    value: float | None
+    seconds: float
+    note: str = ""
+
+
+def artifact_store() -> optuna.artifacts.FileSystemArtifactStore:
+    path = studies_dir() / "artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return optuna.artifacts.FileSystemArtifactStore(path)
+
+
+@dataclass
+class Worker:
+    """Runs trials of one study until it holds `settings.n_trials` (or the timeout passes)."""
+
+    study: optuna.Study
+    architecture: str
+    space: dict
+    data: Any  # FlowData
+    settings: StudySettings
+    lock: ClaimLock
+    progress: Callable[[str], None] | None = print
+    label: str = ""
+    outcomes: list[TrialOutcome] = field(default_factory=list)
+
+    def run(self) -> list[TrialOutcome]:
+        started = time.monotonic()
+        while self.settings.timeout is None or time.monotonic() - started < self.settings.timeout:
+            trial = self._claim()
+            if trial is None:
+                break
+            self.outcomes.append(self._run_trial(trial))
+        return self.outcomes
+
+    def _claim(self) -> optuna.Trial | None:
+        with self.lock.held():
+            optuna.storages.fail_stale_trials(self.study)
+            if counted_trials(self.study) >= self.settings.n_trials:
+                return None
+            return self.study.ask()  # takes a WAITING (retried) trial first
+
+    def _run_trial(self, trial: optuna.Trial) -> TrialOutcome:
+        started = time.monotonic()
+        storage = self.study._storage  # noqa: SLF001 - Optuna exposes no public accessor
+        with _Heartbeat(storage, trial._trial_id, self.settings.heartbeat_interval):  # noqa: SLF001
+            state, value, note, model = self._evaluate(trial)
+        if state == TrialState.COMPLETE:
+            self._keep_if_best(trial, value, model)  # while the trial runs: artifacts attach to it
+            self.study.tell(trial, value)
+        else:
+            self.study.tell(trial, state=state)
+        del model
+        gc.collect()  # the model and its graph go before the next trial builds
+        outcome = TrialOutcome(trial.number, state, value, time.monotonic() - started, note)
+        self._report(outcome)
+        return outcome
+
+    def _evaluate(self, trial: optuna.Trial):
+        """Train one trial; return (state, value, note, model or None). Never raises for a bad trial."""
+        from optuna_integration import KerasPruningCallback
+
+        from hpo import architectures, training
+        from hpo.space import suggest
+
+        params = suggest(trial, self.space)
+        n_params = architectures.count_params(self.architecture, params, self.data.input_shape)
+        trial.set_user_attr("n_params", n_params)
+        if self.settings.max_params is not None and n_params > self.settings.max_params:
+            trial.set_user_attr("rejected", f"{n_params:,} parameters > --max-params "
+                                            f"{self.settings.max_params:,}")
+            return TrialState.PRUNED, None, f"rejected: {n_params:,} parameters", None
+        config = training.TrainConfig(epochs=self.settings.epochs, patience=self.settings.patience,
+                                      loss=self.settings.loss, seed=self.settings.seed + trial.number)
+        pruning = KerasPruningCallback(trial, f"val_{self.settings.metric}")
+        try:
+            result = training.fit(self.architecture, params, self.data, config,
+                                  callbacks=[pruning], progress=None)
+        except optuna.TrialPruned as pruned:
+            epochs = len(self.study._storage.get_trial(trial._trial_id).intermediate_values)  # noqa: SLF001
+            trial.set_user_attr("epochs_run", epochs)
+            return TrialState.PRUNED, None, f"pruned after {epochs} epochs", None
+        except training.TrainingFailed as exc:
+            trial.set_user_attr("failure", str(exc))
+            return TrialState.FAIL, None, str(exc), None
+        except Exception as exc:  # a bug or a broken point of the space: this trial fails alone
+            message = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            trial.set_user_attr("failure", message)
+            return TrialState.FAIL, None, message, None
+        trial.set_user_attr("epochs_run", result.epochs_run)
+        trial.set_user_attr("seconds_per_epoch", result.seconds_per_epoch)
+        if result.diverged:
+            trial.set_user_attr("failure", "diverged: NaN/Inf loss")
+            return TrialState.FAIL, None, "diverged (NaN/Inf loss)", result.model
+        scores = training.evaluate(result.model, self.data.val, self.data)
+        trial.set_user_attr("val", _plain(scores))
+        value = float(scores[self.settings.metric])
+        if not math.isfinite(value):
+            trial.set_user_attr("failure", "non-finite validation metric")
+            return TrialState.FAIL, None, "non-finite validation metric", result.model
+        return TrialState.COMPLETE, value, f"{result.epochs_run} epochs", result.model
+
+    def _keep_if_best(self, trial: optuna.Trial, value: float, model) -> None:
+        """Store the model if it is the study's best so far: one `.keras` file per study (the
+        previous best's file is removed)."""
+        with self.lock.held():  # two workers improving at once must not both win
+            attrs = self.study.user_attrs
+            if "best_model_value" in attrs and attrs["best_model_value"] <= value:
+                return
+            store = artifact_store()
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / f"{self.study.study_name}-trial{trial.number}.keras"
+                model.save(path)
+                artifact_id = optuna.artifacts.upload_artifact(
+                    artifact_store=store, file_path=str(path), study_or_trial=trial)
+            previous = attrs.get("best_model_artifact_id")
+            self.study.set_user_attr("best_model_artifact_id", artifact_id)
+            self.study.set_user_attr("best_model_path", str(studies_dir() / "artifacts" / artifact_id))
+            self.study.set_user_attr("best_model_trial", trial.number)
+            self.study.set_user_attr("best_model_value", value)
+            if previous:
+                try:
+                    store.remove(previous)
+                except Exception:  # already gone (another machine's store): nothing to free
+                    pass
+
+    def _report(self, outcome: TrialOutcome) -> None:
+        if self.progress is None:
+            return
+        try:
+            best = f"{self.study.best_value:.4g}"
+        except ValueError:
+            best = "-"
+        value = "-" if outcome.value is None else f"{outcome.value:.4g}"
+        self.progress(f"{self.label}[{self.architecture}] trial {outcome.number:>3} "
+                      f"{outcome.state.name:<8} value {value:<9} best {best:<9} "
+                      f"{outcome.seconds:6.1f} s  {outcome.note}")
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def configure_threads(n_workers: int) -> None:
+    """Divide the cores between workers: each TensorFlow process gets its share of threads."""
+    import tensorflow as tf
+
+    cores = os.cpu_count() or 1
+    per_worker = max(1, cores // max(1, n_workers))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(per_worker)
+        tf.config.threading.set_inter_op_parallelism_threads(1 if n_workers > 1 else 0)
+    except RuntimeError:  # already initialised in this process: keep what it has
+        pass

@@ -1,0 +1,311 @@
+"""Training: the one place where models are compiled, fitted and evaluated.
+
+    result = fit("conv", params, data, TrainConfig(epochs=30))
+    result.history[-1]["val_rel_l2"]          # per-epoch logs, named alike for every architecture
+    result.best, result.diverged, result.seconds_per_epoch
+    evaluate(result.model, data.val, data)     # {"rel_l2", "mse", "mse_per_channel"[, "next_step_..."]}
+
+Every epoch's logs carry the names of `hpo.metrics` (`val_rel_l2`, `val_mse`, `val_mse_<channel>`,
+dual's `val_next_step_rel_l2`, ...) before EarlyStopping and the caller's callbacks see them, so an
+Optuna pruning callback reports `logs["val_rel_l2"]` whatever the architecture.
+
+Failures come in the three tiers: a callback's `optuna.TrialPruned` passes through `fit` untouched;
+a run that goes NaN/Inf stops and returns with `diverged=True`; running out of memory raises
+`TrainingFailed` (fail this run, go on with the next); a bad setting raises ConfigError up front.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from hpo import architectures, metrics
+from hpo.architectures.blocks import TRAINING_SPACE
+from hpo.config import DEFAULT_SEED
+from hpo.data import FlowData, Split
+from hpo.errors import ConfigError, DataError
+from hpo.space import defaults
+
+_SPACE_DEFAULTS = defaults(TRAINING_SPACE)  # the searched training knobs' defaults, declared once
+
+
+class TrainingFailed(RuntimeError):
+    """This run failed (out of memory) and should be recorded as failed; other runs can go on."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How models are trained; `params` may override learning_rate and batch_size (they are searched).
+
+    Raises:
+        ConfigError: a value out of range (on construction).
+    """
+
+    epochs: int = 30  # the seed's screening budget; enough to separate the five architectures
+    batch_size: int = _SPACE_DEFAULTS["batch_size"]  # the search space's default (8), when params have none
+    learning_rate: float = _SPACE_DEFAULTS["learning_rate"]  # Adam's default (1e-3), when params have none
+    loss: str = "mse"  # the issue's default; whatever the loss, models are ranked on val_rel_l2
+    patience: int = 5  # epochs without a better val_rel_l2 before stopping: a stall, not epoch-to-epoch noise
+    min_delta: float = 0.0  # any improvement of val_rel_l2 counts (Keras' default)
+    seed: int = DEFAULT_SEED  # weights, dropout and batch order: the same seed repeats a run
+    next_step_weight: float = 1.0  # dual: the next-step head counts as much as the reconstruction
+    eval_batch_size: int = 64  # validation/evaluate batches: no gradients, so larger is faster and free
+    # Batches per compiled call: Keras returns to Python once per 8 batches, not after each, which
+    # made an epoch ~5-10% cheaper on small models on 2 CPU cores; the NaN check runs as often.
+    steps_per_execution: int = 8
+    verbose: int = 0  # Keras' own progress bar; off, as fit reports one line per epoch via `progress`
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "eval_batch_size", "steps_per_execution"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, but got {value!r}")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ConfigError(f"patience must be an integer >= 0, but got {self.patience!r}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be positive, but got {self.learning_rate!r}")
+        if not (self.min_delta >= 0 and self.next_step_weight >= 0):
+            raise ConfigError(f"min_delta and next_step_weight must be >= 0, but got "
+                              f"{self.min_delta!r} and {self.next_step_weight!r}")
+        metrics.loss_function(self.loss)  # a ConfigError listing the losses
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A finished run.
+
+    Attributes:
+        model: the fitted model, holding the weights of `best_epoch` (EarlyStopping restores them).
+        history: one dict per epoch run, with the names of `hpo.metrics` (`loss`, `val_rel_l2`, ...).
+        epochs_run: epochs trained (fewer than asked when stopped early or diverged).
+        best_epoch: index into `history` (0-based) of the epoch with the lowest val_rel_l2.
+        epoch_seconds: wall time of each epoch (training and validation); the first includes tracing.
+        n_params: trainable parameters.
+        diverged: the loss or val_rel_l2 went NaN/Inf and training stopped there; the run failed.
+        stopped_early: EarlyStopping ended the run before `epochs`.
+        batch_size, learning_rate: the values used (from params, else from the config).
+    """
+
+    model: Any
+    history: list[dict[str, float]]
+    epochs_run: int
+    best_epoch: int
+    epoch_seconds: tuple[float, ...]
+    n_params: int
+    diverged: bool
+    stopped_early: bool
+    batch_size: int
+    learning_rate: float
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Mean wall time of an epoch."""
+        return float(np.mean(self.epoch_seconds)) if self.epoch_seconds else math.nan
+
+    @property
+    def best(self) -> dict[str, float]:
+        """The validation values (`val_*`) of the best epoch; e.g. best["val_rel_l2"]."""
+        if not self.history:
+            return {}
+        return {k: v for k, v in self.history[self.best_epoch].items() if k.startswith("val_")}
+
+
+def fit(name: str, params: Mapping | None, data: FlowData, config: TrainConfig = TrainConfig(), *,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        progress: Callable[[str], None] | None = print, label: str | None = None) -> FitResult:
+    """Build architecture `name` fresh, train it on `data.train`, validate on `data.val` every epoch.
+
+    Two-headed models (dual) train on the next-step pairs inside each simulation and are validated
+    on the validation split's pairs. In-memory splits are fed as arrays (Keras shuffles them, seeded);
+    streamed splits through the Split's tf.data pipeline.
+
+    Args:
+        name: a registered architecture.
+        params: its params (missing keys: the space's defaults); `learning_rate` and `batch_size`
+            here win over the config's.
+        data: the loaded data; `data.test` is never touched.
+        config: epochs, loss, early stopping, seed.
+        callbacks: appended after the ones fit adds; they read the normalised logs (`val_rel_l2`).
+            An exception they raise (optuna.TrialPruned) leaves fit as it is.
+        progress: receives one line per epoch; None: silent.
+        label: what the progress lines call the run (default: `name`).
+
+    Returns:
+        FitResult; `diverged=True` (no exception) when the loss went NaN/Inf.
+
+    Raises:
+        TrainingFailed: out of memory.
+        ConfigError: unknown architecture or parameter, a bad learning rate or batch size.
+        DataError: a two-headed model on data without consecutive time steps.
+    """
+    params = dict(params or {})
+    learning_rate = float(params.get("learning_rate", config.learning_rate))
+    batch_size = params.get("batch_size", config.batch_size)
+    if not learning_rate > 0 or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"learning_rate must be positive and batch_size a positive integer, but got "
+                          f"{learning_rate!r} and {batch_size!r}")
+    label = label or name
+
+    keras.backend.clear_session()  # and gc: the previous run's graphs and weights go
+    keras.utils.set_random_seed(config.seed)
+    epoch_log = _EpochLog(label, config.epochs, progress)
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=metrics.RANKING_METRIC, mode="min", patience=config.patience,
+        min_delta=config.min_delta, restore_best_weights=True)
+    with _out_of_memory_fails(f"{label}: out of memory while training (batch size {batch_size}, "
+                              f"grid {'x'.join(map(str, data.input_shape))})"):
+        model = architectures.build(name, params, data.input_shape)
+        heads = _heads(model)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      steps_per_execution=config.steps_per_execution,
+                      **metrics.compile_arguments(heads, data.channel_names, config.loss,
+                                                  config.next_step_weight))
+        two_headed = metrics.NEXT_STEP in heads
+        x, y = _feed(data.train, two_headed, batch_size, config.seed)
+        val = _validation_dataset(data.val, two_headed, config.eval_batch_size, config.seed)
+        # Arrays are shuffled by Keras (seeded); a streamed Split's dataset shuffles itself.
+        arrays = {"shuffle": False} if y is None else {"batch_size": batch_size, "shuffle": True}
+        model.fit(x, y, validation_data=val, epochs=config.epochs, verbose=config.verbose, **arrays,
+                  # _EpochLog first: every callback after it reads the normalised names.
+                  callbacks=[epoch_log, keras.callbacks.TerminateOnNaN(), early_stopping, *callbacks])
+
+    history = epoch_log.history
+    return FitResult(
+        model=model, history=history, epochs_run=len(history), best_epoch=early_stopping.best_epoch,
+        epoch_seconds=tuple(epoch_log.seconds), n_params=architectures.trainable_count(model),
+        diverged=epoch_log.diverged,
+        stopped_early=early_stopping.stopped_epoch > 0 and not epoch_log.diverged,
+        batch_size=batch_size, learning_rate=learning_rate)
+
+
+def evaluate(model, split: Split, data: FlowData, batch_size: int = TrainConfig.eval_batch_size) -> dict:
+    """Errors of `model` on a split, in scaled units (each channel standardised with train statistics).
+
+    The reconstruction is scored on every sample of the split, the same samples for every
+    architecture (dual's per-epoch val_rel_l2 covers only the frames that have a successor, so it
+    can differ slightly from this); a two-headed model's next step on the split's next-step pairs.
+
+    Args:
+        model: a model from `fit` (or any model whose output, or output "reconstruction", matches x).
+        split: data.val for selection, data.test for the final report only.
+        data: the data the split belongs to (for the channel names).
+        batch_size: samples per prediction.
+
+    Returns:
+        {"rel_l2": mean over samples, "mse": overall, "mse_per_channel": {channel: mse}}, and for
+        two-headed models "next_step_rel_l2" and "next_step_mse" too.
+
+    Raises:
+        TrainingFailed: out of memory.
+    """
+    heads = _heads(model)
+    reconstruction = metrics.ErrorSums(data.channel_names)
+    with _out_of_memory_fails(f"{model.name}: out of memory while evaluating on {split.name} "
+                              f"(batch size {batch_size})"):
+        for x in split.batches(batch_size, shuffle=False):
+            reconstruction.add(x, _predict(model, x)[metrics.RECONSTRUCTION])
+        result = reconstruction.result()
+        if metrics.NEXT_STEP in heads:
+            next_step = metrics.ErrorSums(data.channel_names)
+            for x, x_next in split.next_step_batches(batch_size, shuffle=False):
+                next_step.add(x_next, _predict(model, x)[metrics.NEXT_STEP])
+            scores = next_step.result()
+            result |= {"next_step_rel_l2": scores["rel_l2"], "next_step_mse": scores["mse"]}
+    return result
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """Names each epoch's logs alike for every architecture, times the epoch, reports it, and stops
+    a run whose loss or val_rel_l2 is NaN/Inf. No per-batch hooks: Keras keeps its fast loop."""
+
+    def __init__(self, label: str, n_epochs: int, progress: Callable[[str], None] | None):
+        super().__init__()
+        self.label, self.n_epochs, self.progress = label, n_epochs, progress
+        self.history: list[dict[str, float]] = []
+        self.seconds: list[float] = []
+        self.diverged = False
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._started
+        named = metrics.normalise(logs)
+        logs.update(named)  # the dict later callbacks get: EarlyStopping and pruning read val_rel_l2
+        self.history.append(named)
+        self.seconds.append(seconds)
+        watched = (named.get("loss", math.nan), named.get(metrics.RANKING_METRIC, math.nan))
+        if not all(math.isfinite(v) for v in watched):
+            self.diverged = True
+            self.model.stop_training = True
+        if self.progress is not None:
+            self.progress(self._line(epoch, named, seconds))
+
+    def _line(self, epoch: int, named: dict[str, float], seconds: float) -> str:
+        shown = ["loss", metrics.RANKING_METRIC, "val_next_step_rel_l2"]
+        values = "  ".join(f"{key} {named[key]:.4g}" for key in shown if key in named)
+        flag = "  diverged (NaN/Inf)" if self.diverged else ""
+        return f"{self.label}  epoch {epoch + 1}/{self.n_epochs}  {values}  {seconds:.1f} s{flag}"
+
+
+@contextlib.contextmanager
+def _out_of_memory_fails(message: str) -> Iterator[None]:
+    """Turn running out of memory into TrainingFailed: this run fails, the study goes on."""
+    try:
+        yield
+    except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
+        raise TrainingFailed(f"{message}; try a smaller batch size or model") from exc
+
+
+def _heads(model) -> tuple[str, ...]:
+    """The model's output heads: ("reconstruction",) or ("reconstruction", "next_step")."""
+    if isinstance(model.output, dict):
+        return tuple(h for h in (metrics.RECONSTRUCTION, metrics.NEXT_STEP) if h in model.output)
+    return (metrics.RECONSTRUCTION,)
+
+
+def _predict(model, x: np.ndarray) -> dict[str, np.ndarray]:
+    out = model.predict_on_batch(x)
+    return out if isinstance(out, dict) else {metrics.RECONSTRUCTION: out}
+
+
+def _feed(split: Split, two_headed: bool, batch_size: int, seed: int,
+          shuffle: bool = True) -> tuple[Any, Any]:
+    """(x, y) for model.fit: arrays when the split is in memory, (tf.data.Dataset, None) when streamed.
+
+    Arrays: Keras slices and shuffles them (seeded) in its own tf.data pipeline, exactly as a plain
+    `model.fit(x, x)` does; the Split's generator-fed dataset is for files too big for memory.
+    """
+    if split.streamed:
+        if two_headed:
+            return split.next_step_dataset(batch_size, shuffle=shuffle, seed=seed), None
+        return split.dataset(batch_size, shuffle=shuffle, seed=seed), None
+    x = split.arrays()
+    if not two_headed:
+        return x, x
+    t, t_next = split.next_step_pairs()
+    if len(t) == 0:
+        raise DataError(f"the {split.name} split holds no consecutive time steps of one simulation; "
+                        "next-step models need a file that marks simulations (attribute idx)")
+    x_t = x[t]
+    return x_t, {metrics.RECONSTRUCTION: x_t, metrics.NEXT_STEP: x[t_next]}
+
+
+def _validation_dataset(split: Split, two_headed: bool, batch_size: int, seed: int):
+    """The validation batches as one tf.data.Dataset, built once per fit.
+
+    Arrays given as validation_data cost a plain fit ~10% more per epoch than this (200 samples of
+    64x32x3), as Keras rebuilds their pipeline for every evaluation.
+    """
+    x, y = _feed(split, two_headed, batch_size, seed, shuffle=False)
+    if y is None:
+        return x
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)

@@ -1,0 +1,244 @@
+"""hpo.optimize on tiny data: studies with pruning, resume, workers, kill -9, failures, errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from conftest import write_seed
+from hpo.cli import run
+from hpo.optimization import OptimizeConfig, optimize
+from hpo.optimize import main as optimize_main
+from hpo.screening import ScreenConfig, screen
+from hpo.study import StudySettings, finished_trials
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+SCREENED = ("conv", "conv_dropout")
+SETTINGS = StudySettings(n_trials=4, epochs=3, patience=2, seed=0)
+
+
+def screen_into(storage: str, data_path: Path) -> None:
+    from hpo.data import load
+
+    data = load(data_path, seed=0)
+    screen(ScreenConfig(epochs=1, repeats=1, n_params=6000, latent=8, batch_size=4,
+                        architectures=SCREENED, run="t", seed=0), data, storage, progress=None)
+
+
+@pytest.fixture(scope="module")
+def screened(tmp_path_factory):
+    """A tiny data file and an SQLite storage holding a screen of it (run "t"), copied per test."""
+    folder = tmp_path_factory.mktemp("screened")
+    data_path = write_seed(folder / "tiny.h5", n_sims=5, n_frames=6)
+    os.environ["HPO_HOME"] = str(folder / "studies")
+    try:
+        screen_into(f"sqlite:///{folder / 'hpo.db'}", data_path)
+    finally:
+        os.environ.pop("HPO_HOME")
+    return folder
+
+
+@pytest.fixture
+def workspace(screened, tmp_path, monkeypatch):
+    shutil.copy(screened / "hpo.db", tmp_path / "hpo.db")
+    shutil.copy(screened / "tiny.h5", tmp_path / "tiny.h5")
+    os.utime(tmp_path / "tiny.h5", ns=(os.stat(screened / "tiny.h5").st_mtime_ns,) * 2)
+    monkeypatch.setenv("HPO_HOME", str(tmp_path / "studies"))
+    return tmp_path
+
+
+def sqlite(workspace: Path) -> str:
+    return f"sqlite:///{workspace / 'hpo.db'}"
+
+
+def config(workspace: Path, **changes) -> OptimizeConfig:
+    settings = replace(SETTINGS, **changes.pop("settings", {}))
+    changes.setdefault("top", None if changes.get("architectures") else 1)
+    return OptimizeConfig(run="t", settings=settings,
+                          data_kwargs={"path": workspace / "tiny.h5", "seed": 0}, **changes)
+
+
+def cli_args(workspace: Path, storage: str, *extra: str) -> list[str]:
+    return ["--run", "t", "--data", str(workspace / "tiny.h5"), "--storage", storage, "--seed", "0",
+            "--epochs", "3", *extra]
+
+
+def test_optimize_top_1_completes_stores_best_model_and_resumes(workspace):
+    result = optimize(config(workspace), sqlite(workspace), progress=None)
+    top = optuna.load_study(study_name="t-screen", storage=sqlite(workspace)).user_attrs["ranking"][0]
+    assert result.studies == [f"t-{top}"]
+    study = optuna.load_study(study_name=f"t-{top}", storage=sqlite(workspace))
+    trials = study.get_trials()
+    assert len(trials) == 4 and finished_trials(study) == 4
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert complete and all(len(t.intermediate_values) >= 1 for t in complete)
+    # The best model is kept as an artifact and evaluated on the test split.
+    attrs = study.user_attrs
+    assert attrs["best_model_trial"] == study.best_trial.number
+    assert attrs["best_model_value"] == pytest.approx(study.best_value)
+    assert Path(attrs["best_model_path"]).exists()
+    assert len(list((workspace / "studies" / "artifacts").iterdir())) == 1  # one file per study
+    assert set(attrs["best_test"]) >= {"rel_l2", "mse", "mse_per_channel"}
+    assert result.summary.iloc[0]["test_rel_l2"] == pytest.approx(attrs["best_test"]["rel_l2"])
+    assert (workspace / "studies" / "t" / "optimize.html").exists()
+
+    # The same command again runs nothing; a larger --trials runs only the difference.
+    optimize(config(workspace), sqlite(workspace), progress=None)
+    assert len(study.get_trials()) == 4
+    optimize(config(workspace, settings={"n_trials": 6}), sqlite(workspace), progress=None)
+    assert len(study.get_trials()) == 6 and finished_trials(study) == 6
+
+
+def test_pruning_prunes_and_max_params_rejects(workspace):
+    # Median pruning after 3 finished trials; 8 trials of 3 epochs: the worse half gets pruned.
+    optimize(config(workspace, architectures=("conv",),
+                    settings={"n_trials": 8, "epochs": 4}), sqlite(workspace), progress=None)
+    study = optuna.load_study(study_name="t-conv", storage=sqlite(workspace))
+    states = [t.state for t in study.get_trials()]
+    assert states.count(TrialState.PRUNED) >= 1 and states.count(TrialState.COMPLETE) >= 3
+    # Every trial above --max-params is rejected before training (no epoch reported).
+    optimize(config(workspace, architectures=("conv_dropout",),
+                    settings={"n_trials": 3, "max_params": 100}), sqlite(workspace), progress=None)
+    rejected = optuna.load_study(study_name="t-conv_dropout", storage=sqlite(workspace)).get_trials()
+    assert [t.state for t in rejected] == [TrialState.PRUNED] * 3
+    assert all("rejected" in t.user_attrs and not t.intermediate_values for t in rejected)
+
+
+def test_a_nan_trial_fails_alone(workspace, monkeypatch):
+    from hpo import training
+
+    real_fit = training.fit
+    calls = []
+
+    def fit_exploding_first(name, params, *args, **kwargs):
+        calls.append(name)
+        if len(calls) == 1:  # the first trial's loss overflows to NaN at once
+            params = {**{k: "linear" for k in params if k.startswith("activation_")},
+                      **params, "learning_rate": 1e30}
+            params.update({k: "linear" for k in params if k.startswith("activation_")})
+        return real_fit(name, params, *args, **kwargs)
+
+    monkeypatch.setattr(training, "fit", fit_exploding_first)
+    optimize(config(workspace, architectures=("conv",), settings={"n_trials": 3}),
+             sqlite(workspace), progress=None)
+    trials = optuna.load_study(study_name="t-conv", storage=sqlite(workspace)).get_trials()
+    assert trials[0].state == TrialState.FAIL and "diverged" in trials[0].user_attrs["failure"]
+    assert len(trials) == 3 and all(t.state != TrialState.FAIL for t in trials[1:])
+
+
+def test_two_workers_on_sqlite_reach_exactly_the_requested_trials(workspace):
+    optimize(config(workspace, architectures=("conv",), n_workers=2,
+                    settings={"n_trials": 5, "epochs": 2}), sqlite(workspace), progress=None)
+    trials = optuna.load_study(study_name="t-conv", storage=sqlite(workspace)).get_trials()
+    assert len(trials) == 5 and sorted(t.number for t in trials) == list(range(5))
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+
+
+def test_two_workers_on_postgres_reach_exactly_the_requested_trials(workspace, postgres_url):
+    screen_into(postgres_url, workspace / "tiny.h5")
+    optimize(config(workspace, architectures=("conv",), n_workers=2,
+                    settings={"n_trials": 5, "epochs": 2}), postgres_url, progress=None)
+    study = optuna.load_study(study_name="t-conv", storage=postgres_url)
+    trials = study.get_trials()
+    assert len(trials) == 5 and sorted(t.number for t in trials) == list(range(5))
+    assert finished_trials(study) == 5
+
+
+def _kill_mid_trial_then_rerun(workspace: Path, storage: str, study_name: str) -> optuna.Study:
+    """Start a worker, kill -9 it while a trial runs, re-run the same command; return the study."""
+    args = [sys.executable, "-m", "hpo.optimize",
+            *cli_args(workspace, storage, "--architectures", "conv", "--trials", "3",
+                      "--heartbeat", "1", "--pruner", "none")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    worker = subprocess.Popen(args, cwd=workspace, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    running = []
+    while time.monotonic() < deadline and not running:
+        time.sleep(0.5)
+        try:
+            study = optuna.load_study(study_name=study_name, storage=storage)
+            running = [t for t in study.get_trials() if t.state == TrialState.RUNNING
+                       and t.intermediate_values]  # mid-training: at least one epoch reported
+        except KeyError:
+            pass
+    assert running, "the worker never got a trial running"
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    killed = running[0].number
+    time.sleep(4)  # past the grace period (3 x 1 s heartbeat): the trial is stale
+    rerun = subprocess.run(args, cwd=workspace, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    trials = study.get_trials()
+    assert trials[killed].state == TrialState.FAIL and "failure" not in trials[killed].user_attrs
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == trials[killed]._trial_id
+               or t.system_attrs.get("retried_trial_number") == killed
+               or t.params == trials[killed].params and t.number > killed]
+    assert retried and retried[0].state == TrialState.COMPLETE  # queued again with its params
+    assert finished_trials(study) == 3  # the requested count, nothing lost
+    return study
+
+
+def test_kill_9_mid_trial_loses_nothing_on_sqlite(workspace):
+    _kill_mid_trial_then_rerun(workspace, sqlite(workspace), "t-conv")
+
+
+def test_kill_9_mid_trial_loses_nothing_on_postgres(workspace, postgres_url):
+    from hpo.storage import open_storage
+
+    if "t-screen" not in [s.study_name for s in open_storage(postgres_url).get_all_studies()]:
+        screen_into(postgres_url, workspace / "tiny.h5")
+    for summary in optuna.get_all_study_summaries(postgres_url):
+        if summary.study_name == "t-conv":  # left by the workers test
+            optuna.delete_study(study_name="t-conv", storage=postgres_url)
+    _kill_mid_trial_then_rerun(workspace, postgres_url, "t-conv")
+
+
+def invoke(argv) -> tuple[int, list[str]]:
+    try:
+        return run(optimize_main, argv), []
+    except SystemExit as exc:
+        return exc.code, []
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--top", "3"], "--top must be between 1 and 2"),
+    (["--top", "1", "--architectures", "conv"], "--top and --architectures both choose"),
+    ([], "say which architectures to optimize"),
+    (["--architectures", "mlp"], "unknown architecture 'mlp'"),
+    (["--top", "1", "--trials", "0"], "--trials must be at least 1"),
+    (["--top", "1", "--pruner", "always"], "invalid choice: 'always'"),
+])
+def test_bad_flags_exit_2_with_one_line(workspace, capsys, extra, expected):
+    code, _ = invoke(cli_args(workspace, sqlite(workspace), *extra))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and expected in err[0], err
+
+
+def test_no_screen_says_which_command_to_run(workspace, capsys):
+    code, _ = invoke(cli_args(workspace, f"sqlite:///{workspace / 'empty.db'}", "--top", "2"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "no screen stored for run 't'" in err[0] and "python -m hpo.screen --run t" in err[0]
+
+
+def test_other_data_than_screened_is_refused(workspace, capsys):
+    other = write_seed(workspace / "other.h5", n_sims=5, n_frames=7)
+    args = cli_args(workspace, sqlite(workspace), "--top", "1")
+    args[args.index("--data") + 1] = str(other)
+    code, _ = invoke(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "the data differ from what run 't' screened" in err[0]
