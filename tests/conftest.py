@@ -119,3 +119,25 @@ def make_arrays(tmp_path: Path) -> Callable[..., Path]:
 def make_the_well(tmp_path: Path) -> Callable[..., Path]:
     """make_the_well(name="well.h5", n_traj=3, n_steps=4, grid=(24, 20)) -> path."""
     return _in(tmp_path, write_the_well, "well.h5")
+
+
+@pytest.fixture(scope="session")
+def tiny_flow_data(tmp_path_factory):
+    """Loaded, in-memory FlowData of a default `write_seed` file (5 simulations x 6 frames of
+    24 x 20 x 3 noise; train / val / test get 3 / 1 / 1 simulations). Shared: do not modify it."""
+    from hpo.data import load
+
+    return load(write_seed(tmp_path_factory.mktemp("tiny") / "seed.h5"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """URL of a fresh, empty PostgreSQL database for this test session, dropped at its end.
+
+    On the server in $HPO_TEST_POSTGRES (default: the local one, postgres@127.0.0.1:5432); skips
+    when it cannot be reached, or fails with HPO_REQUIRE_SERVICES=1 (tests/services.py).
+    """
+    from postgres import fresh_database
+
+    with fresh_database() as url:
+        yield url
