@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
-import tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,8 +22,8 @@ from hpo.config import studies_dir
 from hpo.errors import ConfigError
 from hpo.screening import study_name as screen_study_name
 from hpo.storage import open_storage, resolve_storage_url
-from hpo.study import (PRUNERS, SAMPLERS, StudySettings, Worker, artifact_store, configure_threads,
-                       finished_trials, make_pruner, make_sampler)
+from hpo.study import (PRUNERS, SAMPLERS, StudySettings, Worker, configure_threads, load_best_model,
+                       make_pruner, make_sampler)
 
 
 @dataclass(frozen=True)
@@ -223,8 +221,6 @@ def _worker(config: OptimizeConfig, name: str, architecture: str, storage_url: s
 def _evaluate_best(config: OptimizeConfig, chosen: list[str], storage_url: str,
                    screen: optuna.Study, data, say) -> pd.DataFrame:
     """Evaluate each study's best model on the test split; store and return the summary."""
-    import keras
-
     from hpo import training
 
     metric = config.settings.metric
@@ -240,12 +236,8 @@ def _evaluate_best(config: OptimizeConfig, chosen: list[str], storage_url: str,
                "n_pruned": states.count(optuna.trial.TrialState.PRUNED),
                "n_failed": states.count(optuna.trial.TrialState.FAIL)}
         artifact_id = study.user_attrs.get("best_model_artifact_id")
-        if artifact_id:
-            with tempfile.TemporaryDirectory() as folder:
-                path = Path(folder) / "best.keras"
-                optuna.artifacts.download_artifact(artifact_store=artifact_store(),
-                                                   file_path=str(path), artifact_id=artifact_id)
-                model = keras.models.load_model(path, compile=False)
+        model = load_best_model(study, say) if artifact_id else None
+        if model is not None:
             test = training.evaluate(model, data.test, data)
             val = training.evaluate(model, data.val, data)
             study.set_user_attr("best_test", _plain(test))
@@ -254,7 +246,7 @@ def _evaluate_best(config: OptimizeConfig, chosen: list[str], storage_url: str,
                         f"val_{metric}": val[metric], "test_rel_l2": test["rel_l2"],
                         "test_mse": test["mse"],
                         **{f"test_mse_{c}": v for c, v in test["mse_per_channel"].items()}})
-        else:
+        elif not artifact_id:
             say(f"note: {study.study_name!r} has no completed trial, so no best model to evaluate")
         screened = screen_rows.get(architecture, {})
         row.update({"screen_val_mean": screened.get("val_mean", math.nan),

@@ -3,7 +3,6 @@ coordinates, and its best model's reconstructions of test samples. Reads the sto
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -12,7 +11,7 @@ import pandas as pd
 
 from hpo import report
 from hpo.storage import open_storage
-from hpo.study import artifact_store
+from hpo.study import load_best_model
 
 
 def write_optimize_report(path: Path, run: str, names: Sequence[str], storage_url: str,
@@ -37,32 +36,23 @@ def write_optimize_report(path: Path, run: str, names: Sequence[str], storage_ur
         samples = _best_model_samples(study, data)
         if samples:
             sections.append((f"{name}: best model (trial {study.user_attrs['best_model_trial']}) on "
-                             f"test samples", report.reconstructions_figure(
-                                 samples, data.channel_names, [k for k in samples if k != "input"])))
+                             f"a test sample", report.reconstructions_figure(
+                                 samples, data.channel_names, ["best model"])))
     return report.write_html(path, f"Optimization: {run}", sections)
 
 
 def _best_model_samples(study: optuna.Study, data) -> dict:
-    import keras
     import numpy as np
 
     artifact_id = study.user_attrs.get("best_model_artifact_id")
     if not artifact_id or len(data.test) == 0:
         return {}
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "best.keras"
-        optuna.artifacts.download_artifact(artifact_store=artifact_store(), file_path=str(path),
-                                           artifact_id=artifact_id)
-        model = keras.models.load_model(path, compile=False)
-    # Two test frames: the first and the last of the split (early and developed flow).
-    positions = sorted({0, len(data.test) - 1})
-    x = data.test.take(positions)
+    model = load_best_model(study)
+    if model is None:
+        return {}
+    # The split's last frame: the flow there has developed the longest.
+    x = data.test.take([len(data.test) - 1])
     output = model.predict(x, verbose=0)
     if isinstance(output, dict):
         output = output["reconstruction"]
-    samples = {"input": x[0]}
-    for i, position in enumerate(positions):
-        samples[f"test frame {position}"] = np.asarray(output[i])
-    if len(positions) > 1:  # the reconstructions figure compares each against "input": use pairs
-        samples = {"input": x[-1], f"test frame {positions[-1]}": np.asarray(output[-1])}
-    return samples
+    return {"input": x[0], "best model": np.asarray(output[0])}

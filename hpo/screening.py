@@ -133,8 +133,11 @@ def screen(config: ScreenConfig, data: FlowData, storage: str | None = None,
     say = progress or (lambda line: None)
     names = config.names()
     # Size every architecture first: an infeasible budget stops the screen before anything is stored.
-    params = {name: preset_params(name, config.preset, data.input_shape, config.n_params,
-                                  config.latent) for name in names}
+    # The screen's own training knobs win over the presets' (the same for every architecture).
+    params = {name: {**preset_params(name, config.preset, data.input_shape, config.n_params,
+                                     config.latent),
+                     "learning_rate": config.learning_rate, "batch_size": config.batch_size}
+              for name in names}
     study = _open_study(config, data, storage)
     done = _finished_pairs(study)
     n_trained = 0

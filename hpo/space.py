@@ -266,7 +266,7 @@ def complete(space: Space, params: Mapping | None) -> dict:
 
 
 def narrow(space: Space, overrides: Mapping[str, Any], *, name: str = "space") -> dict:
-    """A copy of `space` with user overrides applied; each may only narrow its parameter.
+    """A copy of `space` with user overrides applied: each narrows or widens its parameter.
 
     Args:
         space: the declared space.
@@ -278,7 +278,8 @@ def narrow(space: Space, overrides: Mapping[str, Any], *, name: str = "space") -
         The narrowed space (a new dict; `space` is not changed).
 
     Raises:
-        ConfigError: an unknown key, a malformed table, or a range/choice outside the declared one.
+        ConfigError: an unknown key, a malformed table, an empty or inverted range, a non-positive
+            bound of a log-scale range.
     """
     narrowed = dict(space)
     for key, override in overrides.items():
@@ -369,18 +370,15 @@ def _narrow_param(param: Param, override) -> Param:
             if type(value) is not type(param.value):
                 raise ConfigError(f"value must be a {type(param.value).__name__} like {param.value!r}, "
                                   f"but got {value!r}")
-        elif value not in param:
-            raise ConfigError(f"value {value!r} is outside the declared {param.describe()}; "
-                              f"pick one inside it")
+        elif isinstance(param, (IntParam, FloatParam)) and not _is_number(value):
+            raise ConfigError(f"value must be a number, but got {value!r}")
         return Fixed(value)
     if isinstance(param, Categorical):
         choices = override["choices"]
         if not isinstance(choices, list) or not choices:
             raise ConfigError(f"choices must be a non-empty list, but got {choices!r}")
-        outside = [c for c in choices if c not in param]
-        if outside:
-            raise ConfigError(f"choices {outside!r} are not among the declared {list(param.choices)}; "
-                              f"use a subset of them")
+        # New choices widen the space: the builder receives them as they are (a value Keras does
+        # not know fails that trial alone).
         default = param.default_value() if param.default_value() in choices else choices[0]
         return Categorical(tuple(choices), default=default)
     low, high = override.get("low", param.low), override.get("high", param.high)
@@ -388,9 +386,10 @@ def _narrow_param(param: Param, override) -> Param:
         raise ConfigError(f"low and high must be integers, but got low={low!r}, high={high!r}")
     if not (_is_number(low) and _is_number(high)):
         raise ConfigError(f"low and high must be numbers, but got low={low!r}, high={high!r}")
-    if low < param.low or high > param.high or low > high:
-        raise ConfigError(f"low={low}, high={high} must satisfy {param.low} <= low <= high <= "
-                          f"{param.high} (the declared range); narrow it, don't widen it")
+    if low > high:
+        raise ConfigError(f"low={low} must not exceed high={high}")
+    if param.log and low <= 0:
+        raise ConfigError(f"low={low} must be positive: the range is sampled on a log scale")
     narrowed = replace(param, low=low, high=high, default=None)
     if isinstance(param, IntParam) and not any(v in narrowed for v in range(low, high + 1)):
         raise ConfigError(f"no value between {low} and {high} lies on the step {param.step}")

@@ -7,6 +7,7 @@ machines share the studies.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -44,7 +45,10 @@ def resolve_storage_url(url: str | None = None) -> str:
 
 def open_storage(url: str | None = None, heartbeat_interval: int | None = None,
                  grace_period: int | None = None, max_retry: int = 3) -> optuna.storages.RDBStorage:
-    """An RDB storage on the resolved URL.
+    """An RDB storage on the resolved URL, one per URL and settings in a process.
+
+    Each RDBStorage holds its own connection pool: sharing them keeps a process that opens the same
+    database many times (a screen, then studies, then the report) within PostgreSQL's client limit.
 
     Args:
         heartbeat_interval, grace_period: Optuna's heartbeat (seconds): a trial whose worker stopped
@@ -54,7 +58,12 @@ def open_storage(url: str | None = None, heartbeat_interval: int | None = None,
     Raises:
         ConfigError: the database cannot be reached or opened.
     """
-    url = resolve_storage_url(url)
+    return _open_storage(resolve_storage_url(url), heartbeat_interval, grace_period, max_retry)
+
+
+@functools.lru_cache(maxsize=None)
+def _open_storage(url: str, heartbeat_interval: int | None, grace_period: int | None,
+                  max_retry: int) -> optuna.storages.RDBStorage:
     engine_kwargs = {}
     if url.startswith("sqlite"):
         # Writers wait for each other instead of failing with "database is locked" at once.

@@ -133,6 +133,27 @@ def artifact_store() -> optuna.artifacts.FileSystemArtifactStore:
     return optuna.artifacts.FileSystemArtifactStore(path)
 
 
+def load_best_model(study: optuna.Study, say: Callable[[str], None] | None = None):
+    """The study's kept best model, from this machine's artifact store; None if it has none here
+    (no completed trial yet, or with workers on several machines, its trial ran elsewhere)."""
+    import keras
+
+    artifact_id = study.user_attrs.get("best_model_artifact_id")
+    if not artifact_id:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "best.keras"
+        try:
+            optuna.artifacts.download_artifact(artifact_store=artifact_store(), file_path=str(path),
+                                               artifact_id=artifact_id)
+        except OSError:
+            if say:
+                say(f"note: the best model of {study.study_name!r} ({artifact_id}) is not in "
+                    f"{studies_dir() / 'artifacts'}; evaluate it on the machine where its trial ran")
+            return None
+        return keras.models.load_model(path, compile=False)
+
+
 @dataclass
 class Worker:
     """Runs trials of one study until it holds `settings.n_trials` (or the timeout passes)."""
@@ -159,9 +180,12 @@ class Worker:
     def _claim(self) -> optuna.Trial | None:
         with self.lock.held():
             optuna.storages.fail_stale_trials(self.study)
-            if counted_trials(self.study) >= self.settings.n_trials:
+            waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+            # A WAITING trial (one queued again after its worker died) is part of the count already:
+            # run it even when the count is full.
+            if not waiting and counted_trials(self.study) >= self.settings.n_trials:
                 return None
-            return self.study.ask()  # takes a WAITING (retried) trial first
+            return self.study.ask()  # takes a WAITING trial first
 
     def _run_trial(self, trial: optuna.Trial) -> TrialOutcome:
         started = time.monotonic()

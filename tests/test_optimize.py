@@ -20,6 +20,7 @@ from hpo.cli import run
 from hpo.optimization import OptimizeConfig, optimize
 from hpo.optimize import main as optimize_main
 from hpo.screening import ScreenConfig, screen
+from hpo.storage import open_storage
 from hpo.study import StudySettings, finished_trials
 
 pytestmark = pytest.mark.slow
@@ -77,9 +78,10 @@ def cli_args(workspace: Path, storage: str, *extra: str) -> list[str]:
 
 def test_optimize_top_1_completes_stores_best_model_and_resumes(workspace):
     result = optimize(config(workspace), sqlite(workspace), progress=None)
-    top = optuna.load_study(study_name="t-screen", storage=sqlite(workspace)).user_attrs["ranking"][0]
+    storage = open_storage(sqlite(workspace))
+    top = optuna.load_study(study_name="t-screen", storage=storage).user_attrs["ranking"][0]
     assert result.studies == [f"t-{top}"]
-    study = optuna.load_study(study_name=f"t-{top}", storage=sqlite(workspace))
+    study = optuna.load_study(study_name=f"t-{top}", storage=open_storage(sqlite(workspace)))
     trials = study.get_trials()
     assert len(trials) == 4 and finished_trials(study) == 4
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -105,13 +107,14 @@ def test_pruning_prunes_and_max_params_rejects(workspace):
     # Median pruning after 3 finished trials; 8 trials of 3 epochs: the worse half gets pruned.
     optimize(config(workspace, architectures=("conv",),
                     settings={"n_trials": 8, "epochs": 4}), sqlite(workspace), progress=None)
-    study = optuna.load_study(study_name="t-conv", storage=sqlite(workspace))
+    study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(workspace)))
     states = [t.state for t in study.get_trials()]
     assert states.count(TrialState.PRUNED) >= 1 and states.count(TrialState.COMPLETE) >= 3
     # Every trial above --max-params is rejected before training (no epoch reported).
     optimize(config(workspace, architectures=("conv_dropout",),
                     settings={"n_trials": 3, "max_params": 100}), sqlite(workspace), progress=None)
-    rejected = optuna.load_study(study_name="t-conv_dropout", storage=sqlite(workspace)).get_trials()
+    rejected = optuna.load_study(study_name="t-conv_dropout",
+                                 storage=open_storage(sqlite(workspace))).get_trials()
     assert [t.state for t in rejected] == [TrialState.PRUNED] * 3
     assert all("rejected" in t.user_attrs and not t.intermediate_values for t in rejected)
 
@@ -133,7 +136,7 @@ def test_a_nan_trial_fails_alone(workspace, monkeypatch):
     monkeypatch.setattr(training, "fit", fit_exploding_first)
     optimize(config(workspace, architectures=("conv",), settings={"n_trials": 3}),
              sqlite(workspace), progress=None)
-    trials = optuna.load_study(study_name="t-conv", storage=sqlite(workspace)).get_trials()
+    trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(workspace))).trials
     assert trials[0].state == TrialState.FAIL and "diverged" in trials[0].user_attrs["failure"]
     assert len(trials) == 3 and all(t.state != TrialState.FAIL for t in trials[1:])
 
@@ -141,7 +144,7 @@ def test_a_nan_trial_fails_alone(workspace, monkeypatch):
 def test_two_workers_on_sqlite_reach_exactly_the_requested_trials(workspace):
     optimize(config(workspace, architectures=("conv",), n_workers=2,
                     settings={"n_trials": 5, "epochs": 2}), sqlite(workspace), progress=None)
-    trials = optuna.load_study(study_name="t-conv", storage=sqlite(workspace)).get_trials()
+    trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(workspace))).trials
     assert len(trials) == 5 and sorted(t.number for t in trials) == list(range(5))
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
 
@@ -150,14 +153,14 @@ def test_two_workers_on_postgres_reach_exactly_the_requested_trials(workspace, p
     screen_into(postgres_url, workspace / "tiny.h5")
     optimize(config(workspace, architectures=("conv",), n_workers=2,
                     settings={"n_trials": 5, "epochs": 2}), postgres_url, progress=None)
-    study = optuna.load_study(study_name="t-conv", storage=postgres_url)
+    study = optuna.load_study(study_name="t-conv", storage=open_storage(postgres_url))
     trials = study.get_trials()
     assert len(trials) == 5 and sorted(t.number for t in trials) == list(range(5))
     assert finished_trials(study) == 5
 
 
 def _kill_mid_trial_then_rerun(workspace: Path, storage: str, study_name: str) -> optuna.Study:
-    """Start a worker, kill -9 it while a trial runs, re-run the same command; return the study."""
+    """Start a worker, kill -9 it while its last trial runs, re-run the same command."""
     args = [sys.executable, "-m", "hpo.optimize",
             *cli_args(workspace, storage, "--architectures", "conv", "--trials", "3",
                       "--heartbeat", "1", "--pruner", "none")]
@@ -167,11 +170,13 @@ def _kill_mid_trial_then_rerun(workspace: Path, storage: str, study_name: str) -
     deadline = time.monotonic() + 120
     running = []
     while time.monotonic() < deadline and not running:
-        time.sleep(0.5)
+        time.sleep(0.1)
         try:
-            study = optuna.load_study(study_name=study_name, storage=storage)
-            running = [t for t in study.get_trials() if t.state == TrialState.RUNNING
-                       and t.intermediate_values]  # mid-training: at least one epoch reported
+            study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
+            # Mid-training of the last trial (the others finished): the re-run must then still
+            # run the trial queued again, though the count of trials is already full.
+            running = [t for t in study.get_trials()
+                       if t.state == TrialState.RUNNING and t.number == 2]
         except KeyError:
             pass
     assert running, "the worker never got a trial running"
@@ -181,7 +186,7 @@ def _kill_mid_trial_then_rerun(workspace: Path, storage: str, study_name: str) -
     time.sleep(4)  # past the grace period (3 x 1 s heartbeat): the trial is stale
     rerun = subprocess.run(args, cwd=workspace, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    study = optuna.load_study(study_name=study_name, storage=storage)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
     trials = study.get_trials()
     assert trials[killed].state == TrialState.FAIL and "failure" not in trials[killed].user_attrs
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == trials[killed]._trial_id
@@ -197,13 +202,11 @@ def test_kill_9_mid_trial_loses_nothing_on_sqlite(workspace):
 
 
 def test_kill_9_mid_trial_loses_nothing_on_postgres(workspace, postgres_url):
-    from hpo.storage import open_storage
-
     if "t-screen" not in [s.study_name for s in open_storage(postgres_url).get_all_studies()]:
         screen_into(postgres_url, workspace / "tiny.h5")
     for summary in optuna.get_all_study_summaries(postgres_url):
         if summary.study_name == "t-conv":  # left by the workers test
-            optuna.delete_study(study_name="t-conv", storage=postgres_url)
+            optuna.delete_study(study_name="t-conv", storage=open_storage(postgres_url))
     _kill_mid_trial_then_rerun(workspace, postgres_url, "t-conv")
 
 

@@ -20,12 +20,15 @@ def test_postgres_url_holds_a_study_that_a_second_storage_reads_back(postgres_ur
                        "lr": optuna.distributions.FloatDistribution(1e-5, 1e-2, log=True)},
         value=0.25, intermediate_values={0: 0.5, 1: 0.25}))
 
-    reader = optuna.load_study(study_name="fixture-check", storage=open_storage(postgres_url))
+    # A separate storage (its own engine and connections), as another worker would have.
+    second = optuna.storages.RDBStorage(postgres_url)
+    reader = optuna.load_study(study_name="fixture-check", storage=second)
     [trial] = reader.get_trials()
     assert trial.state == optuna.trial.TrialState.COMPLETE
     assert trial.params == {"architecture": "conv", "lr": 1e-3}
     assert trial.value == 0.25
     assert trial.intermediate_values == {0: 0.5, 1: 0.25}
+    second.engine.dispose()
 
 
 def test_fresh_database_is_dropped_even_with_a_connection_left_open(postgres_url):

@@ -1,0 +1,156 @@
+"""Benchmark: hpo.optimize throughput, pruning savings and memory, on the quick embedded dataset.
+
+    python -m bench.optimize [--trials N] [--memory-trials N] [--postgres URL]
+
+1. Workers: trials per hour with 1 and 2 workers on PostgreSQL (a fresh database per measurement;
+   `conv`, no pruning and a fixed epoch count, so every trial does the same work).
+2. Pruning: the share of trials pruned and of epochs saved by median pruning (vs every trial
+   running its maximum epochs) in a quick-budget study.
+3. Memory: the process's resident memory after each of N trials in one worker (it must stay flat:
+   every trial clears the Keras session and collects garbage).
+Prints tables and writes bench/results/optimize.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+ADMIN_URL = os.environ.get("HPO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@contextmanager
+def fresh_postgres(admin_url: str):
+    import psycopg
+
+    name = f"hpo_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url.replace("postgresql+psycopg", "postgresql"),
+                             autocommit=True) as c:
+            c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                      (name,))
+            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def screened_storage(url: str, data_path: Path) -> None:
+    from hpo.data import load
+    from hpo.screening import ScreenConfig, screen
+
+    screen(ScreenConfig(architectures=("conv",), epochs=1, repeats=1, run="bench"),
+           load(data_path), url, progress=None)
+
+
+def run_study(url: str, data_path: Path, **settings_changes):
+    from hpo.optimization import OptimizeConfig, optimize
+    from hpo.study import StudySettings
+
+    n_workers = settings_changes.pop("n_workers", 1)
+    config = OptimizeConfig(run="bench", architectures=("conv",), n_workers=n_workers,
+                            settings=replace(StudySettings(seed=0), **settings_changes),
+                            data_kwargs={"path": data_path})
+    samples = []
+    started = time.perf_counter()
+    optimize(config, url, progress=lambda line: samples.append(rss_mib()) if "trial" in line else None)
+    return time.perf_counter() - started, samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trials", type=int, default=8, help="trials per worker measurement")
+    parser.add_argument("--memory-trials", type=int, default=20)
+    parser.add_argument("--postgres", default=ADMIN_URL, help="admin URL of a PostgreSQL server")
+    args = parser.parse_args()
+
+    from bench.machine import machine
+    from hpo.backend import import_keras_quietly, quiet_optuna
+    from hpo.data.embedded import default_dataset_path
+
+    import_keras_quietly()
+    quiet_optuna()
+    data_path = default_dataset_path(quick=True)
+    home = tempfile.mkdtemp(prefix="hpo-bench-")
+    os.environ["HPO_HOME"] = home
+    results = {"machine": machine(), "data": data_path.name}
+
+    # 1. Workers on PostgreSQL: same trials, same work per trial.
+    workers = []
+    for n_workers in (1, 2):
+        with fresh_postgres(args.postgres) as url:
+            screened_storage(url, data_path)
+            seconds, _ = run_study(url, data_path, n_workers=n_workers, n_trials=args.trials,
+                                   epochs=6, patience=100, pruner="none")
+            import optuna
+
+            trials = optuna.load_study(study_name="bench-conv", storage=url).get_trials()
+            workers.append({"workers": n_workers, "trials": len(trials), "seconds": round(seconds, 1),
+                            "trials_per_hour": round(3600 * len(trials) / seconds, 1),
+                            "unique_numbers": len({t.number for t in trials}) == len(trials)})
+    results["workers"] = workers
+    speedup = workers[1]["trials_per_hour"] / workers[0]["trials_per_hour"]
+    print(f"machine: {results['machine']}")
+    print(f"{'workers':>7}{'trials':>8}{'seconds':>9}{'trials/h':>10}  unique")
+    for row in workers:
+        print(f"{row['workers']:>7}{row['trials']:>8}{row['seconds']:>9.1f}"
+              f"{row['trials_per_hour']:>10.1f}  {row['unique_numbers']}")
+    print(f"2 workers / 1 worker: {speedup:.2f}x (2 cores)")
+
+    # 2. Pruning savings: median pruning, quick budget (10 trials of <= 8 epochs), SQLite.
+    import optuna
+
+    url = f"sqlite:///{home}/pruning.db"
+    screened_storage(url, data_path)
+    run_study(url, data_path, n_trials=10, epochs=8, patience=3, pruner="median")
+    trials = optuna.load_study(study_name="bench-conv", storage=url).get_trials()
+    pruned = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED]
+    epochs_run = sum(len(t.intermediate_values) for t in trials)
+    pruning = {"trials": len(trials), "pruned": len(pruned),
+               "pruned_share": round(len(pruned) / len(trials), 3), "epochs_run": epochs_run,
+               "epochs_max": 8 * len(trials),
+               "epochs_saved_share": round(1 - epochs_run / (8 * len(trials)), 3),
+               "epochs_saved_by_pruning": sum(8 - len(t.intermediate_values) for t in pruned)}
+    results["pruning"] = pruning
+    print(f"pruning: {pruning['pruned']}/{pruning['trials']} trials pruned "
+          f"({pruning['pruned_share']:.0%}); {pruning['epochs_run']} of {pruning['epochs_max']} "
+          f"epochs run ({pruning['epochs_saved_share']:.0%} saved, "
+          f"{pruning['epochs_saved_by_pruning']} of them by pruning, the rest by early stopping)")
+
+    # 3. Memory across N trials in one worker process.
+    url = f"sqlite:///{home}/memory.db"
+    screened_storage(url, data_path)
+    _, samples = run_study(url, data_path, n_trials=args.memory_trials, epochs=3, patience=100,
+                           pruner="none")
+    half = len(samples) // 2
+    memory = {"trials": len(samples), "rss_mib_after_each": [round(s, 1) for s in samples],
+              "first_half_max": round(max(samples[:half]), 1),
+              "second_half_max": round(max(samples[half:]), 1), "peak": round(max(samples), 1)}
+    results["memory"] = memory
+    print(f"memory: RSS after trial 1 {samples[0]:.0f} MiB, peak {memory['peak']:.0f} MiB; "
+          f"max over trials 1-{half}: {memory['first_half_max']:.0f} MiB, over "
+          f"{half + 1}-{len(samples)}: {memory['second_half_max']:.0f} MiB")
+    out = RESULTS / "optimize.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
