@@ -7,7 +7,8 @@
 2. Pruning: the share of trials pruned and of epochs saved by median pruning (vs every trial
    running its maximum epochs) in a quick-budget study.
 3. Memory: the process's resident memory after each of N trials in one worker (it must stay flat:
-   every trial clears the Keras session and collects garbage).
+   every trial clears the Keras session and collects garbage, and a worker process is replaced
+   after `trials_per_process` trials because TensorFlow itself keeps memory per fitted model).
 Prints tables and writes bench/results/optimize.json.
 """
 
@@ -77,6 +78,7 @@ def run_study(url: str, data_path: Path, **settings_changes):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=8, help="trials per worker measurement")
+    parser.add_argument("--worker-epochs", type=int, default=30, help="epochs of each timed trial")
     parser.add_argument("--memory-trials", type=int, default=20)
     parser.add_argument("--postgres", default=ADMIN_URL, help="admin URL of a PostgreSQL server")
     args = parser.parse_args()
@@ -98,7 +100,8 @@ def main() -> None:
         with fresh_postgres(args.postgres) as url:
             screened_storage(url, data_path)
             seconds, _ = run_study(url, data_path, n_workers=n_workers, n_trials=args.trials,
-                                   epochs=6, patience=100, pruner="none")
+                                   epochs=args.worker_epochs, patience=100,
+                                   pruner="none")
             import optuna
 
             trials = optuna.load_study(study_name="bench-conv", storage=url).get_trials()
@@ -134,19 +137,24 @@ def main() -> None:
           f"epochs run ({pruning['epochs_saved_share']:.0%} saved, "
           f"{pruning['epochs_saved_by_pruning']} of them by pruning, the rest by early stopping)")
 
-    # 3. Memory across N trials in one worker process.
-    url = f"sqlite:///{home}/memory.db"
-    screened_storage(url, data_path)
-    _, samples = run_study(url, data_path, n_trials=args.memory_trials, epochs=3, patience=100,
-                           pruner="none")
-    half = len(samples) // 2
-    memory = {"trials": len(samples), "rss_mib_after_each": [round(s, 1) for s in samples],
-              "first_half_max": round(max(samples[:half]), 1),
-              "second_half_max": round(max(samples[half:]), 1), "peak": round(max(samples), 1)}
+    # 3. Memory across N trials: in one process (TensorFlow keeps ~17 MiB per fitted model), and as
+    # hpo runs them, with a fresh worker process every `trials_per_process` trials.
+    memory = {}
+    for label, per_process in (("one_process", 10**6), ("recycled_every_10", 10)):
+        url = f"sqlite:///{home}/memory-{label}.db"
+        screened_storage(url, data_path)
+        run_study(url, data_path, n_trials=args.memory_trials, epochs=3, patience=100,
+                  pruner="none", trials_per_process=per_process)
+        trials = optuna.load_study(study_name="bench-conv", storage=url).get_trials()
+        series = [t.user_attrs["rss_mib"] for t in sorted(trials, key=lambda t: t.number)]
+        half = len(series) // 2
+        memory[label] = {"trials": len(series), "rss_mib_after_each": series,
+                         "max_first_half": max(series[:half]), "max_second_half": max(series[half:]),
+                         "peak": max(series)}
+        print(f"memory ({label}): RSS after trial 1 {series[0]} MiB, peak {max(series)} MiB; "
+              f"max over trials 1-{half}: {max(series[:half])} MiB, over {half + 1}-{len(series)}: "
+              f"{max(series[half:])} MiB")
     results["memory"] = memory
-    print(f"memory: RSS after trial 1 {samples[0]:.0f} MiB, peak {memory['peak']:.0f} MiB; "
-          f"max over trials 1-{half}: {memory['first_half_max']:.0f} MiB, over "
-          f"{half + 1}-{len(samples)}: {memory['second_half_max']:.0f} MiB")
     out = RESULTS / "optimize.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")

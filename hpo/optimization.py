@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -22,8 +23,8 @@ from hpo.config import studies_dir
 from hpo.errors import ConfigError
 from hpo.screening import study_name as screen_study_name
 from hpo.storage import open_storage, resolve_storage_url
-from hpo.study import (PRUNERS, SAMPLERS, StudySettings, Worker, configure_threads, load_best_model,
-                       make_pruner, make_sampler)
+from hpo.study import (PRUNERS, SAMPLERS, StudySettings, Worker, configure_threads, finished_trials,
+                       load_best_model, make_pruner, make_sampler, study_needs_trials)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,6 @@ class OptimizeResult:
     studies: list[str]
     summary: pd.DataFrame
     html_path: Path
-    outcomes: dict[str, list] = field(default_factory=dict)
 
 
 def optimize(config: OptimizeConfig, storage: str | None = None,
@@ -131,21 +131,19 @@ def optimize(config: OptimizeConfig, storage: str | None = None,
                        loss=screen.user_attrs.get("settings", {}).get("loss", config.settings.loss))
     config = replace(config, settings=settings)
     spaces = architectures.load_spaces(config.space_file)  # a bad --space file fails here, early
-    outcomes = {}
     for architecture in chosen:
         name = study_name(config.run, architecture)
         _create_study(name, storage_url, data, architecture, settings)
         say(f"study {name!r}: {settings.n_trials} trials, {settings.pruner} pruning, "
             f"{settings.sampler} sampler, {config.n_workers} worker(s)")
-        outcomes[architecture] = _run_workers(config, name, architecture, storage_url,
-                                              spaces[architecture], data, say)
+        _run_workers(config, name, architecture, storage_url, spaces[architecture], data, say)
     summary = _evaluate_best(config, chosen, storage_url, screen, data, say)
     from hpo.optimize_report import write_optimize_report
 
     html_path = write_optimize_report(studies_dir() / config.run / "optimize.html", config.run,
                                       [study_name(config.run, a) for a in chosen], storage_url,
                                       summary, data, settings.metric)
-    return OptimizeResult([study_name(config.run, a) for a in chosen], summary, html_path, outcomes)
+    return OptimizeResult([study_name(config.run, a) for a in chosen], summary, html_path)
 
 
 def _create_study(name: str, storage_url: str, data, architecture: str,
@@ -165,29 +163,46 @@ def _create_study(name: str, storage_url: str, data, architecture: str,
 
 
 def _run_workers(config: OptimizeConfig, name: str, architecture: str, storage_url: str,
-                 space: dict, data, say) -> list:
-    """One worker in this process, or N spawned processes sharing the study."""
-    if config.n_workers == 1:
+                 space: dict, data, say) -> None:
+    """Run the study's remaining trials with N worker processes (or this process, when one worker
+    has no more than `trials_per_process` trials to run). A process that has run its share of trials
+    is replaced by a fresh one, so TensorFlow's per-model memory is given back."""
+    settings = config.settings
+    deadline = None if settings.timeout is None else time.time() + settings.timeout
+    study = optuna.load_study(study_name=name, storage=open_storage(storage_url))
+    remaining = settings.n_trials - finished_trials(study)
+    if config.n_workers == 1 and remaining <= settings.trials_per_process:
         configure_threads(1)
-        return _worker(config, name, architecture, storage_url, space, data, 0, say)
+        _worker(config, name, architecture, storage_url, space, data, 0, say, deadline)
+        return
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker_process,
-                                 args=(config, name, architecture, storage_url, index))
-                 for index in range(config.n_workers)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
-    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    slots: list = [None] * config.n_workers
+    exits = []
+    while True:
+        for index, process in enumerate(slots):
+            if process is not None and process.exitcode is not None:
+                exits.append(process.exitcode)
+                slots[index] = None
+        timed_out = deadline is not None and time.time() >= deadline
+        needed = not timed_out and study_needs_trials(study, settings.n_trials) and not any(
+            code != 0 for code in exits)
+        for index in range(len(slots)):
+            if slots[index] is None and needed:
+                slots[index] = context.Process(target=_worker_process, args=(
+                    config, name, architecture, storage_url, index, deadline))
+                slots[index].start()
+        if all(process is None for process in slots):
+            break
+        time.sleep(0.5)
+    failed = [code for code in exits if code != 0]
     if failed:
-        say(f"note: {len(failed)} worker(s) of {name!r} exited with {failed}; finished trials are "
-            f"stored, a re-run completes the rest")
-    return []
+        say(f"note: {len(failed)} worker process(es) of {name!r} exited with {failed}; finished "
+            f"trials are stored, a re-run completes the rest")
 
 
 def _worker_process(config: OptimizeConfig, name: str, architecture: str, storage_url: str,
-                    index: int) -> None:
-    """Entry point of a spawned worker: reload data, divide threads, run trials."""
+                    index: int, deadline: float | None) -> None:
+    """Entry point of a spawned worker: reload data, divide threads, run its share of trials."""
     from hpo.backend import import_keras_quietly, quiet_optuna
     from hpo.data import load
 
@@ -196,16 +211,17 @@ def _worker_process(config: OptimizeConfig, name: str, architecture: str, storag
     configure_threads(config.n_workers)
     data = load(**config.data_kwargs)
     space = architectures.load_spaces(config.space_file)[architecture]
-    _worker(config, name, architecture, storage_url, space, data, index, print)
+    _worker(config, name, architecture, storage_url, space, data, index, print, deadline,
+            max_trials=config.settings.trials_per_process)
 
 
 def _worker(config: OptimizeConfig, name: str, architecture: str, storage_url: str, space: dict,
-            data, index: int, say) -> list:
+            data, index: int, say, deadline: float | None, max_trials: int | None = None) -> None:
     settings = config.settings
     storage = open_storage(storage_url, heartbeat_interval=settings.heartbeat_interval,
                            grace_period=settings.grace_period, max_retry=settings.max_retry)
     probe = optuna.load_study(study_name=name, storage=storage)
-    # Distinct seeds per worker and per resume, so parallel workers don't propose the same points.
+    # Distinct seeds per worker and per process, so parallel workers don't propose the same points.
     seed = settings.seed + 1000 * index + len(probe.get_trials(deepcopy=False))
     study = optuna.load_study(study_name=name, storage=storage,
                               sampler=make_sampler(settings.sampler, seed, settings.n_trials),
@@ -213,7 +229,7 @@ def _worker(config: OptimizeConfig, name: str, architecture: str, storage_url: s
     lock = ClaimLock(storage_url, name)
     label = f"w{index} " if config.n_workers > 1 else ""
     try:
-        return Worker(study, architecture, space, data, settings, lock, say, label).run()
+        Worker(study, architecture, space, data, settings, lock, say, label).run(deadline, max_trials)
     finally:
         lock.close()
 

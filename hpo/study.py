@@ -45,6 +45,9 @@ class StudySettings:
     loss: str = "mse"  # the screen's loss
     metric: str = "rel_l2"  # the screen's ranking metric, on the validation split
     seed: int = DEFAULT_SEED
+    # TensorFlow keeps ~17 MiB per fitted model (TF 2.21 / Keras 3.15, even after clear_session():
+    # see bench/optimize.py), so a worker process is replaced by a fresh one after this many trials.
+    trials_per_process: int = 10
     heartbeat_interval: int = 10  # seconds between a running trial's heartbeats
     grace_period: int = 30  # a trial silent this long is stale: failed, then retried
     max_retry: int = 3  # re-queues of one stale trial
@@ -84,6 +87,12 @@ def counted_trials(study: optuna.Study) -> int:
         elif trial.state == TrialState.FAIL and "failure" in trial.user_attrs:
             count += 1
     return count
+
+
+def study_needs_trials(study: optuna.Study, n_trials: int) -> bool:
+    """Whether a worker would still find a trial to run (a WAITING one, or room in the count)."""
+    return (bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+            or counted_trials(study) < n_trials)
 
 
 def finished_trials(study: optuna.Study) -> int:
@@ -168,14 +177,20 @@ class Worker:
     label: str = ""
     outcomes: list[TrialOutcome] = field(default_factory=list)
 
-    def run(self) -> list[TrialOutcome]:
-        started = time.monotonic()
-        while self.settings.timeout is None or time.monotonic() - started < self.settings.timeout:
+    def run(self, deadline: float | None = None, max_trials: int | None = None) -> list[TrialOutcome]:
+        """Run trials until the study holds n_trials, `deadline` (time.time()) passes, or this
+        worker has run `max_trials`."""
+        while deadline is None or time.time() < deadline:
+            if max_trials is not None and len(self.outcomes) >= max_trials:
+                break
             trial = self._claim()
             if trial is None:
                 break
             self.outcomes.append(self._run_trial(trial))
         return self.outcomes
+
+    def study_needs_trials(self) -> bool:
+        return study_needs_trials(self.study, self.settings.n_trials)
 
     def _claim(self) -> optuna.Trial | None:
         with self.lock.held():
@@ -192,6 +207,7 @@ class Worker:
         storage = self.study._storage  # noqa: SLF001 - Optuna exposes no public accessor
         with _Heartbeat(storage, trial._trial_id, self.settings.heartbeat_interval):  # noqa: SLF001
             state, value, note, model = self._evaluate(trial)
+            trial.set_user_attr("rss_mib", round(resident_mib()))  # memory stays flat? (see bench)
         if state == TrialState.COMPLETE:
             self._keep_if_best(trial, value, model)  # while the trial runs: artifacts attach to it
             self.study.tell(trial, value)
@@ -281,7 +297,19 @@ class Worker:
         value = "-" if outcome.value is None else f"{outcome.value:.4g}"
         self.progress(f"{self.label}[{self.architecture}] trial {outcome.number:>3} "
                       f"{outcome.state.name:<8} value {value:<9} best {best:<9} "
-                      f"{outcome.seconds:6.1f} s  {outcome.note}")
+                      f"{outcome.seconds:6.1f} s  rss {resident_mib():5.0f} MiB  {outcome.note}")
+
+
+def resident_mib() -> float:
+    """This process's resident memory (Linux), for the progress lines; NaN elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 def _plain(value):

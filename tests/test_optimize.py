@@ -245,3 +245,14 @@ def test_other_data_than_screened_is_refused(workspace, capsys):
     code, _ = invoke(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "the data differ from what run 't' screened" in err[0]
+
+
+def test_worker_processes_are_replaced_after_their_share_of_trials(workspace):
+    # 5 trials, a fresh process every 2: three processes in turn, still exactly 5 trials.
+    optimize(config(workspace, architectures=("conv",),
+                    settings={"n_trials": 5, "epochs": 2, "trials_per_process": 2}),
+             sqlite(workspace), progress=None)
+    trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(workspace))).trials
+    assert sorted(t.number for t in trials) == list(range(5))
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    assert all(t.user_attrs["rss_mib"] > 0 for t in trials)  # each trial records its memory
