@@ -21,6 +21,8 @@ def write_html(path: Path, title: str, sections: Sequence[tuple[str, go.Figure |
     for heading, content in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         if isinstance(content, go.Figure):
+            if content.layout.height is None:  # else plotly fills the window: one figure per screen
+                content.update_layout(height=450)
             parts.append(content.to_html(full_html=False, include_plotlyjs=first_figure))
             first_figure = False
         else:
