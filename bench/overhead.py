@@ -31,7 +31,7 @@ def main() -> None:
     keras = import_keras_quietly()
 
     from bench.machine import machine
-    from hpo import architectures, metrics, training
+    from hpo import architectures, training
     from hpo.architectures.presets import matched_params
     from hpo.data import load
     from hpo.data.embedded import default_dataset_path

@@ -9,7 +9,7 @@ and a description of the data, which `hpo.optimize` reads.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -21,6 +21,7 @@ from hpo import architectures
 from hpo.config import DEFAULT_SEED, studies_dir
 from hpo.data import FlowData
 from hpo.errors import ConfigError
+from hpo.serialize import json_safe
 from hpo.storage import open_storage
 
 METRICS = ("rel_l2", "mse")
@@ -190,7 +191,7 @@ def _open_study(config: ScreenConfig, data: FlowData, storage: str | None) -> op
             raise ConfigError(f"the stored screen {study.study_name!r} used other settings "
                               f"({', '.join(changed)}); repeat them or pass a new --run")
     else:
-        study.set_user_attr("data", _json_safe(described))
+        study.set_user_attr("data", json_safe(described))
         study.set_user_attr("settings", config.comparable())
     return study
 
@@ -227,7 +228,7 @@ def _train_one(training, config: ScreenConfig, data: FlowData, name: str, repeat
     attrs: dict[str, Any] = {"n_params": result.n_params, "latent": int(params.get("latent", 0)),
                              "epochs_run": result.epochs_run,
                              "seconds_per_epoch": result.seconds_per_epoch,
-                             "params": _json_safe(params)}
+                             "params": json_safe(params)}
     if result.diverged:
         say(f"[{label}] diverged (NaN/Inf loss); recorded as failed, the screen goes on")
         attrs["failure"] = "diverged: NaN/Inf loss"
@@ -237,7 +238,7 @@ def _train_one(training, config: ScreenConfig, data: FlowData, name: str, repeat
     _save_sample(run_dir(config.run), data, result.model, name, repeat)
     val = training.evaluate(result.model, data.val, data, config.batch_size)
     test = training.evaluate(result.model, data.test, data, config.batch_size)
-    attrs.update({"val": _json_safe(val), "test": _json_safe(test)})
+    attrs.update({"val": json_safe(val), "test": json_safe(test)})
     value = float(val[config.metric])
     say(f"[{label}] done: val {config.metric} {value:.4g}, test {config.metric} "
         f"{test[config.metric]:.4g}, {result.epochs_run} epochs, {result.seconds_per_epoch:.2f} s/epoch")
@@ -253,8 +254,8 @@ def _train_one(training, config: ScreenConfig, data: FlowData, name: str, repeat
 def _pca_baseline(fit_pca, data: FlowData, latent: int, metric: str) -> dict[str, Any]:
     baseline = fit_pca(data, latent)
     return {"n_components": baseline.n_components, "metric": metric,
-            "val": _json_safe(baseline.evaluate(data.val, data)),
-            "test": _json_safe(baseline.evaluate(data.test, data))}
+            "val": json_safe(baseline.evaluate(data.val, data)),
+            "test": json_safe(baseline.evaluate(data.test, data))}
 
 
 def leaderboard(trials: Sequence[optuna.trial.FrozenTrial], metric: str,
@@ -308,7 +309,7 @@ def format_leaderboard(board: pd.DataFrame, metric: str, pca: dict[str, Any]) ->
               f"{'val ' + metric + ' (mean ± std)':<26}{'test':>9}  "
               + "".join(f"{c[len('val_mse_'):][:11]:>12}" for c in channels)
               + f"{'s/epoch':>9}{'epochs':>7}  beats PCA")
-    lines = [f"per-channel columns: validation MSE (scaled units)", header]
+    lines = ["per-channel columns: validation MSE (scaled units)", header]
     for row in board.itertuples(index=False):
         row = row._asdict()
         if math.isnan(row["val_mean"]):
@@ -377,16 +378,3 @@ def _write_report(path: Path, config, board, trials, pca, samples, channels) -> 
         sections.append(("One validation sample: input, reconstruction, error",
                          report.reconstructions_figure(samples, channels, list(board["architecture"]))))
     return report.write_html(path, f"Screen: {config.run}", sections)
-
-
-def _json_safe(value):
-    """Plain Python types for Optuna user attrs (JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value

@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 from hpo.claims import ClaimLock
 from hpo.config import DEFAULT_SEED, studies_dir
 from hpo.errors import ConfigError
+from hpo.serialize import json_safe
 
 PRUNERS = ("median", "hyperband", "sha", "none")
 SAMPLERS = ("tpe", "random")
@@ -239,7 +240,7 @@ class Worker:
         try:
             result = training.fit(self.architecture, params, self.data, config,
                                   callbacks=[pruning], progress=None)
-        except optuna.TrialPruned as pruned:
+        except optuna.TrialPruned:
             epochs = len(self.study._storage.get_trial(trial._trial_id).intermediate_values)  # noqa: SLF001
             trial.set_user_attr("epochs_run", epochs)
             return TrialState.PRUNED, None, f"pruned after {epochs} epochs", None
@@ -256,7 +257,7 @@ class Worker:
             trial.set_user_attr("failure", "diverged: NaN/Inf loss")
             return TrialState.FAIL, None, "diverged (NaN/Inf loss)", result.model
         scores = training.evaluate(result.model, self.data.val, self.data)
-        trial.set_user_attr("val", _plain(scores))
+        trial.set_user_attr("val", json_safe(scores))
         value = float(scores[self.settings.metric])
         if not math.isfinite(value):
             trial.set_user_attr("failure", "non-finite validation metric")
@@ -310,14 +311,6 @@ def resident_mib() -> float:
     except OSError:
         pass
     return float("nan")
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if hasattr(value, "item"):
-        return value.item()
-    return value
 
 
 def configure_threads(n_workers: int) -> None:
