@@ -12,7 +12,7 @@ import multiprocessing
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import optuna
 import pandas as pd
@@ -22,6 +22,7 @@ from hpo.claims import ClaimLock
 from hpo.config import studies_dir
 from hpo.errors import ConfigError
 from hpo.screening import study_name as screen_study_name
+from hpo.serialize import json_safe
 from hpo.storage import open_storage, resolve_storage_url
 from hpo.study import (PRUNERS, SAMPLERS, StudySettings, Worker, configure_threads, finished_trials,
                        load_best_model, make_pruner, make_sampler, study_needs_trials)
@@ -36,14 +37,18 @@ class OptimizeConfig:
     n_workers: int = 1  # processes on the same study; more machines: run the same command there
     space_file: Path | None = None  # TOML that narrows or widens the declared spaces
     data_kwargs: dict = field(default_factory=dict)  # hpo.data.load keywords (workers reload)
+    engine: str = "optuna"  # or "keras-tuner": KerasTuner searches, its trials mirrored to Optuna
+    tuner: str = "hyperband"  # the KerasTuner tuner (engine keras-tuner): hyperband, bayesian, random
 
 
 # A smoke/demo budget: a few minutes on 2 cores with the quick embedded dataset.
 QUICK_SETTINGS = {"n_trials": 10, "epochs": 8, "patience": 3}
+ENGINES = ("optuna", "keras-tuner")
+TUNERS = ("hyperband", "bayesian", "random")  # hpo.tuner_engine.TUNERS, without importing KerasTuner
 
 
-def study_name(run: str, architecture: str) -> str:
-    return f"{run}-{architecture}"
+def study_name(run: str, architecture: str, engine: str = "optuna") -> str:
+    return f"{run}-{architecture}" + ("-keras-tuner" if engine == "keras-tuner" else "")
 
 
 def validate(config: OptimizeConfig) -> None:
@@ -69,7 +74,14 @@ def validate(config: OptimizeConfig) -> None:
               (settings.pruner in PRUNERS,
                f"--pruner must be one of {', '.join(PRUNERS)}, but got {settings.pruner!r}"),
               (settings.sampler in SAMPLERS,
-               f"--sampler must be one of {', '.join(SAMPLERS)}, but got {settings.sampler!r}")]
+               f"--sampler must be one of {', '.join(SAMPLERS)}, but got {settings.sampler!r}"),
+              (config.engine in ENGINES,
+               f"--engine must be one of {', '.join(ENGINES)}, but got {config.engine!r}"),
+              (config.tuner in TUNERS,
+               f"--tuner must be one of {', '.join(TUNERS)}, but got {config.tuner!r}"),
+              (config.engine == "optuna" or config.n_workers == 1,
+               f"--workers applies to the optuna engine; pass --workers 1 with --engine "
+               f"keras-tuner, not {config.n_workers}")]
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
@@ -131,9 +143,15 @@ def optimize(config: OptimizeConfig, storage: str | None = None,
                        loss=screen.user_attrs.get("settings", {}).get("loss", config.settings.loss))
     config = replace(config, settings=settings)
     spaces = architectures.load_spaces(config.space_file)  # a bad --space file fails here, early
-    for architecture in chosen:
-        name = study_name(config.run, architecture)
+    names = [study_name(config.run, a, config.engine) for a in chosen]
+    for architecture, name in zip(chosen, names):
         _create_study(name, storage_url, data, architecture, settings)
+        if config.engine == "keras-tuner":
+            from hpo.tuner_engine import run_keras_tuner
+
+            say(f"study {name!r}: KerasTuner {config.tuner}, mirrored into Optuna")
+            run_keras_tuner(config, architecture, storage_url, data, config.tuner, say)
+            continue
         say(f"study {name!r}: {settings.n_trials} trials, {settings.pruner} pruning, "
             f"{settings.sampler} sampler, {config.n_workers} worker(s)")
         _run_workers(config, name, architecture, storage_url, spaces[architecture], data, say)
@@ -141,9 +159,8 @@ def optimize(config: OptimizeConfig, storage: str | None = None,
     from hpo.optimize_report import write_optimize_report
 
     html_path = write_optimize_report(studies_dir() / config.run / "optimize.html", config.run,
-                                      [study_name(config.run, a) for a in chosen], storage_url,
-                                      summary, data, settings.metric)
-    return OptimizeResult([study_name(config.run, a) for a in chosen], summary, html_path)
+                                      names, storage_url, summary, data, settings.metric)
+    return OptimizeResult(names, summary, html_path)
 
 
 def _create_study(name: str, storage_url: str, data, architecture: str,
@@ -244,7 +261,7 @@ def _evaluate_best(config: OptimizeConfig, chosen: list[str], storage_url: str,
     pca = screen.user_attrs.get("pca", {})
     rows = []
     for architecture in chosen:
-        study = optuna.load_study(study_name=study_name(config.run, architecture),
+        study = optuna.load_study(study_name=study_name(config.run, architecture, config.engine),
                                   storage=open_storage(storage_url))
         states = [t.state for t in study.get_trials(deepcopy=False)]
         row = {"architecture": architecture, "study": study.study_name,
@@ -256,12 +273,14 @@ def _evaluate_best(config: OptimizeConfig, chosen: list[str], storage_url: str,
         if model is not None:
             test = training.evaluate(model, data.test, data)
             val = training.evaluate(model, data.val, data)
-            study.set_user_attr("best_test", _plain(test))
-            study.set_user_attr("best_val", _plain(val))
+            study.set_user_attr("best_test", json_safe(test))
+            study.set_user_attr("best_val", json_safe(val))
             row.update({"best_trial": study.user_attrs["best_model_trial"],
                         f"val_{metric}": val[metric], "test_rel_l2": test["rel_l2"],
                         "test_mse": test["mse"],
                         **{f"test_mse_{c}": v for c, v in test["mse_per_channel"].items()}})
+        elif config.engine == "keras-tuner":  # its best model stays in KerasTuner's directory
+            say(f"note: {study.study_name!r}: the test split is evaluated for the optuna engine only")
         elif not artifact_id:
             say(f"note: {study.study_name!r} has no completed trial, so no best model to evaluate")
         screened = screen_rows.get(architecture, {})
@@ -292,11 +311,3 @@ def format_summary(summary: pd.DataFrame, metric: str) -> str:
 
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if hasattr(value, "item"):
-        return value.item()
-    return value

@@ -3,7 +3,8 @@
     python -m hpo.optimize --top K | --architectures a,b  [--run NAME] [--storage URL] [data flags]
                            [--trials N] [--timeout S] [--epochs N] [--pruner median|hyperband|sha|none]
                            [--sampler tpe|random] [--workers N] [--max-params N] [--seed N]
-                           [--space FILE] [--quick]
+                           [--space FILE] [--quick] [--engine optuna|keras-tuner]
+                           [--tuner hyperband|bayesian|random]
 
 Re-running the same command resumes each study and runs only the missing trials. With PostgreSQL
 (`--storage postgresql://...`), the same command on several machines shares the studies.
@@ -20,7 +21,7 @@ from hpo.backend import import_keras_quietly, quiet_optuna
 from hpo.cli import ArgumentParser, run
 from hpo.config import DEFAULT_SEED
 from hpo.data import add_data_arguments
-from hpo.optimization import QUICK_SETTINGS, OptimizeConfig, format_summary, optimize, validate
+from hpo.optimization import ENGINES, QUICK_SETTINGS, TUNERS, OptimizeConfig, format_summary, optimize, validate
 from hpo.storage import STORAGE_ENV, resolve_storage_url
 from hpo.study import PRUNERS, SAMPLERS, StudySettings
 
@@ -51,6 +52,12 @@ def build_parser() -> ArgumentParser:
                         help="reject trials with more trainable parameters, before training")
     search.add_argument("--space", type=Path, default=None, metavar="FILE",
                         help="TOML file narrowing or widening the declared search spaces")
+    search.add_argument("--engine", choices=ENGINES, default="optuna",
+                        help="optuna (default), or keras-tuner: KerasTuner searches the same space, "
+                             "its trials stored as study <run>-<architecture>-keras-tuner")
+    search.add_argument("--tuner", choices=TUNERS, default="hyperband",
+                        help="the KerasTuner tuner (default: hyperband, which runs as many trials as "
+                             "its brackets need for --epochs and ignores --trials)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seeds split, sampler, weights")
     parser.add_argument("--quick", action="store_true",
                         help="smoke/demo budget: quick embedded data, 10 trials of <= 8 epochs")
@@ -76,7 +83,8 @@ def config_from_args(args) -> OptimizeConfig:
     if args.memory_budget is not None:
         data_kwargs["memory_budget_bytes"] = int(args.memory_budget * MIB)
     return OptimizeConfig(run=args.run, top=args.top, architectures=names, settings=settings,
-                          n_workers=args.workers, space_file=args.space, data_kwargs=data_kwargs)
+                          n_workers=args.workers, space_file=args.space, data_kwargs=data_kwargs,
+                          engine=args.engine, tuner=args.tuner)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

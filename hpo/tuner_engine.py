@@ -1,0 +1,153 @@
+"""The KerasTuner engine of `hpo.optimize --engine keras-tuner`, mirrored into our Optuna storage.
+
+KerasTuner searches the same declared space (`hpo.space.to_keras_tuner`), on the same data, splits
+and metric as the Optuna engine. Its own state lives in `studies/<run>/keras-tuner/<architecture>-<tuner>`
+(so a re-run resumes); each of its trials is then copied into the Optuna study
+`<run>-<architecture>-keras-tuner` (params with the declared space's distributions, the per-epoch
+validation metric as intermediate values, the best epoch's as value), so one optuna-dashboard
+compares both engines. Trials already copied (user attr `keras_tuner_trial_id`) are skipped.
+
+Budgets: random and bayesian run `--trials` trials in all (counting those already run); hyperband
+ignores `--trials` and runs the trials its brackets need for max_epochs=`--epochs` (factor 3, one
+iteration), continuing promoted trials from their parent's weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Callable
+
+import keras
+import keras_tuner as kt
+import optuna
+from keras_tuner.src.engine import tuner_utils
+
+from hpo import architectures, training
+from hpo.config import studies_dir
+from hpo.errors import ConfigError
+from hpo.optimization import TUNERS, study_name
+from hpo.space import suggest, to_keras_tuner
+from hpo.storage import open_storage
+from hpo.study import StudySettings
+
+HISTORY_FILE = "hpo_history.json"  # per KerasTuner trial: the per-epoch validation metric
+
+
+class FlowHyperModel(kt.HyperModel):
+    """Builds a registered architecture from KerasTuner's hyperparameters; trains it as `hpo` does."""
+
+    def __init__(self, architecture: str, space: dict, data, settings: StudySettings):
+        super().__init__(name=architecture)
+        self.architecture, self.space, self.data, self.settings = architecture, space, data, settings
+
+    def build(self, hp):
+        params = to_keras_tuner(hp, self.space)
+        keras.backend.clear_session()
+        return architectures.build(self.architecture, params, self.data.input_shape)
+
+    def fit(self, hp, model, *args, **kwargs):
+        """Train with `training.fit_model`; return the best epoch's validation metric.
+
+        KerasTuner's callbacks (its trial reporter, the best-epoch checkpoint that Hyperband resumes
+        from) are passed on to Keras; they run after ours, so they read `val_<metric>`. Hyperband
+        passes `epochs` and `initial_epoch` (the parent's epochs, whose weights are loaded already).
+        """
+        params = to_keras_tuner(hp, self.space)
+        callbacks = list(kwargs.get("callbacks", []))
+        trial = next((c.trial for c in callbacks if isinstance(c, tuner_utils.TunerCallback)), None)
+        tuner = next((c.tuner for c in callbacks if isinstance(c, tuner_utils.TunerCallback)), None)
+        first = int(kwargs.get("initial_epoch", 0))
+        epochs = int(kwargs.get("epochs", self.settings.epochs)) - first
+        seed = self.settings.seed + (int(trial.trial_id) if trial and trial.trial_id.isdigit() else 0)
+        keras.utils.set_random_seed(seed)
+        config = training.TrainConfig(epochs=max(1, epochs), patience=self.settings.patience,
+                                      loss=self.settings.loss, seed=seed)
+        metric = f"val_{self.settings.metric}"
+        try:
+            result = training.fit_model(model, self.data, config,
+                                        learning_rate=params["learning_rate"],
+                                        batch_size=params["batch_size"], callbacks=callbacks,
+                                        progress=None)
+        except training.TrainingFailed as exc:
+            raise kt.errors.FailedTrialError(str(exc)) from None
+        values = [float(epoch[metric]) for epoch in result.history]
+        if trial is not None:
+            path = f"{tuner.get_trial_dir(trial.trial_id)}/{HISTORY_FILE}"
+            with open(path, "w") as f:
+                json.dump({"first_epoch": first, metric: values}, f)
+        finite = [v for v in values if math.isfinite(v)]
+        if result.diverged or not finite:
+            raise kt.errors.FailedTrialError("diverged: NaN/Inf loss")
+        return min(finite)
+
+
+def make_tuner(name: str, hypermodel: FlowHyperModel, settings: StudySettings, run: str) -> kt.Tuner:
+    common = dict(objective=kt.Objective(f"val_{settings.metric}", direction="min"),
+                  seed=settings.seed, directory=str(studies_dir() / run / "keras-tuner"),
+                  # One project per tuner: switching --tuner starts its own search, not a clash.
+                  project_name=f"{hypermodel.architecture}-{name}", overwrite=False)
+    if name == "hyperband":
+        return kt.Hyperband(hypermodel, max_epochs=settings.epochs, factor=3, **common)
+    if name == "bayesian":
+        return kt.BayesianOptimization(hypermodel, max_trials=settings.n_trials, **common)
+    if name == "random":
+        return kt.RandomSearch(hypermodel, max_trials=settings.n_trials, **common)
+    raise ConfigError(f"--tuner must be one of {', '.join(TUNERS)}, but got {name!r}")
+
+
+def run_keras_tuner(config, architecture: str, storage_url: str, data, tuner_name: str,
+                    say: Callable[[str], None]) -> int:
+    """Run (or resume) KerasTuner on one architecture, then mirror its trials into Optuna.
+
+    Returns:
+        The number of trials newly written to the Optuna study.
+    """
+    space = architectures.load_spaces(config.space_file)[architecture]
+    hypermodel = FlowHyperModel(architecture, space, data, config.settings)
+    tuner = make_tuner(tuner_name, hypermodel, config.settings, config.run)
+    tuner.search(verbose=0)
+    name = study_name(config.run, architecture, "keras-tuner")
+    added = mirror_to_optuna(tuner, space, name, storage_url, f"val_{config.settings.metric}",
+                             tuner_name)
+    say(f"study {name!r}: {added} KerasTuner trial(s) added")
+    return added
+
+
+def mirror_to_optuna(tuner: kt.Tuner, space: dict, name: str, storage_url: str, metric: str,
+                     tuner_name: str) -> int:
+    """Add each finished KerasTuner trial not yet in the Optuna study `name` as one Optuna trial
+    (user attr `keras_tuner_trial_id` = "<tuner>:<its trial id>")."""
+    study = optuna.load_study(study_name=name, storage=open_storage(storage_url))
+    stored = {t.user_attrs.get("keras_tuner_trial_id") for t in study.get_trials(deepcopy=False)}
+    added = 0
+    for trial_id, trial in sorted(tuner.oracle.trials.items()):
+        if f"{tuner_name}:{trial_id}" in stored or trial.status not in ("COMPLETED", "FAILED"):
+            continue
+        params = to_keras_tuner(trial.hyperparameters.copy(), space)
+        fixed = optuna.trial.FixedTrial(params)
+        suggest(fixed, space)  # records the declared distribution of each searched param
+        searched = {key: params[key] for key in fixed.distributions}  # fixed ones, as in Optuna: none
+        history = _read_history(tuner, trial_id)
+        steps = {history["first_epoch"] + i: v for i, v in enumerate(history.get(metric, []))
+                 if math.isfinite(v)}
+        value = min(steps.values()) if steps and trial.status == "COMPLETED" else None
+        study.add_trial(optuna.trial.create_trial(
+            params=searched, distributions=fixed.distributions, value=value,
+            intermediate_values=steps,
+            state=optuna.trial.TrialState.COMPLETE if value is not None else
+            optuna.trial.TrialState.FAIL,
+            user_attrs={"keras_tuner_trial_id": f"{tuner_name}:{trial_id}", "engine": "keras-tuner",
+                        "tuner": tuner_name,
+                        **({"failure": trial.message.splitlines()[-1][:300]}
+                           if value is None and trial.message else {})}))
+        added += 1
+    return added
+
+
+def _read_history(tuner: kt.Tuner, trial_id: str) -> dict:
+    try:
+        with open(f"{tuner.get_trial_dir(trial_id)}/{HISTORY_FILE}") as f:
+            return json.load(f)
+    except FileNotFoundError:  # failed before its first epoch
+        return {"first_epoch": 0}

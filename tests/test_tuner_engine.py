@@ -1,0 +1,44 @@
+"""hpo.optimize --engine keras-tuner on tiny data: KerasTuner's trials mirrored into Optuna, resumed."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hpo.cli import run
+from hpo.optimization import optimize
+from hpo.optimize import main as optimize_main
+from hpo.storage import open_storage
+from test_optimize import cli_args, config, screened, sqlite, workspace  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.slow
+
+
+def test_keras_tuner_trials_are_mirrored_into_optuna_and_resume_adds_nothing(workspace):
+    engine = config(workspace, architectures=("conv",), engine="keras-tuner", tuner="random",
+                    settings={"n_trials": 2, "epochs": 2})
+    result = optimize(engine, sqlite(workspace), progress=None)
+    assert result.studies == ["t-conv-keras-tuner"]
+    study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(workspace)))
+    trials = study.get_trials()
+    assert len(trials) == 2
+    assert {t.user_attrs["keras_tuner_trial_id"] for t in trials} == {"random:0", "random:1"}
+    for trial in trials:
+        assert trial.state == TrialState.COMPLETE
+        assert {"n_layers", "filters_0", "learning_rate", "batch_size"} <= set(trial.params)
+        assert set(trial.params) == set(trial.distributions)
+        assert math.isfinite(trial.value) and trial.value == min(trial.intermediate_values.values())
+        assert len(trial.intermediate_values) == 2
+
+    optimize(engine, sqlite(workspace), progress=None)  # resumes: KerasTuner has its 2 trials
+    assert len(study.get_trials()) == 2
+
+
+def test_keras_tuner_with_workers_exits_2_with_one_line(workspace, capsys):
+    code = run(optimize_main, cli_args(workspace, sqlite(workspace), "--architectures", "conv",
+                                       "--engine", "keras-tuner", "--workers", "2"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--workers applies to the optuna engine" in err[0], err
