@@ -208,7 +208,8 @@ def _train_one(training, config: ScreenConfig, data: FlowData, name: str, repeat
     """Train one (architecture, repeat) and return it as a finished trial (COMPLETE or FAIL)."""
     train_config = training.TrainConfig(
         epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-        loss=config.loss, patience=config.patience, seed=config.seed + repeat)
+        loss=config.loss, patience=config.patience, seed=config.seed + repeat,
+        monitor=f"val_{config.metric}")
     label = f"{name} #{repeat}"
     distributions = {
         "architecture": optuna.distributions.CategoricalDistribution(list(architectures.names())),

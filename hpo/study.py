@@ -235,7 +235,8 @@ class Worker:
                                             f"{self.settings.max_params:,}")
             return TrialState.PRUNED, None, f"rejected: {n_params:,} parameters", None
         config = training.TrainConfig(epochs=self.settings.epochs, patience=self.settings.patience,
-                                      loss=self.settings.loss, seed=self.settings.seed + trial.number)
+                                      loss=self.settings.loss, seed=self.settings.seed + trial.number,
+                                      monitor=f"val_{self.settings.metric}")
         pruning = KerasPruningCallback(trial, f"val_{self.settings.metric}")
         try:
             result = training.fit(self.architecture, params, self.data, config,

@@ -51,9 +51,11 @@ class TrainConfig:
     epochs: int = 30  # the seed's screening budget; enough to separate the five architectures
     batch_size: int = _SPACE_DEFAULTS["batch_size"]  # the search space's default (8), when params have none
     learning_rate: float = _SPACE_DEFAULTS["learning_rate"]  # Adam's default (1e-3), when params have none
-    loss: str = "mse"  # the issue's default; whatever the loss, models are ranked on val_rel_l2
-    patience: int = 5  # epochs without a better val_rel_l2 before stopping: a stall, not epoch-to-epoch noise
-    min_delta: float = 0.0  # any improvement of val_rel_l2 counts (Keras' default)
+    loss: str = "mse"  # the issue's default; whatever the loss, models are ranked on `monitor`
+    # The ranking metric (`--metric`): EarlyStopping watches it and restores the epoch best on it.
+    monitor: str = metrics.RANKING_METRIC
+    patience: int = 5  # epochs without a better `monitor` before stopping: a stall, not epoch noise
+    min_delta: float = 0.0  # any improvement of `monitor` counts (Keras' default)
     seed: int = DEFAULT_SEED  # weights, dropout and batch order: the same seed repeats a run
     next_step_weight: float = 1.0  # dual: the next-step head counts as much as the reconstruction
     eval_batch_size: int = 64  # validation/evaluate batches: no gradients, so larger is faster and free
@@ -180,7 +182,7 @@ def fit_model(model, data: FlowData, config: TrainConfig = TrainConfig(), *,
     label = label or model.name
     epoch_log = _EpochLog(label, config.epochs, progress)
     early_stopping = keras.callbacks.EarlyStopping(
-        monitor=metrics.RANKING_METRIC, mode="min", patience=config.patience,
+        monitor=config.monitor, mode="min", patience=config.patience,
         min_delta=config.min_delta, restore_best_weights=True)
     heads = _heads(model)
     two_headed = metrics.NEXT_STEP in heads

@@ -62,7 +62,8 @@ class FlowHyperModel(kt.HyperModel):
         seed = self.settings.seed + (int(trial.trial_id) if trial and trial.trial_id.isdigit() else 0)
         keras.utils.set_random_seed(seed)
         config = training.TrainConfig(epochs=max(1, epochs), patience=self.settings.patience,
-                                      loss=self.settings.loss, seed=seed)
+                                      loss=self.settings.loss, seed=seed,
+                                      monitor=f"val_{self.settings.metric}")
         metric = f"val_{self.settings.metric}"
         try:
             result = training.fit_model(model, self.data, config,

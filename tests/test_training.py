@@ -179,3 +179,13 @@ def test_streamed_data_trains_through_the_split_datasets(name, tmp_path):
 def test_train_config_rejects_bad_values(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**kwargs)
+
+
+def test_early_stopping_watches_the_chosen_ranking_metric(tiny_flow_data):
+    # With --metric mse the restored epoch is the one best on val_mse, whatever val_rel_l2 did.
+    result = fit("conv", SMALL, tiny_flow_data, TrainConfig(epochs=4, patience=4, monitor="val_mse"),
+                 **QUIET)
+    val_mse = [epoch["val_mse"] for epoch in result.history]
+    assert result.best_epoch == int(np.argmin(val_mse))
+    scores = evaluate(result.model, tiny_flow_data.val, tiny_flow_data)
+    assert scores["mse"] == pytest.approx(min(val_mse), rel=1e-5)
