@@ -67,6 +67,8 @@ def validate(config: OptimizeConfig) -> None:
     checks = [(settings.n_trials >= 1, f"--trials must be at least 1, but got {settings.n_trials}"),
               (settings.epochs >= 1, f"--epochs must be at least 1, but got {settings.epochs}"),
               (config.n_workers >= 1, f"--workers must be at least 1, but got {config.n_workers}"),
+              (settings.heartbeat_interval >= 1,
+               f"--heartbeat must be at least 1 second, but got {settings.heartbeat_interval}"),
               (settings.timeout is None or settings.timeout > 0,
                f"--timeout must be positive, but got {settings.timeout}"),
               (settings.max_params is None or settings.max_params > 0,

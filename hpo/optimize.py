@@ -20,12 +20,10 @@ from typing import Sequence
 from hpo.backend import import_keras_quietly, quiet_optuna
 from hpo.cli import ArgumentParser, run
 from hpo.config import DEFAULT_SEED
-from hpo.data import add_data_arguments
+from hpo.data.arguments import add_data_arguments, load_keywords
 from hpo.optimization import ENGINES, QUICK_SETTINGS, TUNERS, OptimizeConfig, format_summary, optimize, validate
 from hpo.storage import STORAGE_ENV, resolve_storage_url
 from hpo.study import PRUNERS, SAMPLERS, StudySettings
-
-MIB = 1024**2
 
 
 def build_parser() -> ArgumentParser:
@@ -78,21 +76,13 @@ def config_from_args(args) -> OptimizeConfig:
         explicit.update(heartbeat_interval=args.heartbeat, grace_period=3 * args.heartbeat)
     settings = replace(settings, **explicit)
     names = tuple(n.strip() for n in (args.architectures or "").split(",") if n.strip())
-    data_kwargs = {"path": args.data, "dataset": args.dataset, "channels": args.channels,
-                   "drop_invalid": args.drop_invalid, "seed": args.seed}
-    if args.memory_budget is not None:
-        data_kwargs["memory_budget_bytes"] = int(args.memory_budget * MIB)
     return OptimizeConfig(run=args.run, top=args.top, architectures=names, settings=settings,
-                          n_workers=args.workers, space_file=args.space, data_kwargs=data_kwargs,
+                          n_workers=args.workers, space_file=args.space, data_kwargs=load_keywords(args),
                           engine=args.engine, tuner=args.tuner)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.heartbeat is not None and args.heartbeat < 1:
-        from hpo.errors import ConfigError
-
-        raise ConfigError(f"--heartbeat must be at least 1 second, but got {args.heartbeat}")
     if args.quick and args.data is None:
         from hpo.data.embedded import default_dataset_path
 

@@ -76,31 +76,29 @@ def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
     raise ConfigError(f"--pruner must be one of {', '.join(PRUNERS)}, but got {name!r}")
 
 
+def _has_result(trial: optuna.trial.FrozenTrial) -> bool:
+    """COMPLETE, PRUNED, or FAIL of our own making (a `failure` attr: NaN, out of memory, a bug)."""
+    return (trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
+            or (trial.state == TrialState.FAIL and "failure" in trial.user_attrs))
+
+
 def counted_trials(study: optuna.Study) -> int:
-    """Trials that count against n_trials: finished (COMPLETE, PRUNED, FAIL of our own making) or in
-    flight (RUNNING, WAITING). A trial failed because its worker died does not count: its WAITING
-    copy does."""
-    count = 0
-    for trial in study.get_trials(deepcopy=False):
-        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING,
-                           TrialState.WAITING):
-            count += 1
-        elif trial.state == TrialState.FAIL and "failure" in trial.user_attrs:
-            count += 1
-    return count
+    """Trials that count against n_trials: those with a result, or in flight (RUNNING, WAITING).
+    A trial failed because its worker died does not count: its WAITING copy does."""
+    in_flight = (TrialState.RUNNING, TrialState.WAITING)
+    return sum(1 for t in study.get_trials(deepcopy=False) if _has_result(t) or t.state in in_flight)
 
 
 def study_needs_trials(study: optuna.Study, n_trials: int) -> bool:
-    """Whether a worker would still find a trial to run (a WAITING one, or room in the count)."""
+    """Whether a worker would still find a trial to run: a WAITING one (queued again after its
+    worker died, already part of the count), or room in the count."""
     return (bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
             or counted_trials(study) < n_trials)
 
 
 def finished_trials(study: optuna.Study) -> int:
-    """Trials with a result: COMPLETE, PRUNED, or FAIL of our own making."""
-    return sum(1 for t in study.get_trials(deepcopy=False)
-               if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-               or (t.state == TrialState.FAIL and "failure" in t.user_attrs))
+    """Trials with a result."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if _has_result(t))
 
 
 class _Heartbeat:
@@ -190,16 +188,10 @@ class Worker:
             self.outcomes.append(self._run_trial(trial))
         return self.outcomes
 
-    def study_needs_trials(self) -> bool:
-        return study_needs_trials(self.study, self.settings.n_trials)
-
     def _claim(self) -> optuna.Trial | None:
         with self.lock.held():
             optuna.storages.fail_stale_trials(self.study)
-            waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-            # A WAITING trial (one queued again after its worker died) is part of the count already:
-            # run it even when the count is full.
-            if not waiting and counted_trials(self.study) >= self.settings.n_trials:
+            if not study_needs_trials(self.study, self.settings.n_trials):
                 return None
             return self.study.ask()  # takes a WAITING trial first
 

@@ -31,6 +31,17 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGro
     return group
 
 
+def load_keywords(args: argparse.Namespace) -> dict[str, Any]:
+    """The `load` keywords for the flags of `add_data_arguments` (and `args.seed` when present), e.g.
+    for worker processes that load the same data again."""
+    budget = DEFAULT_MEMORY_BUDGET_BYTES if args.memory_budget is None else int(args.memory_budget * MIB)
+    options: dict[str, Any] = {"path": args.data, "dataset": args.dataset, "channels": args.channels,
+                               "drop_invalid": args.drop_invalid, "memory_budget_bytes": budget}
+    if getattr(args, "seed", None) is not None:
+        options["seed"] = args.seed
+    return options
+
+
 def load_from_args(args: argparse.Namespace, *, echo: Callable[[str], Any] | None = print,
                    **overrides: Any) -> FlowData:
     """`load` with the flags of `add_data_arguments` (and `args.seed` when the CLI has one).
@@ -40,13 +51,9 @@ def load_from_args(args: argparse.Namespace, *, echo: Callable[[str], Any] | Non
         echo: called with each message ("note: dropped ..."); None keeps quiet.
         overrides: further `load` keywords (fractions=, seed=, ...), winning over `args`.
     """
-    budget = DEFAULT_MEMORY_BUDGET_BYTES if args.memory_budget is None else int(args.memory_budget * MIB)
-    options: dict[str, Any] = {"dataset": args.dataset, "channels": args.channels,
-                               "drop_invalid": args.drop_invalid, "memory_budget_bytes": budget}
-    if getattr(args, "seed", None) is not None:
-        options["seed"] = args.seed
+    options = load_keywords(args)
     options.update(overrides)
-    data = load(args.data, **options)
+    data = load(**options)
     for message in data.messages if echo is not None else ():
         echo(f"note: {message}")
     return data
