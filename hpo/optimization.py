@@ -69,6 +69,8 @@ def validate(config: OptimizeConfig) -> None:
               (config.n_workers >= 1, f"--workers must be at least 1, but got {config.n_workers}"),
               (settings.heartbeat_interval >= 1,
                f"--heartbeat must be at least 1 second, but got {settings.heartbeat_interval}"),
+              (settings.epoch_budget is None or settings.epoch_budget >= 1,
+               f"--epoch-budget must be at least 1, but got {settings.epoch_budget}"),
               (settings.timeout is None or settings.timeout > 0,
                f"--timeout must be positive, but got {settings.timeout}"),
               (settings.max_params is None or settings.max_params > 0,
@@ -189,7 +191,7 @@ def _run_workers(config: OptimizeConfig, name: str, architecture: str, storage_u
     settings = config.settings
     deadline = None if settings.timeout is None else time.time() + settings.timeout
     study = optuna.load_study(study_name=name, storage=open_storage(storage_url))
-    remaining = settings.n_trials - finished_trials(study)
+    remaining = settings.expected_trials() - finished_trials(study)
     if config.n_workers == 1 and remaining <= settings.trials_per_process:
         configure_threads(1)
         _worker(config, name, architecture, storage_url, space, data, 0, say, deadline)
@@ -203,7 +205,8 @@ def _run_workers(config: OptimizeConfig, name: str, architecture: str, storage_u
                 exits.append(process.exitcode)
                 slots[index] = None
         timed_out = deadline is not None and time.time() >= deadline
-        needed = not timed_out and study_needs_trials(study, settings.n_trials) and not any(
+        needed = not timed_out and study_needs_trials(
+            study, settings.n_trials, settings.epoch_budget) and not any(
             code != 0 for code in exits)
         for index in range(len(slots)):
             if slots[index] is None and needed:
@@ -242,8 +245,8 @@ def _worker(config: OptimizeConfig, name: str, architecture: str, storage_url: s
     probe = optuna.load_study(study_name=name, storage=storage)
     # Distinct seeds per worker and per process, so parallel workers don't propose the same points.
     seed = settings.seed + 1000 * index + len(probe.get_trials(deepcopy=False))
-    study = optuna.load_study(study_name=name, storage=storage,
-                              sampler=make_sampler(settings.sampler, seed, settings.n_trials),
+    sampler = make_sampler(settings.sampler, seed, settings.expected_trials())
+    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler,
                               pruner=make_pruner(settings.pruner, settings.epochs))
     lock = ClaimLock(storage_url, name)
     label = f"w{index} " if config.n_workers > 1 else ""
@@ -281,8 +284,6 @@ def _evaluate_best(config: OptimizeConfig, chosen: list[str], storage_url: str,
                         f"val_{metric}": val[metric], "test_rel_l2": test["rel_l2"],
                         "test_mse": test["mse"],
                         **{f"test_mse_{c}": v for c, v in test["mse_per_channel"].items()}})
-        elif config.engine == "keras-tuner":  # its best model stays in KerasTuner's directory
-            say(f"note: {study.study_name!r}: the test split is evaluated for the optuna engine only")
         elif not artifact_id:
             say(f"note: {study.study_name!r} has no completed trial, so no best model to evaluate")
         screened = screen_rows.get(architecture, {})

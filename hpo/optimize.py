@@ -1,7 +1,7 @@
 """`python -m hpo.optimize`: Optuna studies with pruning on the screen's best architectures.
 
     python -m hpo.optimize --top K | --architectures a,b  [--run NAME] [--storage URL] [data flags]
-                           [--trials N] [--timeout S] [--epochs N] [--pruner median|hyperband|sha|none]
+                           [--trials N] [--epoch-budget N] [--timeout S] [--epochs N] [--pruner median|hyperband|sha|none]
                            [--sampler tpe|random] [--workers N] [--max-params N] [--seed N]
                            [--space FILE] [--quick] [--engine optuna|keras-tuner]
                            [--tuner hyperband|bayesian|random]
@@ -39,6 +39,9 @@ def build_parser() -> ArgumentParser:
     search = parser.add_argument_group("search")
     search.add_argument("--trials", type=int, default=None,
                         help="trials per architecture, counting those already stored (default 30)")
+    search.add_argument("--epoch-budget", type=int, default=None, metavar="N",
+                        help="stop starting trials once the study's trials have run N epochs in all "
+                             "(both engines; a fixed compute budget)")
     search.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="stop starting trials after this long, per architecture")
     search.add_argument("--epochs", type=int, default=None, help="max epochs per trial (default 30)")
@@ -67,7 +70,8 @@ def build_parser() -> ArgumentParser:
 
 def config_from_args(args) -> OptimizeConfig:
     settings = StudySettings(pruner=args.pruner, sampler=args.sampler, seed=args.seed,
-                             max_params=args.max_params, timeout=args.timeout)
+                             max_params=args.max_params, timeout=args.timeout,
+                             epoch_budget=args.epoch_budget)
     if args.quick:
         settings = replace(settings, **QUICK_SETTINGS)
     explicit = {key: value for key, value in (("n_trials", args.trials), ("epochs", args.epochs))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import optuna
+from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import TrialState
 
 from hpo.claims import ClaimLock
@@ -39,6 +40,9 @@ class StudySettings:
     n_trials: int = 30  # per architecture: enough for TPE to move past its random start-up
     timeout: float | None = None  # seconds per architecture and worker; None: until n_trials
     epochs: int = 30  # max per trial, as the screen: pruning and early stopping cut most short
+    # A compute budget: no trial starts once the study's trials have run this many epochs in all
+    # (what the benchmarks hold equal between engines); None: n_trials alone decides.
+    epoch_budget: int | None = None
     patience: int = 5  # EarlyStopping inside a trial (best weights restored)
     pruner: str = "median"  # prunes a trial whose epoch-k value is worse than the median at k
     sampler: str = "tpe"  # model-based, seeded
@@ -52,6 +56,13 @@ class StudySettings:
     heartbeat_interval: int = 10  # seconds between a running trial's heartbeats
     grace_period: int = 30  # a trial silent this long is stale: failed, then retried
     max_retry: int = 3  # re-queues of one stale trial
+
+
+    def expected_trials(self) -> int:
+        """Trials the study will likely run: n_trials, or fewer when an epoch budget ends it first."""
+        if self.epoch_budget is None:
+            return self.n_trials
+        return max(1, min(self.n_trials, self.epoch_budget // self.epochs))
 
 
 def make_sampler(name: str, seed: int, n_trials: int) -> optuna.samplers.BaseSampler:
@@ -89,9 +100,17 @@ def counted_trials(study: optuna.Study) -> int:
     return sum(1 for t in study.get_trials(deepcopy=False) if _has_result(t) or t.state in in_flight)
 
 
-def study_needs_trials(study: optuna.Study, n_trials: int) -> bool:
-    """Whether a worker would still find a trial to run: a WAITING one (queued again after its
-    worker died, already part of the count), or room in the count."""
+def epochs_spent(study: optuna.Study) -> int:
+    """Epochs the study's trials have run in all (one intermediate value per epoch)."""
+    return sum(len(t.intermediate_values) for t in study.get_trials(deepcopy=False))
+
+
+def study_needs_trials(study: optuna.Study, n_trials: int, epoch_budget: int | None = None) -> bool:
+    """Whether a worker would still find a trial to run: the epoch budget (if any) is not spent,
+    and there is a WAITING trial (queued again after its worker died, already part of the count)
+    or room in the count."""
+    if epoch_budget is not None and epochs_spent(study) >= epoch_budget:
+        return False
     return (bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
             or counted_trials(study) < n_trials)
 
@@ -154,12 +173,34 @@ def load_best_model(study: optuna.Study, say: Callable[[str], None] | None = Non
         try:
             optuna.artifacts.download_artifact(artifact_store=artifact_store(), file_path=str(path),
                                                artifact_id=artifact_id)
-        except OSError:
+        except (OSError, ArtifactNotFound):
             if say:
                 say(f"note: the best model of {study.study_name!r} ({artifact_id}) is not in "
                     f"{studies_dir() / 'artifacts'}; evaluate it on the machine where its trial ran")
             return None
         return keras.models.load_model(path, compile=False)
+
+
+def store_best_model(study: optuna.Study, model, trial_number: int, value: float,
+                     attach_to: optuna.Trial | optuna.Study) -> None:
+    """Keep `model` as the study's best: one `.keras` artifact per study (the previous best's file
+    is removed), its id, path, trial and value in the study's user attrs."""
+    store = artifact_store()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{study.study_name}-trial{trial_number}.keras"
+        model.save(path)
+        artifact_id = optuna.artifacts.upload_artifact(
+            artifact_store=store, file_path=str(path), study_or_trial=attach_to)
+    previous = study.user_attrs.get("best_model_artifact_id")
+    study.set_user_attr("best_model_artifact_id", artifact_id)
+    study.set_user_attr("best_model_path", str(studies_dir() / "artifacts" / artifact_id))
+    study.set_user_attr("best_model_trial", trial_number)
+    study.set_user_attr("best_model_value", value)
+    if previous:
+        try:
+            store.remove(previous)
+        except Exception:  # already gone (another machine's store): nothing to free
+            pass
 
 
 @dataclass
@@ -191,7 +232,8 @@ class Worker:
     def _claim(self) -> optuna.Trial | None:
         with self.lock.held():
             optuna.storages.fail_stale_trials(self.study)
-            if not study_needs_trials(self.study, self.settings.n_trials):
+            settings = self.settings
+            if not study_needs_trials(self.study, settings.n_trials, settings.epoch_budget):
                 return None
             return self.study.ask()  # takes a WAITING trial first
 
@@ -258,28 +300,12 @@ class Worker:
         return TrialState.COMPLETE, value, f"{result.epochs_run} epochs", result.model
 
     def _keep_if_best(self, trial: optuna.Trial, value: float, model) -> None:
-        """Store the model if it is the study's best so far: one `.keras` file per study (the
-        previous best's file is removed)."""
+        """Store the model if it is the study's best so far."""
         with self.lock.held():  # two workers improving at once must not both win
             attrs = self.study.user_attrs
             if "best_model_value" in attrs and attrs["best_model_value"] <= value:
                 return
-            store = artifact_store()
-            with tempfile.TemporaryDirectory() as folder:
-                path = Path(folder) / f"{self.study.study_name}-trial{trial.number}.keras"
-                model.save(path)
-                artifact_id = optuna.artifacts.upload_artifact(
-                    artifact_store=store, file_path=str(path), study_or_trial=trial)
-            previous = attrs.get("best_model_artifact_id")
-            self.study.set_user_attr("best_model_artifact_id", artifact_id)
-            self.study.set_user_attr("best_model_path", str(studies_dir() / "artifacts" / artifact_id))
-            self.study.set_user_attr("best_model_trial", trial.number)
-            self.study.set_user_attr("best_model_value", value)
-            if previous:
-                try:
-                    store.remove(previous)
-                except Exception:  # already gone (another machine's store): nothing to free
-                    pass
+            store_best_model(self.study, model, trial.number, value, attach_to=trial)
 
     def _report(self, outcome: TrialOutcome) -> None:
         if self.progress is None:

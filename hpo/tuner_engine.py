@@ -9,7 +9,10 @@ compares both engines. Trials already copied (user attr `keras_tuner_trial_id`) 
 
 Budgets: random and bayesian run `--trials` trials in all (counting those already run); hyperband
 ignores `--trials` and runs the trials its brackets need for max_epochs=`--epochs` (factor 3, one
-iteration), continuing promoted trials from their parent's weights.
+iteration), continuing promoted trials from their parent's weights. With `--epoch-budget`, every
+tuner stops starting trials once its trials have run that many epochs (hyperband then iterates its
+brackets until then). The best model is kept as an Optuna artifact of the mirrored study, as the
+Optuna engine keeps its own, so `hpo.optimize` evaluates both on the test split.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from hpo.errors import ConfigError
 from hpo.optimization import TUNERS, study_name
 from hpo.space import suggest, to_keras_tuner
 from hpo.storage import open_storage
-from hpo.study import StudySettings
+from hpo.study import StudySettings, epochs_spent, store_best_model
 
 HISTORY_FILE = "hpo_history.json"  # per KerasTuner trial: the per-epoch validation metric
 
@@ -37,9 +40,11 @@ HISTORY_FILE = "hpo_history.json"  # per KerasTuner trial: the per-epoch validat
 class FlowHyperModel(kt.HyperModel):
     """Builds a registered architecture from KerasTuner's hyperparameters; trains it as `hpo` does."""
 
-    def __init__(self, architecture: str, space: dict, data, settings: StudySettings):
+    def __init__(self, architecture: str, space: dict, data, settings: StudySettings,
+                 epochs_spent: int = 0):
         super().__init__(name=architecture)
         self.architecture, self.space, self.data, self.settings = architecture, space, data, settings
+        self.epochs_spent = epochs_spent  # by this search's trials, for settings.epoch_budget
 
     def build(self, hp):
         params = to_keras_tuner(hp, self.space)
@@ -73,6 +78,7 @@ class FlowHyperModel(kt.HyperModel):
         except training.TrainingFailed as exc:
             raise kt.errors.FailedTrialError(str(exc)) from None
         values = [float(epoch[metric]) for epoch in result.history]
+        self._spend(len(values), tuner)
         if trial is not None:
             path = f"{tuner.get_trial_dir(trial.trial_id)}/{HISTORY_FILE}"
             with open(path, "w") as f:
@@ -83,13 +89,25 @@ class FlowHyperModel(kt.HyperModel):
         return min(finite)
 
 
+    def _spend(self, epochs: int, tuner: kt.Tuner | None) -> None:
+        """Count a trial's epochs; once the budget is spent, cap the oracle at the trials it has, so
+        it starts no more (KerasTuner has no epoch budget of its own)."""
+        self.epochs_spent += epochs
+        budget = self.settings.epoch_budget
+        if tuner is not None and budget is not None and self.epochs_spent >= budget:
+            tuner.oracle.max_trials = len(tuner.oracle.trials)
+
+
 def make_tuner(name: str, hypermodel: FlowHyperModel, settings: StudySettings, run: str) -> kt.Tuner:
     common = dict(objective=kt.Objective(f"val_{settings.metric}", direction="min"),
                   seed=settings.seed, directory=str(studies_dir() / run / "keras-tuner"),
                   # One project per tuner: switching --tuner starts its own search, not a clash.
                   project_name=f"{hypermodel.architecture}-{name}", overwrite=False)
     if name == "hyperband":
-        return kt.Hyperband(hypermodel, max_epochs=settings.epochs, factor=3, **common)
+        # With an epoch budget, iterate the brackets until it is spent (None: no iteration limit).
+        iterations = 1 if settings.epoch_budget is None else None
+        return kt.Hyperband(hypermodel, max_epochs=settings.epochs, factor=3,
+                            hyperband_iterations=iterations, **common)
     if name == "bayesian":
         return kt.BayesianOptimization(hypermodel, max_trials=settings.n_trials, **common)
     if name == "random":
@@ -105,14 +123,31 @@ def run_keras_tuner(config, architecture: str, storage_url: str, data, tuner_nam
         The number of trials newly written to the Optuna study.
     """
     space = architectures.load_spaces(config.space_file)[architecture]
-    hypermodel = FlowHyperModel(architecture, space, data, config.settings)
-    tuner = make_tuner(tuner_name, hypermodel, config.settings, config.run)
-    tuner.search(verbose=0)
     name = study_name(config.run, architecture, "keras-tuner")
+    study = optuna.load_study(study_name=name, storage=open_storage(storage_url))
+    hypermodel = FlowHyperModel(architecture, space, data, config.settings, epochs_spent(study))
+    tuner = make_tuner(tuner_name, hypermodel, config.settings, config.run)
+    if config.settings.epoch_budget is None or hypermodel.epochs_spent < config.settings.epoch_budget:
+        tuner.search(verbose=0)
     added = mirror_to_optuna(tuner, space, name, storage_url, f"val_{config.settings.metric}",
                              tuner_name)
     say(f"study {name!r}: {added} KerasTuner trial(s) added")
+    _keep_best_model(tuner, study, tuner_name)
     return added
+
+
+def _keep_best_model(tuner: kt.Tuner, study: optuna.Study, tuner_name: str) -> None:
+    """Store the tuner's best model (its best epoch's weights) as the mirrored study's best model."""
+    best = tuner.oracle.get_best_trials(1)
+    if not best or best[0].score is None:
+        return
+    mirrored = {t.user_attrs.get("keras_tuner_trial_id"): t for t in study.get_trials(deepcopy=False)}
+    trial = mirrored.get(f"{tuner_name}:{best[0].trial_id}")
+    if trial is None or trial.value is None:
+        return
+    if study.user_attrs.get("best_model_trial") == trial.number:
+        return  # kept already by an earlier run
+    store_best_model(study, tuner.load_model(best[0]), trial.number, trial.value, attach_to=study)
 
 
 def mirror_to_optuna(tuner: kt.Tuner, space: dict, name: str, storage_url: str, metric: str,

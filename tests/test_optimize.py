@@ -21,7 +21,7 @@ from hpo.optimization import OptimizeConfig, optimize
 from hpo.optimize import main as optimize_main
 from hpo.screening import ScreenConfig, screen
 from hpo.storage import open_storage
-from hpo.study import StudySettings, finished_trials
+from hpo.study import StudySettings, epochs_spent, finished_trials
 
 pytestmark = pytest.mark.slow
 
@@ -255,3 +255,22 @@ def test_worker_processes_are_replaced_after_their_share_of_trials(workspace):
     assert sorted(t.number for t in trials) == list(range(5))
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     assert all(t.user_attrs["rss_mib"] > 0 for t in trials)  # each trial records its memory
+
+
+def test_epoch_budget_stops_starting_trials_once_spent(workspace, capsys):
+    budget = 7
+    code = run(optimize_main, cli_args(workspace, sqlite(workspace), "--architectures", "conv",
+                                       "--trials", "50", "--pruner", "none",
+                                       "--epoch-budget", str(budget)))
+    assert code == 0, capsys.readouterr().err
+    study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(workspace)))
+    epochs = [len(t.intermediate_values) for t in study.get_trials()]
+    assert sum(epochs[:-1]) < budget <= sum(epochs) < budget + 3, epochs  # --epochs 3 per trial
+    assert epochs_spent(study) == sum(epochs)
+
+
+def test_epoch_budget_below_one_exits_2(workspace, capsys):
+    code = run(optimize_main, cli_args(workspace, sqlite(workspace), "--architectures", "conv",
+                                       "--epoch-budget", "0"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == ["error: --epoch-budget must be at least 1, but got 0"], err

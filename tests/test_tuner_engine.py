@@ -42,3 +42,27 @@ def test_keras_tuner_with_workers_exits_2_with_one_line(workspace, capsys):
                                        "--engine", "keras-tuner", "--workers", "2"))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--workers applies to the optuna engine" in err[0], err
+
+
+def test_keras_tuner_best_model_is_kept_and_scored_on_test(workspace):
+    engine = config(workspace, architectures=("conv",), engine="keras-tuner", tuner="random",
+                    settings={"n_trials": 2, "epochs": 2})
+    result = optimize(engine, sqlite(workspace), progress=None)
+    study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(workspace)))
+    best = study.user_attrs["best_model_trial"]
+    assert study.user_attrs["best_model_value"] == study.best_value == study.trials[best].value
+    row = result.summary.iloc[0]
+    assert math.isfinite(row["test_rel_l2"]) and math.isfinite(row["test_mse"])
+    # The kept model is the best trial's best epoch: scoring it on validation gives that value back.
+    assert row["val_rel_l2"] == pytest.approx(study.best_value, rel=1e-3)
+
+
+def test_keras_tuner_hyperband_stops_at_the_epoch_budget(workspace):
+    budget = 5
+    engine = config(workspace, architectures=("conv",), engine="keras-tuner", tuner="hyperband",
+                    settings={"epochs": 3, "epoch_budget": budget})
+    optimize(engine, sqlite(workspace), progress=None)
+    study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(workspace)))
+    epochs = [len(t.intermediate_values) for t in study.get_trials()]
+    # No trial starts once the budget is spent: the last one may end past it, by less than a trial.
+    assert sum(epochs[:-1]) < budget <= sum(epochs) < budget + 3, epochs

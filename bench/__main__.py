@@ -1,0 +1,58 @@
+"""The benchmark suite of issue 5, one benchmark after the other.
+
+    python -m bench [--quick] [--out DIR]
+
+1. search efficiency (bench.search), 2. screening value (bench.screening_value), 5. quality floor
+(bench.quality): these three share the search runs of bench/campaign.py, computed once;
+3. overhead (bench.overhead); 4. workers (bench.optimize) and storage stress (bench.stress).
+Full: about an hour on 2 cores; --quick: a few minutes, the smoke test of every benchmark. Each
+writes its JSON and HTML under --out (default bench/results/); this writes suite[-quick].json with
+each benchmark's wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+REPO = Path(__file__).resolve().parents[1]
+# (module, takes --workdir: the campaign's shared runs)
+BENCHMARKS = (("bench.search", True), ("bench.screening_value", True), ("bench.quality", True),
+              ("bench.overhead", False), ("bench.optimize", False), ("bench.stress", False))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="every benchmark's --quick mode")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--workdir", type=Path, default=None, help="where search runs are kept")
+    args = parser.parse_args()
+    timings = []
+    for module, shares_runs in BENCHMARKS:
+        command = [sys.executable, "-m", module, "--out", str(args.out)]
+        command += ["--quick"] if args.quick else []
+        command += ["--workdir", str(args.workdir)] if shares_runs and args.workdir else []
+        print(f"== {' '.join(command[1:])}", flush=True)
+        started = time.perf_counter()
+        code = subprocess.call(command, cwd=REPO)
+        timings.append({"benchmark": module, "wall_s": round(time.perf_counter() - started, 1),
+                        "exit_code": code})
+        if code != 0:
+            sys.exit(f"{module} failed with exit code {code}")
+    total = sum(t["wall_s"] for t in timings)
+    print(f"{'benchmark':<24}{'wall s':>8}")
+    for t in timings:
+        print(f"{t['benchmark']:<24}{t['wall_s']:>8.1f}")
+    print(f"{'total':<24}{total:>8.1f}")
+    suffix = "-quick" if args.quick else ""
+    (args.out / f"suite{suffix}.json").write_text(json.dumps(
+        {"quick": args.quick, "benchmarks": timings, "total_s": round(total, 1)}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""The search benchmarks' shared runs: one search method, one architecture, one seed, an epoch budget.
+
+    campaign = Campaign(quick=False)
+    ranking = campaign.screen()["ranking"]               # the benchmark's screen, run once
+    run = campaign.run("tpe+median", ranking[0], seed=0) # trials, epochs, best model's test metrics
+
+Every run is a real `hpo.optimize` (or `--engine keras-tuner`) on a copy of the screen's storage, in
+its own folder (HPO_HOME) and its own process (TensorFlow keeps memory per fitted model). Its trials
+and its best model's scores are kept in `run.json`, so the search, screening-value and quality
+benchmarks share runs instead of repeating them: a run is only ever computed once per work folder.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Method:
+    key: str  # the issue's letter
+    label: str
+    engine: str = "optuna"
+    sampler: str = "tpe"
+    pruner: str = "none"
+
+
+METHODS = {m.label: m for m in (
+    Method("a", "tpe+median", sampler="tpe", pruner="median"),
+    Method("b", "tpe+hyperband", sampler="tpe", pruner="hyperband"),
+    Method("c", "random", sampler="random", pruner="none"),
+    Method("d", "tpe", sampler="tpe", pruner="none"),
+    Method("e", "kerastuner-hyperband", engine="keras-tuner"),
+)}
+BASELINE = "random"  # (c): what a user would do without this tool
+SPACE = Path(__file__).parent / "space.toml"  # the declared space, narrowed alike for every method
+
+
+@dataclass(frozen=True)
+class Budget:
+    epochs_per_trial: int  # max; pruning and early stopping cut trials short
+    patience: int  # EarlyStopping inside a trial
+    epochs_per_architecture: int  # the fixed compute budget each method gets per architecture
+    seeds: tuple[int, ...]
+
+
+    def all_five_epochs(self) -> int:
+        """Per architecture when all five share the budget that the screen's top two get."""
+        return 2 * self.epochs_per_architecture // 5
+
+
+# Full: fits the 60-minute suite on 2 cores (1.5-2 minutes per run on the default data, where an
+# epoch of the top architectures costs 2-3 s): 5 epochs per trial, 6 unpruned trials' worth.
+FULL = Budget(epochs_per_trial=5, patience=2, epochs_per_architecture=30, seeds=(0, 1, 2))
+# Quick: a smoke test of every path (quick data, a few tiny trials, one seed, runs in this process).
+QUICK = Budget(epochs_per_trial=3, patience=1, epochs_per_architecture=6, seeds=(0,))
+
+
+def default_workdir(quick: bool) -> Path:
+    from hpo.config import studies_dir
+
+    return studies_dir().resolve() / "bench" / ("quick" if quick else "full")
+
+
+class Campaign:
+    """The runs of one benchmark setting (quick or full) in one work folder."""
+
+    def __init__(self, quick: bool, workdir: Path | None = None, budget: Budget | None = None):
+        from hpo.data.embedded import default_dataset_path
+
+        self.quick = quick
+        self.budget = budget or (QUICK if quick else FULL)
+        self.workdir = (workdir or default_workdir(quick)).resolve()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.data_path = default_dataset_path(quick=quick).resolve()
+
+    def screen(self) -> dict:
+        """Screen all five architectures once (`hpo.screen`, or its --quick settings); return the
+        ranking, leaderboard and PCA baseline."""
+        path = self.workdir / "screen.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        return _in_fresh_process(_screen, self.workdir, self.data_path, self.quick, path,
+                                 fresh=True)
+
+    def run(self, method: str, architecture: str, seed: int, epochs: int | None = None) -> dict:
+        """One method's search of one architecture with `epochs` in all (default: the budget's
+        epochs_per_architecture); cached in the work folder."""
+        budget = replace(self.budget, epochs_per_architecture=epochs or
+                         self.budget.epochs_per_architecture)
+        folder = self.workdir / "runs" / f"{method}-{architecture}-s{seed}-e{budget.epochs_per_architecture}"
+        path = folder / "run.json"
+        if path.exists():
+            record = json.loads(path.read_text())
+            # JSON holds the seeds as a list: compare like with like. Other settings: redo the run.
+            if record["budget"] == json.loads(json.dumps(asdict(budget))):
+                return record
+        self.screen()
+        return _in_fresh_process(_run, self.workdir, self.data_path, METHODS[method], architecture,
+                                 seed, budget, folder, fresh=not self.quick)
+
+    def all_runs(self) -> None:
+        """Every run the search, screening-value and quality benchmarks read, search runs first."""
+        ranking = self.screen()["ranking"]
+        for architecture in ranking[:2]:
+            for seed in self.budget.seeds:
+                for method in METHODS:
+                    self.run(method, architecture, seed)
+        for architecture in ranking[2:]:
+            for seed in self.budget.seeds:
+                self.run("tpe+median", architecture, seed, self.budget.all_five_epochs())
+
+
+def _in_fresh_process(target, *args, fresh: bool = True) -> dict:
+    """Run target(*args) in a spawned process (its own TensorFlow; or in this one, when not
+    `fresh`); return the JSON it wrote (the last argument is its path, or the folder holding
+    run.json)."""
+    if not fresh:
+        home = os.environ.get("HPO_HOME")
+        try:
+            target(*args)
+        finally:  # the run pointed HPO_HOME at its own folder
+            os.environ.pop("HPO_HOME", None) if home is None else os.environ.update(HPO_HOME=home)
+        return json.loads((args[-1] / "run.json").read_text())
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"{target.__name__}{args[2:]} exited with {process.exitcode}")
+    out = args[-1] if args[-1].suffix == ".json" else args[-1] / "run.json"
+    return json.loads(out.read_text())
+
+
+def _screen(workdir: Path, data_path: Path, quick: bool, out: Path) -> None:
+    os.environ["HPO_HOME"] = str(workdir)
+    from hpo.backend import import_keras_quietly, quiet_optuna
+
+    import_keras_quietly()
+    quiet_optuna()
+    from hpo.data import load
+    from hpo.screening import ScreenConfig, quick as quick_settings, screen
+
+    # One repeat: the screen a user runs before optimizing (quick: a few epochs, only the ranking's
+    # shape matters in the smoke test).
+    config = ScreenConfig(run="bench", repeats=1)
+    config = replace(quick_settings(config), epochs=4) if quick else config
+    started = time.perf_counter()
+    result = screen(config, load(data_path), f"sqlite:///{workdir}/screen.db", progress=print)
+    import optuna
+
+    study = optuna.load_study(study_name="bench-screen", storage=f"sqlite:///{workdir}/screen.db")
+    attrs = study.user_attrs
+    out.write_text(json.dumps({"ranking": attrs["ranking"], "leaderboard": attrs.get("leaderboard"),
+                               "pca": attrs.get("pca"), "metric": attrs.get("metric"),
+                               "wall_s": round(time.perf_counter() - started, 1),
+                               "epochs": config.epochs, "repeats": config.repeats}, indent=1))
+    del result
+
+
+def _run(workdir: Path, data_path: Path, method: Method, architecture: str, seed: int,
+         budget: Budget, folder: Path) -> None:
+    """One search, in this (fresh) process: copy the screen's storage, optimize, record."""
+    if folder.exists():  # a run cut short earlier: start it again from the screen
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    os.environ["HPO_HOME"] = str(folder)  # artifacts, KerasTuner state, report of this run only
+    # A new file name per attempt: hpo.storage caches engines per URL, and a re-run in this process
+    # must not reach the deleted attempt's database through a cached connection.
+    storage_file = folder / f"storage-{time.time_ns()}.db"
+    shutil.copy(workdir / "screen.db", storage_file)
+    from hpo.backend import import_keras_quietly, quiet_optuna
+
+    import_keras_quietly()
+    quiet_optuna()
+    import optuna
+
+    from hpo.optimization import OptimizeConfig, optimize, study_name
+    from hpo.study import StudySettings
+
+    settings = StudySettings(n_trials=10_000, epochs=budget.epochs_per_trial,
+                             patience=budget.patience, pruner=method.pruner, sampler=method.sampler,
+                             seed=seed, epoch_budget=budget.epochs_per_architecture)
+    config = OptimizeConfig(run="bench", architectures=(architecture,), settings=settings,
+                            data_kwargs={"path": data_path}, engine=method.engine, space_file=SPACE,
+                            tuner="hyperband")
+    url = f"sqlite:///{storage_file}"
+    print(f"[{method.label} {architecture} seed {seed}] budget {budget.epochs_per_architecture} "
+          f"epochs", flush=True)
+    started = time.perf_counter()
+    result = optimize(config, url, progress=None)
+    wall = time.perf_counter() - started
+    study = optuna.load_study(study_name=study_name("bench", architecture, method.engine), storage=url)
+    trials = [{"number": t.number, "state": t.state.name, "epochs": len(t.intermediate_values),
+               "value": t.value, "latent": t.params.get("latent")}
+              for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)]
+    row = result.summary.to_dict(orient="records")[0]
+    best_trial = row.get("best_trial")
+    best = None
+    if best_trial is not None and best_trial == best_trial:  # NaN when nothing completed
+        best = {"trial": int(best_trial), "val": row[f"val_{settings.metric}"],
+                "test_rel_l2": row["test_rel_l2"], "test_mse": row["test_mse"],
+                "latent": study.trials[int(best_trial)].params.get("latent")}
+    record = {"method": method.label, "architecture": architecture, "seed": seed,
+              "budget": asdict(budget), "metric": settings.metric, "trials": trials, "best": best,
+              "wall_s": round(wall, 1)}
+    shutil.rmtree(folder / "artifacts", ignore_errors=True)  # models: hundreds of MB per campaign
+    shutil.rmtree(folder / "bench" / "keras-tuner", ignore_errors=True)
+    (folder / "run.json").write_text(json.dumps(record, indent=1))
+    print(f"[{method.label} {architecture} seed {seed}] {len(trials)} trials, "
+          f"{sum(t['epochs'] for t in trials)} epochs, best val {best and best['val']:.4g}, "
+          f"{wall:.0f} s", flush=True)
+
+
+def anytime_curve(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Best validation value (of completed trials) after each trial, against cumulative epochs; the
+    runs (one per architecture, as hpo.optimize runs them: one after another) are concatenated."""
+    epochs, best = [0], [np.inf]
+    for run in runs:
+        for trial in run["trials"]:
+            epochs.append(epochs[-1] + trial["epochs"])
+            value = trial["value"] if trial["state"] == "COMPLETE" and trial["value"] is not None \
+                else np.inf
+            best.append(min(best[-1], value))
+    return np.array(epochs), np.array(best)
+
+
+def best_at(curve: tuple[np.ndarray, np.ndarray], epochs: float) -> float:
+    """The best value found by trials that ended within `epochs`."""
+    spent, best = curve
+    within = best[spent <= epochs]
+    return float(within[-1]) if len(within) else np.inf
+
+
+def epochs_to_reach(curve: tuple[np.ndarray, np.ndarray], target: float) -> float | None:
+    """Cumulative epochs when the best value first reached `target`; None if it never did."""
+    spent, best = curve
+    reached = np.nonzero(best <= target)[0]
+    return float(spent[reached[0]]) if len(reached) else None
+
+
+def on_grid(curve: tuple[np.ndarray, np.ndarray], grid: np.ndarray) -> np.ndarray:
+    """The step curve sampled at `grid` epochs (inf before the first completed trial)."""
+    spent, best = curve
+    index = np.searchsorted(spent, grid, side="right") - 1
+    return best[index]
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run (or find cached) every benchmark search run")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    Campaign(args.quick, args.workdir).all_runs()
+
+
+if __name__ == "__main__":
+    main()

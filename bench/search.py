@@ -1,0 +1,181 @@
+"""Benchmark 1, search efficiency: five search methods on the same space, data and epoch budget.
+
+    python -m bench.search [--quick] [--workdir DIR] [--out DIR]
+
+Methods: (a) Optuna TPE + median pruning, (b) TPE + Hyperband pruning, (c) random search without
+pruning, (d) TPE without pruning, (e) KerasTuner Hyperband. Each searches the benchmark space
+(bench/space.toml) with a fixed budget of epochs per architecture, for every seed, first on the
+screen's best architecture and then on its top two (one study after the other, as `hpo.optimize`
+runs them: twice the budget). Runs come from bench/campaign.py (shared with the screening-value
+and quality benchmarks). Per method it reports the best validation value at the equal budget
+(median and range over seeds), the cumulative epochs it needed to reach (c)'s final best (median
+over seeds; "-" if most seeds never did) and that as a share of (c)'s epochs, and the test rel_l2 of
+its best model. Target (issue 5): (a) or (b) reach (c)'s final best with <= 40% of its epochs and
+beat (e) at equal budget. Prints tables; writes bench/results/search[-quick].json and .html (anytime
+curves: median and min-max band over seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from bench.campaign import (BASELINE, METHODS, Campaign, anytime_curve, best_at, epochs_to_reach,
+                            on_grid)
+
+RESULTS = Path(__file__).parent / "results"
+TARGET_SHARE = 0.40  # of random search's epochs, to reach its final best
+SCOPES = {"top1": 1, "top2": 2}  # the screen's best architecture; its best two
+
+
+def _median(values: list[float]) -> float:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.median(finite)) if finite else math.nan
+
+
+def scope_results(campaign: Campaign, architectures: list[str]) -> dict:
+    """The methods' runs on these architectures: curves, equal-budget bests, epochs to target."""
+    budget = campaign.budget.epochs_per_architecture * len(architectures)
+    curves, runs = {}, {}
+    for method in METHODS:
+        runs[method] = {seed: [campaign.run(method, a, seed) for a in architectures]
+                        for seed in campaign.budget.seeds}
+        curves[method] = {seed: anytime_curve(r) for seed, r in runs[method].items()}
+    # (c)'s final best: its best at the budget, the median over seeds.
+    target = _median([best_at(c, budget) for c in curves[BASELINE].values()])
+    random_epochs = _median([float(c[0][-1]) for c in curves[BASELINE].values()])
+    rows = []
+    for method, by_seed in curves.items():
+        reach = [epochs_to_reach(c, target) for c in by_seed.values()]
+        # The median over seeds, a seed that never reached counting as infinitely many epochs.
+        reach_median = float(np.median([math.inf if r is None else r for r in reach]))
+        bests = [best_at(c, budget) for c in by_seed.values()]
+        tests = [_best_model(r)["test_rel_l2"] for r in runs[method].values() if _best_model(r)]
+        trials = [t for r in runs[method].values() for run in r for t in run["trials"]]
+        rows.append({
+            "method": method, "key": METHODS[method].key,
+            "best_at_budget_median": _median(bests), "best_at_budget_min": min(bests),
+            "best_at_budget_max": max(bests),
+            "epochs_to_random_best": reach, "epochs_to_random_best_median": reach_median,
+            "share_of_random_epochs": reach_median / random_epochs,
+            "seeds_reaching": sum(r is not None for r in reach),
+            "epochs_spent_median": _median([float(c[0][-1]) for c in by_seed.values()]),
+            "test_rel_l2_median": _median(tests),
+            "trials": len(trials), "pruned": sum(t["state"] == "PRUNED" for t in trials)})
+    grid = np.arange(0, budget + 1)
+    curve_table = {method: {str(seed): _finite(on_grid(c, grid)) for seed, c in by_seed.items()}
+                   for method, by_seed in curves.items()}
+    by_key = {row["key"]: row for row in rows}
+    pruned_best = min((by_key["a"], by_key["b"]), key=lambda r: r["share_of_random_epochs"])
+    return {"architectures": architectures, "budget_epochs": budget, "random_final_best": target,
+            "random_epochs": random_epochs, "rows": rows, "grid": grid.tolist(),
+            "curves": curve_table,
+            "targets": {"pruned_reaches_random_best_within_40pct":
+                        bool(pruned_best["share_of_random_epochs"] <= TARGET_SHARE),
+                        "pruned_beats_kerastuner_at_equal_budget":
+                        bool(min(by_key["a"]["best_at_budget_median"],
+                                 by_key["b"]["best_at_budget_median"])
+                             < by_key["e"]["best_at_budget_median"])}}
+
+
+def _best_model(runs: list[dict]) -> dict | None:
+    """The best model over one seed's architectures (lowest validation value)."""
+    bests = [r["best"] for r in runs if r["best"]]
+    return min(bests, key=lambda b: b["val"]) if bests else None
+
+
+def _finite(values: np.ndarray) -> list[float | None]:
+    return [float(v) if math.isfinite(v) else None for v in values]
+
+
+def format_table(scope: str, result: dict, metric: str) -> str:
+    lines = [f"{scope}: {', '.join(result['architectures'])}; budget {result['budget_epochs']} "
+             f"epochs; (c) random's final best {metric} {result['random_final_best']:.4f} "
+             f"after {result['random_epochs']:.0f} epochs",
+             f"{'method':<24}{'best at budget (min-max)':>28}{'epochs to (c)':>15}{'share':>7}"
+             f"{'reached':>9}{'test rel_l2':>13}{'trials':>8}{'pruned':>8}"]
+    for row in result["rows"]:
+        reach = row["epochs_to_random_best_median"]
+        share = row["share_of_random_epochs"]
+        best = (f"{row['best_at_budget_median']:.4f} ({row['best_at_budget_min']:.3f}-"
+                f"{row['best_at_budget_max']:.3f})")
+        lines.append(f"({row['key']}) {row['method']:<20}{best:>28}"
+                     f"{'-' if math.isinf(reach) else f'{reach:.0f}':>15}"
+                     f"{'-' if math.isinf(share) else f'{share:.0%}':>7}"
+                     f"{row['seeds_reaching']:>5}/{len(row['epochs_to_random_best'])}"
+                     f"{row['test_rel_l2_median']:>13.4f}{row['trials']:>8}{row['pruned']:>8}")
+    targets = result["targets"]
+    lines.append(f"target: (a)/(b) reach (c)'s final best within {TARGET_SHARE:.0%} of its epochs: "
+                 f"{'met' if targets['pruned_reaches_random_best_within_40pct'] else 'NOT met'}; "
+                 f"beat (e) at equal budget: "
+                 f"{'met' if targets['pruned_beats_kerastuner_at_equal_budget'] else 'NOT met'}")
+    return "\n".join(lines)
+
+
+def write_chart(results: dict, path: Path, metric: str) -> None:
+    """Anytime curves: per method the median over seeds, and the min-max band."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    colors = dict(zip(METHODS, ("#1f77b4", "#2ca02c", "#7f7f7f", "#9467bd", "#d62728")))
+    scopes = list(results)
+    fig = make_subplots(rows=1, cols=len(scopes), subplot_titles=[
+        f"{', '.join(results[s]['architectures'])} ({results[s]['budget_epochs']} epochs)"
+        for s in scopes])
+    for column, scope in enumerate(scopes, start=1):
+        grid = results[scope]["grid"]
+        for method, by_seed in results[scope]["curves"].items():
+            stack = np.array([[math.nan if v is None else v for v in values]
+                              for values in by_seed.values()])
+            with np.errstate(all="ignore"):
+                low, mid, high = (np.nanmin(stack, 0), np.nanmedian(stack, 0), np.nanmax(stack, 0))
+            label = f"({METHODS[method].key}) {method}"
+            fig.add_trace(go.Scatter(x=grid + grid[::-1], y=list(high) + list(low[::-1]),
+                                     fill="toself", line={"width": 0}, opacity=0.15,
+                                     fillcolor=colors[method], hoverinfo="skip", showlegend=False,
+                                     legendgroup=method), row=1, col=column)
+            fig.add_trace(go.Scatter(x=grid, y=mid, name=label, line={"color": colors[method]},
+                                     line_shape="hv", legendgroup=method,
+                                     showlegend=column == 1), row=1, col=column)
+        fig.add_hline(y=results[scope]["random_final_best"], line_dash="dot", row=1, col=column,
+                      annotation_text="(c) final best", annotation_position="top right")
+        fig.update_xaxes(title_text="cumulative epochs", row=1, col=column)
+    fig.update_yaxes(title_text=f"best validation {metric} (median, min-max over seeds)", col=1)
+    fig.update_layout(title="Anytime curves: best validation value against epochs spent",
+                      template="plotly_white", width=1200, height=520)
+    fig.write_html(path, include_plotlyjs="cdn")  # plotly.js from its CDN: the page stays small
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="quick data, tiny budget (smoke test)")
+    parser.add_argument("--workdir", type=Path, default=None, help="where runs are kept (reused)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    from bench.machine import machine
+
+    campaign = Campaign(args.quick, args.workdir)
+    screen = campaign.screen()
+    metric = screen["metric"]
+    results = {scope: scope_results(campaign, screen["ranking"][:n]) for scope, n in SCOPES.items()}
+    facts = machine()
+    print(f"machine: {facts}")
+    for scope, result in results.items():
+        print(format_table(scope, result, metric))
+    suffix = "-quick" if args.quick else ""
+    args.out.mkdir(parents=True, exist_ok=True)
+    record = {"machine": facts, "quick": args.quick, "metric": metric,
+              "budget": vars(campaign.budget) | {"seeds": list(campaign.budget.seeds)},
+              "screen_ranking": screen["ranking"], "space": "bench/space.toml", **results}
+    (args.out / f"search{suffix}.json").write_text(json.dumps(record, indent=1) + "\n")
+    write_chart(results, args.out / f"search{suffix}.html", metric)
+    print(f"wrote {args.out / f'search{suffix}.json'} and search{suffix}.html")
+
+
+if __name__ == "__main__":
+    main()
