@@ -1,0 +1,264 @@
+"""Benchmark: storage stress, a trivial objective run by 8 worker processes through hpo's claim protocol.
+
+    python -m bench.stress [--quick] [--postgres URL] [--out DIR]
+
+Each worker loops as `hpo.study.Worker` does: under the study's `ClaimLock` it fails stale trials,
+stops once `study_needs_trials` says the study is full, and asks for a trial; then it beats the
+heartbeat once, suggests x, sets a `worker` attr and tells (x - 2)^2. So the storage, not the model,
+is what is timed. Per backend (PostgreSQL in a fresh database, SQLite in a temp file) it runs 8
+workers and, as the baseline, 1 worker, and checks the stored trials: exactly N, all COMPLETE,
+numbered 0..N-1, each value that of its own x, and each told by exactly one worker (none lost or
+duplicated). Prints a table, writes bench/results/stress[-quick].json and stress[-quick].html.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import queue as queues
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+STUDY = "stress"
+WORKERS = (8, 1)  # 1 worker is the baseline of the 8-worker ratio
+TIMEOUT_S = 600  # a worker that neither reports nor exits within this is reported as stuck
+
+
+def _worker(url: str, n_trials: int, index: int, messages, start) -> None:
+    """One spawned worker: open the storage, say ready, wait for the start, run hpo's claim loop."""
+    try:
+        import optuna
+
+        from hpo.backend import quiet_optuna
+        from hpo.claims import ClaimLock
+        from hpo.storage import open_storage
+        from hpo.study import StudySettings, study_needs_trials
+
+        quiet_optuna()
+        settings = StudySettings()  # the heartbeat settings a real worker opens the storage with
+        storage = open_storage(url, heartbeat_interval=settings.heartbeat_interval,
+                               grace_period=settings.grace_period, max_retry=settings.max_retry)
+        # Random sampling: TPE's cost grows with the trials and would be timed instead of the storage.
+        study = optuna.load_study(study_name=STUDY, storage=storage,
+                                  sampler=optuna.samplers.RandomSampler(seed=index))
+        lock = ClaimLock(url, STUDY)
+        with lock.held():  # opens the lock's connection now, outside the timed run
+            pass
+        messages.put(("ready", index, None))
+        start.wait()
+        told = []
+        try:
+            while True:
+                with lock.held():  # as hpo.study.Worker._claim
+                    optuna.storages.fail_stale_trials(study)
+                    if not study_needs_trials(study, n_trials):
+                        break
+                    trial = study.ask()
+                storage.record_heartbeat(trial._trial_id)  # noqa: SLF001 - as hpo's _Heartbeat
+                x = trial.suggest_float("x", -10, 10)
+                trial.set_user_attr("worker", index)
+                study.tell(trial, (x - 2) ** 2)
+                told.append(trial.number)
+        finally:
+            lock.close()
+        messages.put(("done", index, told))
+    except BaseException:  # reported to the parent, which marks the row not ok
+        messages.put(("error", index, traceback.format_exc()))
+
+
+def run_workers(url: str, n_trials: int,
+                n_workers: int) -> tuple[float, dict[int, list[int]], list[str]]:
+    """Run the workers on a created study; return (seconds from start to the last report,
+    numbers told per worker, errors)."""
+    context = multiprocessing.get_context("spawn")
+    messages, start = context.Queue(), context.Event()
+    processes = [context.Process(target=_worker, args=(url, n_trials, i, messages, start))
+                 for i in range(n_workers)]
+    for process in processes:
+        process.start()
+    told, errors, ready = {}, [], set()
+    started = None
+    deadline = time.monotonic() + TIMEOUT_S
+    while len(told) + len(errors) < n_workers and time.monotonic() < deadline:
+        try:
+            kind, index, payload = messages.get(timeout=1)
+        except queues.Empty:
+            # A worker that died without a word (killed, crashed) would be waited on forever.
+            silent = [i for i, p in enumerate(processes) if p.exitcode not in (None, 0)
+                      and i not in told and all(f"worker {i}:" not in e for e in errors)]
+            errors += [f"worker {i}: exited with {processes[i].exitcode}" for i in silent]
+            continue
+        if kind == "ready":
+            ready.add(index)
+            if len(ready) == n_workers:  # time from here: process start-up is not the storage's
+                started = time.perf_counter()
+                start.set()
+        elif kind == "done":
+            told[index] = payload
+        else:
+            errors.append(f"worker {index}: {payload.strip().splitlines()[-1]}")
+            print(f"worker {index} failed:\n{payload}", file=sys.stderr)
+            start.set()  # the others must not wait for one that will never be ready
+    seconds = time.perf_counter() - (started or time.perf_counter())
+    if len(told) + len(errors) < n_workers:
+        errors.append(f"{n_workers - len(told) - len(errors)} worker(s) silent after {TIMEOUT_S} s")
+    for process in processes:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+            process.join()
+    return seconds, told, errors
+
+
+def check(url: str, n_trials: int, told: dict[int, list[int]]) -> dict:
+    """What the storage holds against what was asked and what the workers say they told."""
+    import optuna
+    from optuna.trial import TrialState
+
+    trials = optuna.load_study(study_name=STUDY, storage=url).get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    numbers = [t.number for t in trials]
+    reported = [number for numbers_told in told.values() for number in numbers_told]
+    distinct_complete = {t.number for t in complete} & set(range(n_trials))
+    # A value not that of its own x means two workers' writes were mixed up.
+    wrong_values = [t.number for t in complete
+                    if not math.isclose(t.value, (t.params["x"] - 2) ** 2, rel_tol=1e-12, abs_tol=0)]
+    # The `worker` attr must name the worker that says it told the trial.
+    wrong_worker = [t.number for t in trials
+                    if t.number not in told.get(t.user_attrs.get("worker"), [])]
+    return {
+        "trials": len(trials),
+        "lost": n_trials - len(distinct_complete),
+        # Repeats among the stored numbers plus numbers told more than once (by one or several workers).
+        "duplicated": (len(numbers) - len(set(numbers))) + (len(reported) - len(set(reported))),
+        "not_complete": len(trials) - len(complete),
+        "numbers_exact": sorted(numbers) == list(range(n_trials)),
+        "reported_match": set(reported) == set(numbers),
+        "wrong_values": wrong_values,
+        "wrong_worker": wrong_worker,
+    }
+
+
+def measure(backend: str, url: str, n_trials: int, n_workers: int) -> dict:
+    import optuna
+
+    from hpo.storage import open_storage
+
+    storage = open_storage(url)
+    optuna.create_study(study_name=STUDY, storage=storage, direction="minimize")
+    seconds, told, errors = run_workers(url, n_trials, n_workers)
+    facts = check(url, n_trials, told)
+    storage.engine.dispose()  # let go of the database before it is dropped
+    ok = (not errors and facts["trials"] == n_trials and facts["lost"] == 0
+          and facts["duplicated"] == 0 and facts["not_complete"] == 0 and facts["numbers_exact"]
+          and facts["reported_match"] and not facts["wrong_values"] and not facts["wrong_worker"])
+    return {"backend": backend, "workers": n_workers, "trials": facts["trials"],
+            "seconds": round(seconds, 3),
+            "trials_per_s": round(facts["trials"] / seconds, 1) if seconds else None,
+            "lost": facts["lost"], "duplicated": facts["duplicated"], "ok": ok,
+            "per_worker": {str(i): len(told[i]) for i in sorted(told)},
+            "problems": {key: value for key, value in {
+                "errors": errors, "extra_trials": max(0, facts["trials"] - n_trials),
+                "not_complete": facts["not_complete"],
+                "numbers_not_0_to_n": not facts["numbers_exact"],
+                "reported_differ_from_stored": not facts["reported_match"],
+                "wrong_values": facts["wrong_values"], "wrong_worker": facts["wrong_worker"]}.items()
+                if value}}
+
+
+def postgres_unreachable(admin_url: str) -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(admin_url.replace("postgresql+psycopg", "postgresql"), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def write_chart(rows: list[dict], path: Path, n_trials: int) -> None:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for n_workers in WORKERS:
+        subset = [row for row in rows if row["workers"] == n_workers]
+        fig.add_bar(name=f"{n_workers} worker{'s' if n_workers > 1 else ''}",
+                    x=[row["backend"] for row in subset], y=[row["trials_per_s"] for row in subset],
+                    customdata=[[row["trials"], row["lost"], row["duplicated"], row["ok"]]
+                                for row in subset],
+                    hovertemplate="%{x}: %{y} trials/s<br>trials %{customdata[0]}, "
+                                  "lost %{customdata[1]}, duplicated %{customdata[2]}, "
+                                  "ok %{customdata[3]}<extra></extra>")
+    lost = sum(row["lost"] for row in rows)
+    duplicated = sum(row["duplicated"] for row in rows)
+    fig.update_layout(barmode="group", yaxis_title="trials / s", xaxis_title="storage",
+                      title=f"Storage stress: {n_trials} trivial trials per run; "
+                            f"lost {lost}, duplicated {duplicated}")
+    # plotly.js from its CDN: a committed result page stays small.
+    fig.write_html(path, include_plotlyjs="cdn")
+
+
+def main() -> None:
+    from bench.optimize import ADMIN_URL, fresh_postgres
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="40 trials per run instead of 400")
+    parser.add_argument("--postgres", default=ADMIN_URL, help="admin URL of a PostgreSQL server")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    from bench.machine import machine
+    from hpo.backend import import_keras_quietly, quiet_optuna
+
+    import_keras_quietly()  # machine() reports TensorFlow's version; keep its start-up lines out
+    quiet_optuna()
+    n_trials = 40 if args.quick else 400
+    rows = []
+    postgres = "measured"
+    reason = postgres_unreachable(args.postgres)
+    if reason is None:
+        for n_workers in WORKERS:
+            with fresh_postgres(args.postgres) as url:  # a fresh database per measurement
+                rows.append(measure("postgres", url, n_trials, n_workers))
+    else:
+        postgres = f"skipped: {reason}"
+        print(f"PostgreSQL not reachable at {args.postgres} ({reason}): measuring SQLite only")
+    for n_workers in WORKERS:
+        with tempfile.TemporaryDirectory(prefix="hpo-stress-") as folder:
+            rows.append(measure("sqlite", f"sqlite:///{folder}/stress.db", n_trials, n_workers))
+
+    facts = machine()
+    ratios = {}
+    for backend in ("postgres", "sqlite"):
+        speed = {row["workers"]: row["trials_per_s"] for row in rows if row["backend"] == backend}
+        if speed.get(8) and speed.get(1):
+            ratios[backend] = round(speed[8] / speed[1], 2)
+    print(f"machine: {facts}")
+    print(f"{'backend':<10}{'workers':>8}{'trials':>8}{'seconds':>9}{'trials/s':>10}{'lost':>6}"
+          f"{'duplicated':>12}  ok")
+    for row in rows:
+        print(f"{row['backend']:<10}{row['workers']:>8}{row['trials']:>8}{row['seconds']:>9.2f}"
+              f"{row['trials_per_s'] or 0:>10.1f}{row['lost']:>6}{row['duplicated']:>12}  {row['ok']}"
+              + (f"  {row['problems']}" if row["problems"] else ""))
+    for backend, ratio in ratios.items():
+        print(f"{backend}: 8 workers / 1 worker {ratio:.2f}x ({facts['cores']} cores)")
+    suffix = "-quick" if args.quick else ""
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"stress{suffix}.json"
+    out.write_text(json.dumps({"machine": facts, "quick": args.quick, "trials_per_run": n_trials,
+                               "postgres": postgres, "results": rows,
+                               "ratio_8_to_1_workers": ratios}, indent=2) + "\n")
+    write_chart(rows, args.out / f"stress{suffix}.html", n_trials)
+    print(f"wrote {out} and {args.out / f'stress{suffix}.html'}")
+    if not all(row["ok"] for row in rows):
+        sys.exit("lost, duplicated or wrong trials: see the problems above")
+
+
+if __name__ == "__main__":
+    main()
