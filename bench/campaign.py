@@ -262,12 +262,27 @@ def on_grid(curve: tuple[np.ndarray, np.ndarray], grid: np.ndarray) -> np.ndarra
     return best[index]
 
 
-def main() -> None:
+def campaign_parser(description: str, results: Path):
+    """The flags of the benchmarks that read campaign runs: --quick, --workdir, --out."""
     import argparse
 
-    parser = argparse.ArgumentParser(description="Run (or find cached) every benchmark search run")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--workdir", type=Path, default=None)
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="quick data, tiny budget (smoke test)")
+    parser.add_argument("--workdir", type=Path, default=None, help="where runs are kept (reused)")
+    parser.add_argument("--out", type=Path, default=results)
+    return parser
+
+
+def write_record(out: Path, name: str, quick: bool, record: dict) -> Path:
+    """`<out>/<name>[-quick].json`; returns the path."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}{'-quick' if quick else ''}.json"
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return path
+
+
+def main() -> None:
+    parser = campaign_parser("Run (or find cached) every benchmark search run", Path("."))
     parser.add_argument("--parts", default=",".join(PARTS), help=f"some of {', '.join(PARTS)}")
     args = parser.parse_args()
     Campaign(args.quick, args.workdir).all_runs(tuple(args.parts.split(",")))

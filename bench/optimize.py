@@ -81,7 +81,6 @@ def postgres_unreachable(admin_url: str) -> str | None:
 
 def write_chart(results: dict, path: Path) -> None:
     """(a) trials per hour by workers, (b) RSS after each trial, one line per memory variant."""
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     workers = results["workers"]

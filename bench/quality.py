@@ -12,13 +12,11 @@ table; writes bench/results/quality[-quick].json and .html.
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from bench.campaign import METHODS, TOP2_METHODS, Campaign
+from bench.campaign import METHODS, TOP2_METHODS, Campaign, campaign_parser, write_record
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -107,11 +105,7 @@ def write_chart(rows: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="quick data, tiny budget (smoke test)")
-    parser.add_argument("--workdir", type=Path, default=None, help="where runs are kept (reused)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    args = campaign_parser(__doc__.split("\n")[0], RESULTS).parse_args()
 
     from bench.machine import machine
     from hpo.data import load
@@ -123,13 +117,11 @@ def main() -> None:
     facts = machine()
     print(f"machine: {facts}")
     print(format_table(rows, summary))
-    suffix = "-quick" if args.quick else ""
-    args.out.mkdir(parents=True, exist_ok=True)
-    record = {"machine": facts, "quick": args.quick, "rows": rows, "summary": summary,
-              "screen_pca_latent50": campaign.screen().get("pca")}
-    (args.out / f"quality{suffix}.json").write_text(json.dumps(record, indent=1) + "\n")
-    write_chart(rows, args.out / f"quality{suffix}.html")
-    print(f"wrote {args.out / f'quality{suffix}.json'} and quality{suffix}.html")
+    path = write_record(args.out, "quality", args.quick,
+                        {"machine": facts, "quick": args.quick, "rows": rows, "summary": summary,
+                         "screen_pca_latent50": campaign.screen().get("pca")})
+    write_chart(rows, path.with_suffix(".html"))
+    print(f"wrote {path} and {path.with_suffix('.html').name}")
 
 
 if __name__ == "__main__":

@@ -16,14 +16,12 @@ bench/results/screening_value[-quick].json and .html.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from bench.campaign import Campaign, anytime_curve, best_at
+from bench.campaign import Campaign, anytime_curve, best_at, campaign_parser, write_record
 
 RESULTS = Path(__file__).parent / "results"
 METHOD = "tpe+median"  # (a): the pipeline's default search
@@ -104,11 +102,7 @@ def write_chart(result: dict, path: Path, metric: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="quick data, tiny budget (smoke test)")
-    parser.add_argument("--workdir", type=Path, default=None, help="where runs are kept (reused)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    args = campaign_parser(__doc__.split("\n")[0], RESULTS).parse_args()
 
     from bench.machine import machine
 
@@ -118,12 +112,10 @@ def main() -> None:
     facts = machine()
     print(f"machine: {facts}")
     print(format_table(result, metric))
-    suffix = "-quick" if args.quick else ""
-    args.out.mkdir(parents=True, exist_ok=True)
-    record = {"machine": facts, "quick": args.quick, "metric": metric, **result}
-    (args.out / f"screening_value{suffix}.json").write_text(json.dumps(record, indent=1) + "\n")
-    write_chart(result, args.out / f"screening_value{suffix}.html", metric)
-    print(f"wrote {args.out / f'screening_value{suffix}.json'} and screening_value{suffix}.html")
+    path = write_record(args.out, "screening_value", args.quick,
+                        {"machine": facts, "quick": args.quick, "metric": metric, **result})
+    write_chart(result, path.with_suffix(".html"), metric)
+    print(f"wrote {path} and {path.with_suffix('.html').name}")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ curves: median and min-max band over seeds).
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import warnings
 from pathlib import Path
@@ -27,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.campaign import (BASELINE, METHODS, TOP2_METHODS, Campaign, anytime_curve, best_at,
-                            epochs_to_reach, on_grid)
+                            campaign_parser, epochs_to_reach, on_grid, write_record)
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_SHARE = 0.40  # of random search's epochs, to reach its final best
@@ -163,11 +161,7 @@ def write_chart(results: dict, path: Path, metric: str, png: Path | None = None)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="quick data, tiny budget (smoke test)")
-    parser.add_argument("--workdir", type=Path, default=None, help="where runs are kept (reused)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    args = campaign_parser(__doc__.split("\n")[0], RESULTS).parse_args()
 
     from bench.machine import machine
 
@@ -180,15 +174,13 @@ def main() -> None:
     print(f"machine: {facts}")
     for scope, result in results.items():
         print(format_table(scope, result, metric))
-    suffix = "-quick" if args.quick else ""
-    args.out.mkdir(parents=True, exist_ok=True)
     record = {"machine": facts, "quick": args.quick, "metric": metric,
               "budget": vars(campaign.budget) | {"seeds": list(campaign.budget.seeds)},
               "screen_ranking": screen["ranking"], "space": "bench/space.toml", **results}
-    (args.out / f"search{suffix}.json").write_text(json.dumps(record, indent=1) + "\n")
-    write_chart(results, args.out / f"search{suffix}.html", metric,
+    path = write_record(args.out, "search", args.quick, record)
+    write_chart(results, path.with_suffix(".html"), metric,
                 png=None if args.quick else args.out / "search.png")
-    print(f"wrote {args.out / f'search{suffix}.json'} and search{suffix}.html")
+    print(f"wrote {path} and {path.with_suffix('.html').name}")
 
 
 if __name__ == "__main__":

@@ -172,16 +172,6 @@ def measure(backend: str, url: str, n_trials: int, n_workers: int) -> dict:
                 if value}}
 
 
-def postgres_unreachable(admin_url: str) -> str | None:
-    import psycopg
-
-    try:
-        with psycopg.connect(admin_url.replace("postgresql+psycopg", "postgresql"), connect_timeout=3):
-            return None
-    except psycopg.Error as exc:
-        return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def write_chart(rows: list[dict], path: Path, n_trials: int) -> None:
     import plotly.graph_objects as go
 
@@ -205,7 +195,7 @@ def write_chart(rows: list[dict], path: Path, n_trials: int) -> None:
 
 
 def main() -> None:
-    from bench.optimize import ADMIN_URL, fresh_postgres
+    from bench.optimize import ADMIN_URL, fresh_postgres, postgres_unreachable
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="40 trials per run instead of 400")
