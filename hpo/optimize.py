@@ -1,9 +1,10 @@
 """`python -m hpo.optimize`: Optuna studies with pruning on the screen's best architectures.
 
     python -m hpo.optimize --top K | --architectures a,b  [--run NAME] [--storage URL] [data flags]
-                           [--trials N] [--epoch-budget N] [--timeout S] [--epochs N] [--pruner median|hyperband|sha|none]
-                           [--sampler tpe|random] [--workers N] [--max-params N] [--seed N]
-                           [--space FILE] [--quick] [--engine optuna|keras-tuner]
+                           [--trials N] [--epoch-budget N] [--timeout S] [--epochs N]
+                           [--pruner median|hyperband|sha|none] [--sampler tpe|random] [--workers N]
+                           [--max-params N] [--seed N] [--space FILE] [--quick]
+                           [--engine optuna|keras-tuner]
                            [--tuner hyperband|bayesian|random]
 
 Re-running the same command resumes each study and runs only the missing trials. With PostgreSQL

@@ -57,7 +57,6 @@ class StudySettings:
     grace_period: int = 30  # a trial silent this long is stale: failed, then retried
     max_retry: int = 3  # re-queues of one stale trial
 
-
     def expected_trials(self) -> int:
         """Trials the study will likely run: n_trials, or fewer when an epoch budget ends it first."""
         if self.epoch_budget is None:
@@ -205,7 +204,8 @@ def store_best_model(study: optuna.Study, model, trial_number: int, value: float
 
 @dataclass
 class Worker:
-    """Runs trials of one study until it holds `settings.n_trials` (or the timeout passes)."""
+    """Runs trials of one study until it holds `settings.n_trials` (or the timeout passes, or the
+    epoch budget is spent)."""
 
     study: optuna.Study
     architecture: str
