@@ -60,8 +60,8 @@ class Budget:
         return 2 * self.epochs_per_architecture // 5
 
 
-# Full: fits the 60-minute suite on 2 cores (1.5-2 minutes per run on the default data, where an
-# epoch of the top architectures costs 2-3 s): 5 epochs per trial, 6 unpruned trials' worth.
+# Full: fits the 60-minute suite on 2 cores (33 runs of 2-3 minutes each on the default data, two
+# at a time; an epoch of the top architectures costs 2-3 s): 5 epochs per trial, 6 trials' worth.
 FULL = Budget(epochs_per_trial=5, patience=2, epochs_per_architecture=30, seeds=(0, 1, 2))
 # Quick: a smoke test of every path (quick data, a few tiny trials, one seed, runs in this process).
 QUICK = Budget(epochs_per_trial=3, patience=1, epochs_per_architecture=6, seeds=(0,))
@@ -99,7 +99,8 @@ class Campaign:
         epochs_per_architecture); cached in the work folder."""
         budget = replace(self.budget, epochs_per_architecture=epochs or
                          self.budget.epochs_per_architecture)
-        folder = self.workdir / "runs" / f"{method}-{architecture}-s{seed}-e{budget.epochs_per_architecture}"
+        name = f"{method}-{architecture}-s{seed}-e{budget.epochs_per_architecture}"
+        folder = self.workdir / "runs" / name
         path = folder / "run.json"
         if path.exists():
             record = json.loads(path.read_text())
@@ -137,7 +138,10 @@ def _in_fresh_process(target, *args, fresh: bool = True) -> dict:
         try:
             target(*args)
         finally:  # the run pointed HPO_HOME at its own folder
-            os.environ.pop("HPO_HOME", None) if home is None else os.environ.update(HPO_HOME=home)
+            if home is None:
+                os.environ.pop("HPO_HOME", None)
+            else:
+                os.environ["HPO_HOME"] = home
         return json.loads((args[-1] / "run.json").read_text())
     process = multiprocessing.get_context("spawn").Process(target=target, args=args)
     process.start()
@@ -162,7 +166,7 @@ def _screen(workdir: Path, data_path: Path, quick: bool, out: Path) -> None:
     config = ScreenConfig(run="bench", repeats=1)
     config = replace(quick_settings(config), epochs=4) if quick else config
     started = time.perf_counter()
-    result = screen(config, load(data_path), f"sqlite:///{workdir}/screen.db", progress=print)
+    screen(config, load(data_path), f"sqlite:///{workdir}/screen.db", progress=print)
     import optuna
 
     study = optuna.load_study(study_name="bench-screen", storage=f"sqlite:///{workdir}/screen.db")
@@ -171,7 +175,6 @@ def _screen(workdir: Path, data_path: Path, quick: bool, out: Path) -> None:
                                "pca": attrs.get("pca"), "metric": attrs.get("metric"),
                                "wall_s": round(time.perf_counter() - started, 1),
                                "epochs": config.epochs, "repeats": config.repeats}, indent=1))
-    del result
 
 
 def _run(workdir: Path, data_path: Path, method: Method, architecture: str, seed: int,
