@@ -109,7 +109,7 @@ class Campaign:
                 return record
         self.screen()
         return _in_fresh_process(_run, self.workdir, self.data_path, METHODS[method], architecture,
-                                 seed, budget, folder, fresh=not self.quick)
+                                 seed, budget, path, fresh=not self.quick)
 
     def all_runs(self, parts: tuple[str, ...] = PARTS) -> None:
         """Every run the search, screening-value and quality benchmarks read, in `parts` (so two
@@ -131,8 +131,7 @@ class Campaign:
 
 def _in_fresh_process(target, *args, fresh: bool = True) -> dict:
     """Run target(*args) in a spawned process (its own TensorFlow; or in this one, when not
-    `fresh`); return the JSON it wrote (the last argument is its path, or the folder holding
-    run.json)."""
+    `fresh`); return the JSON it wrote to its last argument."""
     if not fresh:
         home = os.environ.get("HPO_HOME")
         try:
@@ -142,14 +141,13 @@ def _in_fresh_process(target, *args, fresh: bool = True) -> dict:
                 os.environ.pop("HPO_HOME", None)
             else:
                 os.environ["HPO_HOME"] = home
-        return json.loads((args[-1] / "run.json").read_text())
+        return json.loads(args[-1].read_text())
     process = multiprocessing.get_context("spawn").Process(target=target, args=args)
     process.start()
     process.join()
     if process.exitcode != 0:
         raise RuntimeError(f"{target.__name__}{args[2:]} exited with {process.exitcode}")
-    out = args[-1] if args[-1].suffix == ".json" else args[-1] / "run.json"
-    return json.loads(out.read_text())
+    return json.loads(args[-1].read_text())
 
 
 def _screen(workdir: Path, data_path: Path, quick: bool, out: Path) -> None:
@@ -178,8 +176,10 @@ def _screen(workdir: Path, data_path: Path, quick: bool, out: Path) -> None:
 
 
 def _run(workdir: Path, data_path: Path, method: Method, architecture: str, seed: int,
-         budget: Budget, folder: Path) -> None:
-    """One search, in this (fresh) process: copy the screen's storage, optimize, record."""
+         budget: Budget, out: Path) -> None:
+    """One search, in this (fresh) process: copy the screen's storage, optimize, record in `out`
+    (run.json, in the run's own folder)."""
+    folder = out.parent
     if folder.exists():  # a run cut short earlier: start it again from the screen
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -225,10 +225,16 @@ def _run(workdir: Path, data_path: Path, method: Method, architecture: str, seed
               "wall_s": round(wall, 1)}
     shutil.rmtree(folder / "artifacts", ignore_errors=True)  # models: hundreds of MB per campaign
     shutil.rmtree(folder / "bench" / "keras-tuner", ignore_errors=True)
-    (folder / "run.json").write_text(json.dumps(record, indent=1))
+    out.write_text(json.dumps(record, indent=1))
     print(f"[{method.label} {architecture} seed {seed}] {len(trials)} trials, "
           f"{sum(t['epochs'] for t in trials)} epochs, best val {best and best['val']:.4g}, "
           f"{wall:.0f} s", flush=True)
+
+
+def best_model(runs: list[dict]) -> dict | None:
+    """The best model (lowest validation value) over one seed's runs, with its architecture."""
+    bests = [{**r["best"], "architecture": r["architecture"]} for r in runs if r["best"]]
+    return min(bests, key=lambda b: b["val"]) if bests else None
 
 
 def anytime_curve(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:

@@ -3,11 +3,12 @@
     python -m bench.quality [--quick] [--workdir DIR] [--out DIR]
 
 For every method and seed of the search benchmark (the screen's two best architectures; its best
-one for (b) and (d), which the search benchmark runs there only), the best model (lowest validation value) is scored on the held-out test split by
-`hpo.optimize` (rel_l2 and MSE, in scaled units); PCA with the same number of components as that
-model's latent size is fitted on the training split and scored on the same test split. An
-autoencoder that does not beat PCA at equal latent size has not earned its nonlinearity. Prints a
-table; writes bench/results/quality[-quick].json and .html.
+one for (b) and (d), which the search benchmark runs there only), the best model (lowest
+validation value) is scored on the held-out test split by `hpo.optimize` (rel_l2 and MSE, in
+scaled units); PCA with the same number of components as that model's latent size is fitted on
+the training split and scored on the same test split. An autoencoder that does not beat PCA at
+equal latent size has not earned its nonlinearity. Prints a table; writes
+bench/results/quality[-quick].json and .html.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.campaign import METHODS, TOP2_METHODS, Campaign, campaign_parser, write_record
+from bench.campaign import (METHODS, TOP2_METHODS, Campaign, best_model, campaign_parser,
+                            write_record)
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -30,12 +32,11 @@ def best_models(campaign: Campaign) -> list[dict]:
         searched = ranking[:2] if method in TOP2_METHODS else ranking[:1]
         for seed in campaign.budget.seeds:
             runs = [campaign.run(method, a, seed) for a in searched]
-            scored = [(r["best"], r["architecture"]) for r in runs if r["best"]]
-            if not scored:
+            best = best_model(runs)
+            if best is None:
                 continue
-            best, architecture = min(scored, key=lambda pair: pair[0]["val"])
             rows.append({"method": method, "key": METHODS[method].key, "seed": seed,
-                         "architecture": architecture, "latent": best["latent"],
+                         "architecture": best["architecture"], "latent": best["latent"],
                          "val": best["val"], "test_rel_l2": best["test_rel_l2"],
                          "test_mse": best["test_mse"]})
     return rows

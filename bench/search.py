@@ -12,8 +12,8 @@ and quality benchmarks). Per method it reports the best validation value at the 
 within its hour), the cumulative epochs it needed to reach (c)'s final best of the same seed
 (median over seeds; "-" if most seeds never did) and that as a share of (c)'s epochs, and the
 test rel_l2 of its best model. Target (issue 5): (a) or (b) reach (c)'s final best with <= 40% of
-its epochs and beat (e) at equal budget. Prints tables; writes bench/results/search[-quick].json and .html (anytime
-curves: median and min-max band over seeds).
+its epochs and beat (e) at equal budget. Prints tables; writes bench/results/search[-quick].json
+and .html (anytime curves: median and min-max band over seeds).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.campaign import (BASELINE, METHODS, TOP2_METHODS, Campaign, anytime_curve, best_at,
-                            campaign_parser, epochs_to_reach, on_grid, write_record)
+                            best_model, campaign_parser, epochs_to_reach, on_grid, write_record)
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_SHARE = 0.40  # of random search's epochs, to reach its final best
@@ -58,7 +58,7 @@ def scope_results(campaign: Campaign, architectures: list[str], methods: tuple[s
                   for r, seed in zip(reach, by_seed)]
         reach_median = float(np.median([math.inf if r is None else r for r in reach]))
         bests = [best_at(c, budget) for c in by_seed.values()]
-        tests = [_best_model(r)["test_rel_l2"] for r in runs[method].values() if _best_model(r)]
+        tests = [best["test_rel_l2"] for best in map(best_model, runs[method].values()) if best]
         trials = [t for r in runs[method].values() for run in r for t in run["trials"]]
         rows.append({
             "method": method, "key": METHODS[method].key,
@@ -85,12 +85,6 @@ def scope_results(campaign: Campaign, architectures: list[str], methods: tuple[s
                         "pruned_beats_kerastuner_at_equal_budget":
                         min(r["best_at_budget_median"] for r in pruned)
                         < kerastuner["best_at_budget_median"]}}
-
-
-def _best_model(runs: list[dict]) -> dict | None:
-    """The best model over one seed's architectures (lowest validation value)."""
-    bests = [r["best"] for r in runs if r["best"]]
-    return min(bests, key=lambda b: b["val"]) if bests else None
 
 
 def _finite(values: np.ndarray) -> list[float | None]:
