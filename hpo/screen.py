@@ -16,7 +16,7 @@ from hpo.cli import ArgumentParser, run
 from hpo.config import DEFAULT_SEED
 from hpo.data import add_data_arguments, load_from_args
 from hpo.screening import LOSSES, METRICS, PRESETS, ScreenConfig, format_leaderboard, quick, screen, validate
-from hpo.storage import STORAGE_ENV, resolve_storage_url
+from hpo.storage import STORAGE_ENV, redact, resolve_storage_url
 
 
 def build_parser() -> ArgumentParser:
@@ -77,10 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_leaderboard(result.leaderboard, config.metric, result.pca))
     print()
     print(f"ranking ({config.metric} on validation): {', '.join(result.ranking)}")
-    print(f"stored: study {result.study_name!r} in {storage} "
+    print(f"stored: study {result.study_name!r} in {redact(storage)} "
           f"({result.n_trained} runs trained now, the rest resumed)")
     print(f"wrote: {result.csv_path}, {result.html_path}")
-    print(f"browse: optuna-dashboard {storage}")
+    print(f"browse: optuna-dashboard {redact(storage)}")
     return 0
 
 

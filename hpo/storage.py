@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def resolve_storage_url(url: str | None = None) -> str:
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if "://" not in url or scheme not in SUPPORTED_SCHEMES:
         raise ConfigError(f"--storage must be a database URL such as sqlite:///studies/hpo.db or "
-                          f"postgresql://user@host/db, but got {url!r}")
+                          f"postgresql://user@host/db, but got {redact(url)!r}")
     if scheme == "sqlite":
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
@@ -81,15 +82,16 @@ def _open_storage(url: str, heartbeat_interval: int | None, grace_period: int | 
                                               heartbeat_stale_trial_callback=retry)
     except Exception as exc:  # SQLAlchemy's errors vary by driver; all mean "cannot open it"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot open the storage {_redact(url)}: {reason}; check --storage "
+        raise ConfigError(f"cannot open the storage {redact(url)}: {redact(reason)}; check --storage "
                           f"(or ${STORAGE_ENV}) and that the database server is running") from exc
 
 
-def _redact(url: str) -> str:
-    """Hide a password in a URL before printing it."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
-    return url
+# scheme://user:PASSWORD@host...: the password runs to the last "@" before whitespace (an "@" inside a
+# password should be written %40, but a raw one must not leak either).
+_PASSWORD_IN_URL = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<password>\S*)@")
+
+
+def redact(text: str) -> str:
+    """`text` with the password of every URL in it replaced by `***`, before it is printed, logged,
+    stored or raised: `postgresql://hpo:secret@db/hpo` -> `postgresql://hpo:***@db/hpo`."""
+    return _PASSWORD_IN_URL.sub(lambda m: f"{m['head']}***@", str(text))
