@@ -1,4 +1,4 @@
-"""The benchmark suite of issue 5, one benchmark after the other.
+"""Every benchmark, one after the other.
 
     python -m bench [--quick] [--out DIR]
 
@@ -6,10 +6,12 @@
 (bench.quality): these three share the search runs of bench/campaign.py, computed once (in full
 mode by two processes first, one per half of the runs: on 2 cores that overlaps one run's
 single-threaded parts with the other's training; about 50 minutes here); 3. overhead
-(bench.overhead); 4. workers (bench.optimize) and storage stress (bench.stress), timed alone.
+(bench.overhead); 4. workers (bench.optimize) and storage stress (bench.stress), timed alone; and
+the wall times of data generation (bench.generate) and of the screen (bench.screen).
 Full: about an hour on 2 cores; --quick: a few minutes, the smoke test of every benchmark. Each
 writes its JSON and HTML under --out (default bench/results/); this writes suite[-quick].json with
-each benchmark's wall time.
+each benchmark's wall time. A full run into bench/results/ then rewrites the README's figures from
+the new JSON (bench.readme).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ RESULTS = Path(__file__).parent / "results"
 REPO = Path(__file__).resolve().parents[1]
 # (module, takes --workdir: the campaign's shared runs)
 BENCHMARKS = (("bench.search", True), ("bench.screening_value", True), ("bench.quality", True),
-              ("bench.overhead", False), ("bench.optimize", False), ("bench.stress", False))
+              ("bench.overhead", False), ("bench.optimize", False), ("bench.stress", False),
+              ("bench.generate", False), ("bench.screen", False))
 
 
 def main() -> None:
@@ -56,6 +59,8 @@ def main() -> None:
     suffix = "-quick" if args.quick else ""
     (args.out / f"suite{suffix}.json").write_text(json.dumps(
         {"quick": args.quick, "benchmarks": timings, "total_s": round(total, 1)}, indent=1) + "\n")
+    if not args.quick and args.out.resolve() == RESULTS.resolve():
+        subprocess.check_call([sys.executable, "-m", "bench.readme"], cwd=REPO)
 
 
 def _campaign_in_two_processes(workdir: Path | None) -> dict:

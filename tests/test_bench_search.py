@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,19 +65,39 @@ def test_search_reports_every_method_on_one_and_two_architectures(bench_out):
 def test_screening_value_compares_top_two_with_all_five(bench_out):
     report = json.loads((bench_out / "screening_value-quick.json").read_text())
     assert sorted(report["ranking"]) == sorted(["conv", "conv_dropout", "vqvae2", "depthwise", "dual"])
+    per_architecture = report["epochs_per_architecture"]
+    assert per_architecture["top_two"] > per_architecture["all_five"]
     for row in report["seeds"]:
         assert set(row["all_five"]) == set(report["ranking"])
         assert set(row["top_two"]) == set(report["ranking"][:2])
-        assert row["winner_in_top_two"] == (row["all_five_winner"] in report["ranking"][:2])
-    assert 0 <= report["summary"]["winner_in_top_two_share"] <= 1
+        # The all-five arm's runs of the top two are the top-two runs cut at fewer epochs: the best
+        # value after more epochs of the same search can only be as good or better.
+        for architecture in report["ranking"][:2]:
+            assert row["top_two"][architecture] <= row["all_five"][architecture] + 1e-12, row
     assert "plotly" in (bench_out / "screening_value-quick.html").read_text()
+
+
+def _pca_test_rel_l2(n_components: int) -> float:
+    """PCA's test rel_l2 on the quick data, computed here with plain numpy (not hpo.baseline): an
+    SVD of the centred training frames, each test frame projected and compared to itself."""
+    from hpo.data import load
+    from hpo.data.embedded import default_dataset_path
+
+    data = load(default_dataset_path(quick=True))
+    train = data.train.arrays().reshape(len(data.train), -1).astype(np.float64)
+    test = data.test.arrays().reshape(len(data.test), -1).astype(np.float64)
+    mean = train.mean(axis=0)
+    basis = np.linalg.svd(train - mean, full_matrices=False)[2][:n_components]
+    rebuilt = (test - mean) @ basis.T @ basis + mean
+    return float(np.mean(np.linalg.norm(rebuilt - test, axis=1) / np.linalg.norm(test, axis=1)))
 
 
 def test_quality_sets_each_best_model_against_pca(bench_out):
     report = json.loads((bench_out / "quality-quick.json").read_text())
     assert {row["method"] for row in report["rows"]} == set(METHODS)
     for row in report["rows"]:
-        assert row["test_rel_l2"] > 0 and row["pca_test_rel_l2"] > 0
-        assert row["rel_l2_ratio_to_pca"] == pytest.approx(row["test_rel_l2"] / row["pca_test_rel_l2"])
+        assert row["test_rel_l2"] > 0
         assert 1 <= row["pca_components"] <= row["latent"]
+        assert row["pca_test_rel_l2"] == pytest.approx(_pca_test_rel_l2(row["pca_components"]),
+                                                       rel=1e-3)
     assert "plotly" in (bench_out / "quality-quick.html").read_text()

@@ -1,0 +1,238 @@
+"""The README's figures, written from the committed JSON so that a sentence cannot drift from its numbers.
+
+    python -m bench.readme            # rewrite every generated block of README.md
+    python -m bench.readme --check    # exit 1 and name the blocks that differ (a test runs this)
+
+A generated block sits between two HTML comments that markdown does not show:
+
+    <!-- bench:NAME -->
+    ...written by render_NAME(results) from bench/results/*.json; never edit by hand...
+    <!-- /bench:NAME -->
+
+Each renderer reads only the JSON; prose outside the blocks carries no measured figure. `python -m
+bench` (full) runs this after the benchmarks, so a re-measurement updates the README in one step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+RESULTS = Path(__file__).parent / "results"
+BLOCK = re.compile(r"(?P<open><!-- bench:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(?P<close><!-- /bench:(?P=name) -->)",
+                   re.S)
+
+METHOD_NAMES = {"tpe+median": "TPE + median pruning", "tpe+hyperband": "TPE + Hyperband pruning",
+                "random": "random, no pruning", "tpe": "TPE, no pruning",
+                "kerastuner-hyperband": "KerasTuner Hyperband"}
+
+
+class Results:
+    """The JSON files under bench/results/, loaded on first use."""
+
+    def __init__(self, folder: Path = RESULTS):
+        self._folder, self._cache = folder, {}
+
+    def __getitem__(self, name: str) -> dict:
+        if name not in self._cache:
+            self._cache[name] = json.loads((self._folder / f"{name}.json").read_text())
+        return self._cache[name]
+
+
+def _share(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{100 * value:.0f}%"
+
+
+def _span(values: list[float], digits: int = 2, unit: str = "") -> str:
+    low, high = min(values), max(values)
+    return f"{low:.{digits}f}{unit}" if f"{low:.{digits}f}" == f"{high:.{digits}f}" else \
+        f"{low:.{digits}f}–{high:.{digits}f}{unit}"
+
+
+def _search_table(part: dict) -> str:
+    lines = ["| method | best val rel_l2 at budget, median (min–max) | epochs to (c)'s final best, "
+             "median | share of (c)'s epochs | seeds reaching | test rel_l2 of its best model "
+             "(median) | trials (pruned) |",
+             "|---|---|---|---|---|---|---|"]
+    n_seeds = None
+    for row in part["rows"]:
+        n_seeds = len(row["epochs_to_random_best"])
+        median = row["epochs_to_random_best_median"]
+        reached = row["seeds_reaching"]
+        epochs = (f"{median:.0f}" if math.isfinite(median)
+                  else f"never ({n_seeds - reached} of {n_seeds} seeds)")
+        lines.append(f"| ({row['key']}) {METHOD_NAMES[row['method']]} | "
+                     f"{row['best_at_budget_median']:.4f} ({row['best_at_budget_min']:.3f}–"
+                     f"{row['best_at_budget_max']:.3f}) | {epochs} | "
+                     f"{_share(row['share_of_random_epochs'])} | {reached}/{n_seeds} | "
+                     f"{row['test_rel_l2_median']:.4f} | {row['trials']} ({row['pruned']}) |")
+    return "\n".join(lines)
+
+
+def _verdict(ours: dict, theirs: dict) -> str:
+    return "met" if ours["best_at_budget_median"] < theirs["best_at_budget_median"] else "not met"
+
+
+def render_search_top1(results: Results) -> str:
+    part = results["search"]["top1"]
+    return (f"**The screen's best architecture (`{part['architectures'][0]}`), "
+            f"{part['budget_epochs']} epochs:**\n\n" + _search_table(part))
+
+
+def render_search_top2(results: Results) -> str:
+    part = results["search"]["top2"]
+    names = ", then ".join(f"`{name}`" for name in part["architectures"])
+    keys = ", ".join(f"({row['key']})" for row in part["rows"])
+    return (f"**The screen's top two ({names}), {part['budget_epochs']} epochs in all; {keys} "
+            f"only:**\n\n" + _search_table(part))
+
+
+def render_search_figures(results: Results) -> str:
+    """The figures the search reading cites, each computed here."""
+    search = results["search"]
+    one, two = ({row["key"]: row for row in search[part]["rows"]} for part in ("top1", "top2"))
+    shares_one = [one[k]["share_of_random_epochs"] for k in ("a", "b")]
+    best_one = [row["best_at_budget_median"] for row in search["top1"]["rows"]]
+    spread = [row[key] for row in search["top1"]["rows"] + search["top2"]["rows"]
+              for key in ("best_at_budget_min", "best_at_budget_max")]
+    test_gain = [1 - one[k]["test_rel_l2_median"] / one["c"]["test_rel_l2_median"]
+                 for k in ("a", "b", "d")]
+    met_one = max(shares_one) <= 0.40
+    met_two = two["a"]["share_of_random_epochs"] <= 0.40
+    return "\n".join([
+        f"- **Target 1 (≤ 40% of random search's epochs): {'met' if met_one else 'not met'} on "
+        f"one architecture, {'met' if met_two else 'not met'} on two.**",
+        f"- **Target 2 ((a) beats KerasTuner Hyperband at equal budget): "
+        f"{_verdict(one['a'], one['e'])} on one architecture, {_verdict(two['a'], two['e'])} on "
+        f"two.**",
+        f"- Epochs to random search's final best: (a) and (b) need "
+        f"{_span([100 * share for share in shares_one], 0, '%')} of its epochs on one architecture, (a) {_share(two['a']['share_of_random_epochs'])} on two "
+        f"(target ≤ 40%).",
+        f"- Best validation rel_l2 at equal budget, one architecture: (a) "
+        f"{one['a']['best_at_budget_median']:.3f}, (c) {one['c']['best_at_budget_median']:.3f}, "
+        f"(e) {one['e']['best_at_budget_median']:.3f}; two architectures: (a) "
+        f"{two['a']['best_at_budget_median']:.3f}, (c) {two['c']['best_at_budget_median']:.3f}, "
+        f"(e) {two['e']['best_at_budget_median']:.3f}.",
+        f"- Test rel_l2 of the best model, one architecture: TPE's ((a), (b), (d)) "
+        f"{_span([one[k]['test_rel_l2_median'] for k in ('a', 'b', 'd')], 3)} against random's "
+        f"{one['c']['test_rel_l2_median']:.3f} ({_span([100 * g for g in test_gain], 0)}% lower).",
+        f"- The seed spread of the best value ({_span(spread, 2)}) against the spread of the methods' "
+        f"medians on one architecture ({_span(best_one, 3)}).",
+        f"- Trials pruned: (a) {one['a']['pruned']} of {one['a']['trials']}, (b) "
+        f"{one['b']['pruned']} of {one['b']['trials']} on one architecture.",
+    ])
+
+
+def render_screening_value(results: Results) -> str:
+    value = results["screening_value"]
+    lines = ["| seed | top two: best val (architecture) | all five: best val (architecture) | "
+             "all-five winner in the top two |", "|---|---|---|---|"]
+    for seed in value["seeds"]:
+        lines.append(f"| {seed['seed']} | {seed['top_two_best']:.4f} ({seed['top_two_winner']}) | "
+                     f"{seed['all_five_best']:.4f} ({seed['all_five_winner']}) | "
+                     f"{'yes' if seed['winner_in_top_two'] else 'no'} |")
+    summary, n = value["summary"], len(value["seeds"])
+    per = value["epochs_per_architecture"]
+    lines += ["", f"- Budget: {value['total_budget_epochs']} epochs in all, method "
+                  f"{value['method']}: the top two at {per['top_two']} each against all five at "
+                  f"{per['all_five']} each.",
+              f"- Median best: top two {summary['top_two_best_median']:.3f}, all five "
+              f"{summary['all_five_best_median']:.3f}; the top two was better for "
+              f"{round(summary['top_two_better_share'] * n)} seed(s) of {n}; the all-five winner was "
+              f"in the top two for {round(summary['winner_in_top_two_share'] * n)} of {n}."]
+    return "\n".join(lines)
+
+
+def render_quality(results: Results) -> str:
+    quality = results["quality"]
+    lines = ["| method | test rel_l2 (median of seeds) | PCA, same latent size | ratio | test MSE | "
+             "PCA MSE | ratio | beats PCA |", "|---|---|---|---|---|---|---|---|"]
+    for row in quality["summary"]:
+        lines.append(f"| ({row['key']}) {METHOD_NAMES[row['method']]} | {row['test_rel_l2_median']:.4f} | "
+                     f"{row['pca_test_rel_l2_median']:.4f} | {row['rel_l2_ratio_to_pca_median']:.2f}x | "
+                     f"{row['test_mse_median']:.4f} | {row['pca_test_mse_median']:.4f} | "
+                     f"{row['mse_ratio_to_pca_median']:.2f}x | {row['beats_pca_seeds']}/{row['seeds']} "
+                     f"seeds |")
+    rows = quality["rows"]
+    latents = sorted({row["latent"] for row in rows})
+    beat = sum(row["rel_l2_ratio_to_pca"] < 1 for row in rows)
+    lines += ["", f"- Over all {len(rows)} best models (every method and seed): test rel_l2 "
+                  f"{_span([r['test_rel_l2'] for r in rows], 2)} against PCA's "
+                  f"{_span([r['pca_test_rel_l2'] for r in rows], 2)}; PCA is "
+                  f"{_span([r['rel_l2_ratio_to_pca'] for r in rows], 2, 'x')} lower in rel_l2 and "
+                  f"{_span([r['mse_ratio_to_pca'] for r in rows], 2, 'x')} lower in MSE; "
+                  f"{beat} of {len(rows)} beat PCA.",
+              f"- Latent sizes the searches chose: {', '.join(map(str, latents))}."]
+    screen_pca = quality.get("screen_pca_latent50")
+    if screen_pca:
+        lines.append(f"- PCA at the screen's latent size ({screen_pca['n_components']}): validation "
+                     f"rel_l2 {screen_pca['val']['rel_l2']:.3f}, test {screen_pca['test']['rel_l2']:.3f}.")
+    return "\n".join(lines)
+
+
+RENDERERS: dict[str, Callable[[Results], str]] = {
+    "search-top1": render_search_top1,
+    "search-top2": render_search_top2,
+    "search-figures": render_search_figures,
+    "screening-value": render_screening_value,
+    "quality": render_quality,
+}
+
+
+def render(text: str, results: Results) -> tuple[str, list[str]]:
+    """`text` with every generated block rewritten; also the names of blocks whose body changed.
+
+    Raises:
+        SystemExit: a block names no renderer, or a renderer has no block in the text.
+    """
+    changed, seen = [], set()
+
+    def rewrite(match: re.Match) -> str:
+        name = match["name"]
+        if name not in RENDERERS:
+            raise SystemExit(f"README block {name!r} has no renderer in bench/readme.py; "
+                             f"known: {', '.join(RENDERERS)}")
+        seen.add(name)
+        body = RENDERERS[name](results).rstrip("\n") + "\n"
+        if body != match["body"]:
+            changed.append(name)
+        return match["open"] + body + match["close"]
+
+    new = BLOCK.sub(rewrite, text)
+    missing = set(RENDERERS) - seen
+    if missing:
+        raise SystemExit(f"README has no block for {', '.join(sorted(missing))}: add "
+                         f"<!-- bench:NAME --> ... <!-- /bench:NAME --> where it belongs")
+    return new, changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 if a block differs from what the JSON gives")
+    parser.add_argument("--readme", type=Path, default=README)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    text = args.readme.read_text()
+    new, changed = render(text, Results(args.results))
+    if args.check:
+        if changed:
+            print(f"README blocks out of date with bench/results: {', '.join(changed)}; run "
+                  f"`python -m bench.readme`", file=sys.stderr)
+            return 1
+        print("README figures match bench/results")
+        return 0
+    args.readme.write_text(new)
+    print(f"rewrote {len(changed)} block(s) of {args.readme}: {', '.join(changed) or 'none changed'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
