@@ -121,3 +121,96 @@ def test_describe_fingerprint_changes_when_the_file_does(make_seed):
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert [m.split(":")[0] for m in load(path).mismatches(described)] == ["fingerprint"]
+
+
+def test_generate_with_a_custom_design_passes_its_spec(capsys, monkeypatch, tmp_path):
+    calls = []
+
+    def fake_generate(out, quick=False, progress=print, spec=None):
+        calls.append((out, spec))
+        return tmp_path / "rb.h5"
+
+    monkeypatch.setattr(embedded, "generate_dataset", fake_generate)
+    argv = ["generate", "--cases", "8", "--ra", "2e5,4e5", "--pr", "1,2", "--walls", "free-slip"]
+    assert run(main, argv) == 0
+    (out, spec), = calls
+    assert out is None and spec.n_cases == 8 and spec.walls == "free-slip"
+    assert spec.rayleigh_range == (2e5, 4e5) and spec.prandtl_range == (1.0, 2.0)
+    assert spec.n_x == embedded.DEFAULT_SPEC.n_x  # everything else from the default
+    assert spec.key() != embedded.DEFAULT_SPEC.key()
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["generate", "--ra", "5e5,1e5"], "--ra needs 0 < LO <= HI"),
+    (["generate", "--pr", "7"], "--pr takes LO,HI"),
+    (["generate", "--cases", "0"], "--cases must be at least 1"),
+    (["simulate", "--ra", "0", "--pr", "1", "--out", "x.h5"], "--ra must be a positive number"),
+    (["simulate", "--ra", "1e5", "--pr", "1", "--grid", "200by100", "--out", "x.h5"], "--grid takes"),
+    (["simulate", "--ra", "1e5", "--pr", "1", "--snapshots", "0", "--out", "x.h5"], "--snapshots"),
+    (["simulate", "--ra", "1e5", "--pr", "1", "--walls", "sticky", "--out", "x.h5"], "invalid choice"),
+    (["simulate", "--ra", "1e5", "--out", "x.h5"], "--pr"),
+])
+def test_bad_generator_flags_fail_in_one_line(capsys, argv, expected):
+    try:
+        code = run(main, argv)
+    except SystemExit as exc:  # argparse's own checks (choices, required flags) exit from parse_args
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """`simulate` with automatic spin-up on a small grid: (path, printed lines)."""
+    path = tmp_path_factory.mktemp("simulate") / "one.h5"
+    lines = []
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = run(main, ["simulate", "--ra", "2e4", "--pr", "1", "--grid", "48x24", "--snapshots", "6",
+                          "--spacing", "0.5", "--seed", "1", "--out", str(path)])
+    lines = buffer.getvalue().splitlines()
+    assert code == 0, lines
+    return path, lines
+
+
+def test_simulate_writes_one_simulation_in_the_seed_layout(simulated):
+    path, lines = simulated
+    with h5py.File(path) as f:
+        data = f["scaled_data"]
+        assert data.shape == (6, 48, 24, 3)
+        assert data.attrs["idx"].tolist() == [[0, 6]] and len(data.attrs["cases"]) == 1
+        assert list(data.attrs["walls"]) == ["no-slip"]
+        attrs = {key: float(data.attrs[key][0]) for key in
+                 ("rayleigh", "prandtl", "nusselt", "nusselt_min", "nusselt_max", "temporal_variation",
+                  "spinup_time", "developed_time")}
+        times = f["time"][:]
+    assert attrs["rayleigh"] == 2e4 and attrs["prandtl"] == 1.0
+    assert 1.2 < attrs["nusselt_min"] <= attrs["nusselt"] <= attrs["nusselt_max"]
+    assert attrs["temporal_variation"] >= 0
+    # Automatic spin-up: developed (Nu > 1.2, overshoot over), then 10 free-fall times of settling.
+    assert attrs["developed_time"] > 0 and attrs["spinup_time"] == pytest.approx(attrs["developed_time"] + 10)
+    np.testing.assert_allclose(times, attrs["spinup_time"] + 0.5 * np.arange(6))
+    progress = [line for line in lines if line.strip().startswith("t =")]
+    assert len(progress) >= 3 and all("Nu =" in line and "dt =" in line for line in progress)
+    assert lines[-1] == str(path)
+    data = load(path)  # one simulation: the loader splits it in time
+    assert data.split_record["strategy"] == "by_time_block"
+
+
+def test_info_lists_each_simulations_physics(capsys, simulated):
+    path, _ = simulated
+    assert run(main, ["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "simulations: 1" in out
+    header = next(line for line in out.splitlines() if "variation" in line)
+    assert header.split() == ["name", "Ra", "Pr", "Nu", "variation", "snapshots", "rows"]
+    row = out.splitlines()[out.splitlines().index(header) + 1].split()
+    with h5py.File(path) as f:
+        attrs = f["scaled_data"].attrs
+        assert row[0] == attrs["cases"][0]
+        assert float(row[3]) == pytest.approx(attrs["nusselt"][0], abs=1e-3)
+        assert float(row[4]) == pytest.approx(attrs["temporal_variation"][0], abs=1e-3)
+    assert row[5] == "6" and row[6] == "0-5"

@@ -21,12 +21,11 @@ import h5py
 import numpy as np
 
 from hpo.config import studies_dir
-from hpo.data.rayleigh_benard.solver import Setup, Solver
+from hpo.data.rayleigh_benard.simulation import CHANNELS, Case, simulate
 
 # Bump when the solver or the file layout changes, so cached files are regenerated.
-GENERATOR_VERSION = 1
-
-CHANNELS = ("temperature", "pressure", "velocity")
+# 2: no-slip walls (Chebyshev in z), a time-dependent design, per-case attrs on scaled_data.
+GENERATOR_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -40,31 +39,33 @@ class DatasetSpec:
     n_z: int  # output grid points in z (axis 2)
     n_snapshots: int  # per case
     snapshot_spacing: float  # free-fall time units between snapshots
-    spinup_time: float  # time before the first snapshot, for the flow to develop
+    spinup_time: float | None = None  # None: each case runs until developed, plus a settling time
     lx: float = 2.0  # aspect ratio Lx/Lz = 2 (the seed's 200 x 100 grid)
     seed: int = 0  # scrambles the Sobol design and seeds each case's initial perturbation
-    perturbation: float = 1e-2  # initial temperature noise; large enough to develop within spin-up
+    perturbation: float = 1e-2  # initial temperature noise per low mode
+    walls: str = "no-slip"  # the seed's and The Well's boundary conditions
 
-    def n_modes(self, rayleigh: float) -> int:
-        """Spectral modes per direction: thinner boundary layers at high Ra need more."""
-        if self.n_z <= 32:
-            return 24 if rayleigh <= 2e4 else 32
-        return 48 if rayleigh <= 1e5 else 64
+    def case(self, index: int, rayleigh: float, prandtl: float) -> Case:
+        return Case(rayleigh, prandtl, walls=self.walls, lx=self.lx, n_x=self.n_x, n_z=self.n_z,
+                    n_snapshots=self.n_snapshots, snapshot_spacing=self.snapshot_spacing,
+                    spinup_time=self.spinup_time, seed=self.seed * 1000 + index,
+                    perturbation=self.perturbation)
 
     def key(self) -> str:
         payload = json.dumps({"spec": asdict(self), "version": GENERATOR_VERSION}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:10]
 
 
-# The seed's grid and the issue's design: 12 cases over Ra in [2e3, 3e5], Pr in [0.7, 10], 40 snapshots
-# each every 0.5 time units after 40 units of spin-up (low-Ra, high-Pr rolls have settled by t ~ 35).
-DEFAULT_SPEC = DatasetSpec(n_cases=12, rayleigh_range=(2e3, 3e5), prandtl_range=(0.7, 10.0),
-                           n_x=200, n_z=100, n_snapshots=40, snapshot_spacing=0.5,
-                           spinup_time=40.0)
-# Small enough for tests and demos: 6 cases (enough for a by-simulation 80/10/10 split), 64 x 32 grid,
-# moderate Ra so coarse modes resolve it.
-QUICK_SPEC = DatasetSpec(n_cases=6, rayleigh_range=(2e3, 5e4), prandtl_range=(0.7, 10.0),
-                         n_x=64, n_z=32, n_snapshots=12, snapshot_spacing=0.5, spinup_time=30.0)
+# The seed's grid and a design whose flows are time-dependent (measured: no-slip, Lx = 2, every
+# sampled (Ra, Pr) in [1e5, 1e6] x [0.7, 10] has temperature temporal variation >= 0.17, while
+# Ra = 3e4 is steady, variation 0.03): 24 cases, so validation and test hold two each, 40 snapshots
+# every 0.5 free-fall times after each case has developed.
+DEFAULT_SPEC = DatasetSpec(n_cases=24, rayleigh_range=(1e5, 2e6), prandtl_range=(0.7, 10.0),
+                           n_x=200, n_z=100, n_snapshots=40, snapshot_spacing=0.5)
+# Small enough for tests and demos (<= 20 s on 2 cores): 6 cases (a by-simulation 80/10/10 split),
+# 64 x 32 grid, 12 snapshots; Pr >= 3 takes long steps, and Ra >= 1e5 keeps it time-dependent.
+QUICK_SPEC = DatasetSpec(n_cases=6, rayleigh_range=(1e5, 3e5), prandtl_range=(3.0, 10.0),
+                         n_x=64, n_z=32, n_snapshots=12, snapshot_spacing=0.5)
 
 
 def design(spec: DatasetSpec) -> list[tuple[float, float]]:
@@ -82,41 +83,15 @@ def design(spec: DatasetSpec) -> list[tuple[float, float]]:
 
 
 def simulate_case(spec: DatasetSpec, index: int, rayleigh: float, prandtl: float) -> dict:
-    """Run one case; return its snapshots (n_snapshots, n_x, n_z, 3) and time-averaged diagnostics."""
-    started = time.perf_counter()
-    n_modes = spec.n_modes(rayleigh)
-    solver = Solver(Setup(rayleigh, prandtl, lx=spec.lx, n_x_modes=n_modes, n_z_modes=n_modes))
-    state = solver.initial_state(seed=spec.seed * 1000 + index, amplitude=spec.perturbation)
-    n_steps = solver.advance(state, spec.spinup_time)
+    """Run one case of `spec` (see hpo.data.rayleigh_benard.simulation.simulate for what it returns)."""
+    return {"index": index, **simulate(spec.case(index, rayleigh, prandtl))}
 
-    # Time averages over the snapshot window, accumulated every step (weighted by its dt).
-    sums = {"time": 0.0, "nusselt": 0.0, "wall_nusselt": 0.0, "energy": 0.0, "mean_energy": 0.0}
 
-    def accumulate(state, dt):
-        total, mean = solver.kinetic_energies(state)
-        sums["time"] += dt
-        sums["nusselt"] += dt * solver.nusselt(state)
-        sums["wall_nusselt"] += dt * solver.wall_nusselt(state)
-        sums["energy"] += dt * total
-        sums["mean_energy"] += dt * mean
-
-    snapshots = np.empty((spec.n_snapshots, spec.n_x, spec.n_z, len(CHANNELS)), np.float32)
-    times = np.empty(spec.n_snapshots)
-    for k in range(spec.n_snapshots):
-        if k > 0:
-            n_steps += solver.advance(state, spec.spinup_time + k * spec.snapshot_spacing,
-                                      on_step=accumulate)
-        fields = solver.fields(state, spec.n_x, spec.n_z)
-        snapshots[k] = np.stack([fields.temperature, fields.pressure, fields.speed], axis=-1)
-        times[k] = state.time
-    window = max(sums["time"], 1e-300)
-    return {
-        "index": index, "rayleigh": rayleigh, "prandtl": prandtl, "snapshots": snapshots,
-        "times": times, "n_steps": n_steps, "n_modes": n_modes,
-        "nusselt": sums["nusselt"] / window, "wall_nusselt": sums["wall_nusselt"] / window,
-        "mean_flow_energy_share": sums["mean_energy"] / max(sums["energy"], 1e-300),
-        "seconds": time.perf_counter() - started,
-    }
+def _estimated_cost(case: Case) -> float:
+    """Relative run time: work per step (modes) times steps, which grow with Ra and shrink with Pr
+    (measured: a Pr 0.7 case takes ~3x the steps of a Pr 10 case at the same Ra)."""
+    n_x_modes, n_z_modes = case.modes()
+    return n_x_modes * n_z_modes**2 * case.rayleigh**0.3 * case.prandtl**-0.45
 
 
 def _simulate_case_args(args) -> dict:
@@ -162,17 +137,19 @@ def generate_dataset(out: Path | None = None, quick: bool = False,
     cases = design(spec)
     n_workers = n_workers or min(len(cases), os.cpu_count() or 1)
     started = time.perf_counter()
-    # Longest cases first (cost grows with Ra) so the last worker does not finish alone.
-    order = sorted(range(len(cases)), key=lambda i: -cases[i][0])
+    # Longest cases first so the last worker does not finish alone.
+    order = sorted(range(len(cases)), key=lambda i: -_estimated_cost(spec.case(i, *cases[i])))
     jobs = [(spec, i, *cases[i]) for i in order]
     results = {}
     for result in _run_jobs(jobs, n_workers):
         results[result["index"]] = result
         progress(f"  case {len(results):>2}/{len(cases)}  Ra={result['rayleigh']:9.3g}  "
                  f"Pr={result['prandtl']:5.2f}  Nu={result['nusselt']:6.2f}  "
+                 f"variation={result['temporal_variation']:.3f}  "
                  f"mean-flow share={result['mean_flow_energy_share']:.2f}  "
-                 f"({result['n_steps']} steps, {result['seconds']:.1f} s)")
-    _write(out, spec, [results[i] for i in range(len(cases))])
+                 f"({result['n_steps']} steps, {result['seconds']:.1f} s, cpu {result['cpu_seconds']:.1f} s)")
+    write_simulations(out, [results[i] for i in range(len(cases))],
+                      generator={"spec": asdict(spec), "version": GENERATOR_VERSION})
     progress(f"wrote {out} ({len(cases)} cases x {spec.n_snapshots} snapshots, "
              f"{spec.n_x} x {spec.n_z} grid) in {time.perf_counter() - started:.1f} s")
     return out
@@ -198,31 +175,61 @@ def _run_jobs(jobs: list, n_workers: int):
                 os.environ[key] = value
 
 
-def _write(out: Path, spec: DatasetSpec, results: list[dict]) -> None:
-    """Write the seed layout atomically (a temporary file renamed at the end: no half-written cache)."""
+# Per-case values written as arrays (one entry per simulation) on `scaled_data`, beside idx and cases.
+CASE_ATTRS = ("rayleigh", "prandtl", "nusselt", "nusselt_min", "nusselt_max", "temporal_variation",
+              "wall_nusselt_bottom", "wall_nusselt_top", "dissipation", "mean_flow_energy_share",
+              "spinup_time", "developed_time")
+
+
+def write_simulations(out: Path, results: list[dict], generator: dict) -> None:
+    """Write simulations in the seed layout, atomically (a temporary file renamed at the end).
+
+    `scaled_data` (N, n_x, n_z, 3) holds each channel scaled to [0, 1] over the file (offset/scale
+    attrs give the physical values back); its attrs also hold `idx`, `cases`, `channels`, `walls`
+    and the CASE_ATTRS arrays, where the seed's files keep them.
+
+    Args:
+        out: the file to write.
+        results: what hpo.data.rayleigh_benard.simulation.simulate returns, one per simulation.
+        generator: JSON-able record of what made the file (root attr `generator`).
+    """
     unscaled = np.concatenate([r["snapshots"] for r in results])  # (N, n_x, n_z, 3)
     low = unscaled.min(axis=(0, 1, 2)).astype(np.float64)
     span = unscaled.max(axis=(0, 1, 2)).astype(np.float64) - low
     span[span == 0] = 1.0
     scaled = ((unscaled - low) / span).astype(np.float32)  # per channel to [0, 1], like the seed
     starts = np.cumsum([0] + [len(r["snapshots"]) for r in results])
+    first = results[0]
+    n_x, n_z = unscaled.shape[1:3]
+    lx = float(first["x"][1] - first["x"][0]) * n_x
+    modes = ", ".join(sorted({f"{m[0]} x {m[1]}" for m in (r["n_modes"] for r in results)}))
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with h5py.File(tmp, "w") as f:
         f.create_dataset("unscaled_data", data=unscaled, chunks=(1,) + unscaled.shape[1:])
         data = f.create_dataset("scaled_data", data=scaled, chunks=(1,) + scaled.shape[1:])
         data.attrs["offset"] = low  # physical = scaled * scale + offset
         data.attrs["scale"] = span
+        data.attrs["idx"] = np.stack([starts[:-1], starts[1:]], axis=1)
+        data.attrs["cases"] = [_case_name(r["rayleigh"], r["prandtl"]) for r in results]
+        data.attrs["channels"] = list(CHANNELS)
+        data.attrs["walls"] = [r["walls"] for r in results]
+        for key in CASE_ATTRS:
+            data.attrs[key] = np.array([r[key] for r in results], dtype=np.float64)
         f.create_dataset("time", data=np.concatenate([r["times"] for r in results]))
-        f.create_dataset("x", data=np.arange(spec.n_x) * spec.lx / spec.n_x)
-        f.create_dataset("z", data=(np.arange(spec.n_z) + 0.5) / spec.n_z)
-        f.attrs["idx"] = np.stack([starts[:-1], starts[1:]], axis=1)
-        f.attrs["cases"] = [_case_name(r["rayleigh"], r["prandtl"]) for r in results]
-        f.attrs["channels"] = list(CHANNELS)
-        for key in ("rayleigh", "prandtl", "nusselt", "wall_nusselt", "mean_flow_energy_share"):
-            f.attrs[key] = np.array([r[key] for r in results])
+        f.create_dataset("x", data=first["x"])
+        f.create_dataset("z", data=first["z"])
+        walls = sorted({r["walls"] for r in results})
         f.attrs["description"] = (
-            "2D Boussinesq Rayleigh-Benard convection, free-slip walls, periodic x, Lx/Lz = "
-            f"{spec.lx:g}, free-fall units; channels temperature (b), pressure (zero mean, incl. "
-            "hydrostatic part), velocity magnitude; axis 1 = x, axis 2 = z (cell centres)")
-        f.attrs["generator"] = json.dumps({"spec": asdict(spec), "version": GENERATOR_VERSION})
+            f"2D Boussinesq Rayleigh-Benard convection, {' and '.join(walls)} walls, periodic x, "
+            f"Lx/Lz = {lx:g}, free-fall units; channels temperature (b, 1 at the bottom wall, 0 at "
+            "the top), pressure (zero mean, incl. hydrostatic part), velocity magnitude; axis 1 = x, "
+            "axis 2 = z")
+        f.attrs["x_points"] = f"x_i = i Lx / {n_x}, i = 0..{n_x - 1} (periodic)"
+        f.attrs["z_points"] = (f"cell centres z_j = (j + 1/2) / {n_z}, j = 0..{n_z - 1}: no point on "
+                               "the walls")
+        f.attrs["solver_grid"] = (
+            f"solved with (x Fourier modes x z modes) {modes} (no-slip: Chebyshev degree; free-slip: "
+            "sine modes) and evaluated spectrally on the output grid, which may be finer")
+        f.attrs["generator"] = json.dumps(generator)
     tmp.replace(out)

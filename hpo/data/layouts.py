@@ -1,8 +1,9 @@
 """Detect which of the three layouts a file uses and describe it as a `Source`.
 
 - seed: `scaled_data` (N, H, W, C), axis 1 = x, axis 2 = z; attrs `idx` ([start, end) rows per
-  simulation) and `cases` (names) on the root or on the dataset; optional root attr `channels` and,
-  on the dataset, `offset`/`scale` per channel with physical = value * scale + offset.
+  simulation) and `cases` (names) on the dataset, where the seed's files and the embedded data keep
+  them, or on the root (older files); optional attr `channels` (dataset or root) and, on the
+  dataset, `offset`/`scale` per channel with physical = value * scale + offset.
 - arrays: any (N, H, W) or (N, H, W, C) dataset (`--dataset` picks one); without `idx` every sample
   stands alone.
 - the_well: The Well's rayleigh_benard files (see hpo.data.the_well).

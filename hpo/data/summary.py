@@ -13,7 +13,7 @@ from hpo.data.layouts import list_datasets, open_source
 from hpo.data.validation import check_file
 
 # Simulations listed one per line before the rest are summarised.
-N_LISTED = 20
+N_LISTED = 50
 
 
 def info(path: str | Path, dataset: str | None = None,
@@ -35,7 +35,7 @@ def info(path: str | Path, dataset: str | None = None,
     with h5py.File(path, "r") as f:
         datasets = [{"name": name, "shape": list(shape), "dtype": dtype}
                     for name, shape, dtype in list_datasets(f)]
-        per_simulation = _per_simulation_attrs(f, len(source.simulations or ()))
+        per_simulation = _per_simulation_attrs(f, source.dataset, len(source.simulations or ()))
     n_channels = len(source.channels)
     low, high = np.full(n_channels, np.inf), np.full(n_channels, -np.inf)
     total, n_finite = np.zeros(n_channels), np.zeros(n_channels, np.int64)
@@ -75,15 +75,46 @@ def info(path: str | Path, dataset: str | None = None,
     }
 
 
-def _per_simulation_attrs(f: h5py.File, n_simulations: int) -> dict[str, list[float]]:
-    """Root attrs holding one number per simulation (e.g. rayleigh, prandtl, nusselt)."""
+def _per_simulation_attrs(f: h5py.File, dataset: str | None, n_simulations: int) -> dict[str, list[float]]:
+    """Attrs holding one number per simulation (e.g. rayleigh, prandtl, nusselt), from the data
+    set (where the seed layout keeps them) or else the root."""
     found = {}
-    for name, value in f.attrs.items():
-        value = np.asarray(value)
-        if (name != "idx" and n_simulations and value.shape == (n_simulations,)
-                and np.issubdtype(value.dtype, np.number)):
-            found[name] = [float(v) for v in value]
+    holders = [f.attrs]
+    if dataset is not None and isinstance(f.get(dataset), h5py.Dataset):
+        holders.append(f[dataset].attrs)  # later wins: the dataset's own attrs
+    for attrs in holders:
+        for name, value in attrs.items():
+            value = np.asarray(value)
+            if (name not in ("idx", "offset", "scale") and n_simulations
+                    and value.shape == (n_simulations,) and np.issubdtype(value.dtype, np.number)):
+                found[name] = [float(v) for v in value]
     return found
+
+
+# Per-simulation physics that `info` shows as columns when the file has them (the embedded data and
+# `hpo.data simulate` write them): attr name, column title, format.
+PHYSICS_COLUMNS = (("rayleigh", "Ra", "{:>9.3g}"), ("prandtl", "Pr", "{:>6.3g}"),
+                   ("nusselt", "Nu", "{:>7.3f}"), ("temporal_variation", "variation", "{:>9.3f}"))
+
+
+def _simulation_lines(simulations: list, extra: dict[str, list[float]]) -> list[str]:
+    """One line per simulation: a table of name, Ra, Pr, Nu, temporal variation and snapshot count
+    when the file records them, else name, rows and any per-simulation numbers."""
+    shown = simulations[:N_LISTED]
+    if all(key in extra for key, _, _ in PHYSICS_COLUMNS):
+        width = max(len("name"), *(len(name) for name, _, _ in shown))
+        header = f"  {'name':<{width}}" + "".join(
+            f"  {title:>{len(fmt.format(0.0))}}" for _, title, fmt in PHYSICS_COLUMNS)
+        lines = [header + "  snapshots  rows"]
+        for i, (name, start, end) in enumerate(shown):
+            cells = "".join("  " + fmt.format(extra[key][i]) for key, _, fmt in PHYSICS_COLUMNS)
+            lines.append(f"  {name:<{width}}{cells}  {end - start:>9}  {start}-{end - 1}")
+        return lines
+    lines = []
+    for i, (name, start, end) in enumerate(shown):
+        values = "".join(f"  {key}={values[i]:.4g}" for key, values in extra.items())
+        lines.append(f"  {name}  rows {start}-{end - 1}  ({end - start} steps){values}")
+    return lines
 
 
 def format_info(summary: dict[str, Any]) -> str:
@@ -101,10 +132,7 @@ def format_info(summary: dict[str, Any]) -> str:
         lines.append("simulations: not marked (no idx attribute); every sample stands alone")
     else:
         lines.append(f"simulations: {len(simulations)}")
-        extra = summary.get("simulation_attrs") or {}
-        for i, (name, start, end) in enumerate(simulations[:N_LISTED]):
-            values = "".join(f"  {key}={values[i]:.4g}" for key, values in extra.items())
-            lines.append(f"  {name}  rows {start}-{end - 1}  ({end - start} steps){values}")
+        lines += _simulation_lines(simulations, summary.get("simulation_attrs") or {})
         if len(simulations) > N_LISTED:
             lines.append(f"  ... and {len(simulations) - N_LISTED} more")
     nonfinite = summary["nonfinite"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hpo.data.rayleigh_benard.blas import one_blas_thread
 from hpo.data.rayleigh_benard.spectral import Basis, z_points
 
 # ARS(2,2,2) (Ascher, Ruuth & Spiteri 1997): L-stable implicit part, so stiff diffusion is damped.
@@ -51,6 +52,9 @@ class State:
     theta: np.ndarray  # (Nz, Kx) complex
     time: float = 0.0
 
+    def copy(self) -> "State":
+        return State(self.omega.copy(), self.theta.copy(), self.time)
+
 
 @dataclass
 class Fields:
@@ -70,6 +74,8 @@ class Fields:
 
 class Solver:
     """Advances a State in time and evaluates physical fields and diagnostics."""
+
+    walls = "free-slip"
 
     def __init__(self, setup: Setup):
         self.setup = setup
@@ -169,14 +175,21 @@ class Solver:
             FloatingPointError: the solution blew up (non-finite values).
         """
         n_steps = 0
-        while state.time < until - 1e-12:
-            dt = self.step(state, until=until)
-            n_steps += 1
-            if on_step is not None:
-                on_step(state, dt)
+        with one_blas_thread():
+            while state.time < until - 1e-12:
+                dt = self.step(state, until=until)
+                n_steps += 1
+                if on_step is not None:
+                    on_step(state, dt)
         if not (np.all(np.isfinite(state.omega)) and np.all(np.isfinite(state.theta))):
             raise FloatingPointError(f"solution blew up before t = {until}: {self.setup}")
         return n_steps
+
+    def snapshots(self, state: State, times, on_step=None):
+        """Yield a copy of the state at each of `times` (ascending), landing on each exactly."""
+        for t in times:
+            self.advance(state, t, on_step=on_step)
+            yield state.copy()
 
     # --- diagnostics --------------------------------------------------------------------------
     def nusselt(self, state: State) -> float:
@@ -188,6 +201,24 @@ class Solver:
         """Nu from the mean temperature gradient at the bottom wall, -db/dz at z = 0."""
         dtheta_dz_bottom = float(np.sum(self.basis.kz[:, 0] * state.theta[:, 0].real))
         return 1.0 - dtheta_dz_bottom
+
+    def wall_nusselts(self, state: State) -> tuple[float, float]:
+        """(bottom, top) Nu from the mean temperature gradient on each wall, -d(b_bar)/dz."""
+        kz = self.basis.kz[:, 0]
+        theta_bar = state.theta[:, 0].real
+        return 1.0 - float(np.sum(kz * theta_bar)), 1.0 - float(np.sum(kz * np.cos(kz) * theta_bar))
+
+    def dissipation(self, state: State) -> float:
+        """Viscous dissipation rate nu <|grad u|^2> = nu <omega^2> (free-slip walls)."""
+        return self.setup.nu * self.basis.mean_product(state.omega, state.omega)
+
+    def diagnostics(self, state: State) -> dict[str, float]:
+        """nusselt (volume), bottom and top (wall Nu), energy and mean_energy (kinetic, total and of
+        the horizontal mean flow) and dissipation."""
+        bottom, top = self.wall_nusselts(state)
+        energy, mean_energy = self.kinetic_energies(state)
+        return {"nusselt": self.nusselt(state), "bottom": bottom, "top": top, "energy": energy,
+                "mean_energy": mean_energy, "dissipation": self.dissipation(state)}
 
     def kinetic_energies(self, state: State) -> tuple[float, float]:
         """(total, horizontal-mean flow) kinetic energy per unit volume, 1/2 <|u|^2>."""

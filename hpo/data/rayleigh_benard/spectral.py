@@ -51,7 +51,7 @@ def cosine_projection_matrix(n_modes: int, n_points: int) -> np.ndarray:
     return projection
 
 
-def _apply_z(matrix: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+def apply_z(matrix: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
     """matrix @ coefficients along the z axis (-2) for complex coefficients, as one real matmul."""
     as_real = np.ascontiguousarray(coefficients).view(np.float64)  # (..., Nz, 2*Kx)
     return np.ascontiguousarray(np.matmul(matrix, as_real)).view(np.complex128)
@@ -123,7 +123,7 @@ class Basis:
                      n_z: int | None = None) -> np.ndarray:
         """Evaluate sine series on a (n_z, n_x) grid (default: the product grid)."""
         matrix = self._sine_eval if n_z is None else sine_eval_matrix(self.n_z_modes, n_z)
-        return self._x_to_grid(_apply_z(matrix, coefficients), n_x)
+        return self._x_to_grid(apply_z(matrix, coefficients), n_x)
 
     def cosine_to_grid(self, coefficients: np.ndarray, n_x: int | None = None,
                        n_z: int | None = None) -> np.ndarray:
@@ -131,15 +131,15 @@ class Basis:
         n_modes = coefficients.shape[-2]
         matrix = (self._cosine_eval[:, :n_modes] if n_z is None
                   else cosine_eval_matrix(n_modes, n_z))
-        return self._x_to_grid(_apply_z(matrix, coefficients), n_x)
+        return self._x_to_grid(apply_z(matrix, coefficients), n_x)
 
     def grid_to_sine(self, values: np.ndarray) -> np.ndarray:
         """Project product-grid values on the kept sine modes (drops what the modes cannot hold)."""
-        return _apply_z(self._sine_projection, self._x_to_modes(values))
+        return apply_z(self._sine_projection, self._x_to_modes(values))
 
     def grid_to_cosine(self, values: np.ndarray, n_modes: int) -> np.ndarray:
         """Project product-grid values on cosine modes 0..n_modes-1."""
-        return _apply_z(cosine_projection_matrix(n_modes, self.n_z_points), self._x_to_modes(values))
+        return apply_z(cosine_projection_matrix(n_modes, self.n_z_points), self._x_to_modes(values))
 
     def _x_to_grid(self, coefficients: np.ndarray, n_x: int | None) -> np.ndarray:
         n_x = self.n_x_points if n_x is None else n_x
