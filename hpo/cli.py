@@ -17,11 +17,14 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
-    """Call `main(argv)`; turn an HpoError into one line on stderr and exit code 2."""
+    """Call `main(argv)`; turn an HpoError into one line on stderr and its exit code (2 for bad
+    input, 1 for a study that failed: `hpo.errors`), without a traceback."""
     try:
         return main(argv)
     except HpoError as exc:
-        message = " ".join(str(exc).split("\n"))
+        from hpo.storage import redact  # a last guard: no error line prints a password
+
+        message = redact(" ".join(str(exc).split("\n")))
         print(f"error: {message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -20,12 +20,13 @@ import pandas as pd
 from hpo import architectures
 from hpo.claims import ClaimLock
 from hpo.config import studies_dir
-from hpo.errors import ConfigError
+from hpo.errors import ConfigError, StudyFailed
 from hpo.screening import study_name as screen_study_name
 from hpo.serialize import json_safe
-from hpo.storage import open_storage, resolve_storage_url
-from hpo.study import (PRUNERS, SAMPLERS, StudySettings, Worker, configure_threads, finished_trials,
-                       load_best_model, make_pruner, make_sampler, study_needs_trials)
+from hpo.storage import open_storage, redact, resolve_storage_url
+from hpo.study import (PRUNERS, SAMPLERS, KerasObjective, StudySettings, Worker, configure_threads,
+                       failure_message, finished_trials, load_best_model, make_pruner, make_sampler,
+                       study_needs_trials)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def validate(config: OptimizeConfig) -> None:
     checks = [(settings.n_trials >= 1, f"--trials must be at least 1, but got {settings.n_trials}"),
               (settings.epochs >= 1, f"--epochs must be at least 1, but got {settings.epochs}"),
               (config.n_workers >= 1, f"--workers must be at least 1, but got {config.n_workers}"),
+              (settings.max_failures >= 1,
+               f"--max-failures must be at least 1, but got {settings.max_failures}"),
               (settings.heartbeat_interval >= 1,
                f"--heartbeat must be at least 1 second, but got {settings.heartbeat_interval}"),
               (settings.epoch_budget is None or settings.epoch_budget >= 1,
@@ -97,7 +100,7 @@ def read_screen(run: str, storage_url: str) -> optuna.Study:
     names = [s.study_name for s in storage.get_all_studies()]
     name = screen_study_name(run)
     if name not in names:
-        raise ConfigError(f"no screen stored for run {run!r} in {storage_url}; run "
+        raise ConfigError(f"no screen stored for run {run!r} in {redact(storage_url)}; run "
                           f"`python -m hpo.screen --run {run}` (same --storage and data flags) first")
     study = optuna.load_study(study_name=name, storage=storage)
     if not study.user_attrs.get("ranking"):
@@ -129,6 +132,8 @@ def optimize(config: OptimizeConfig, storage: str | None = None,
 
     Raises:
         ConfigError: bad flags, no screen for the run, data that differ from the screened data.
+        StudyFailed: a study's last `max_failures` trials failed; its stored trials are kept, the
+            studies after it are not run.
     """
     from hpo.data import load
 
@@ -184,17 +189,29 @@ def _create_study(name: str, storage_url: str, data, architecture: str,
 
 
 def _run_workers(config: OptimizeConfig, name: str, architecture: str, storage_url: str,
-                 space: dict, data, say) -> None:
+                 space: dict, data, say, process_target: Callable | None = None) -> None:
     """Run the study's remaining trials with N worker processes (or this process, when one worker
     has no more than `trials_per_process` trials to run). A process that has run its share of trials
-    is replaced by a fresh one, so TensorFlow's per-model memory is given back."""
+    is replaced by a fresh one, so TensorFlow's per-model memory is given back.
+
+    Args:
+        process_target: what each spawned process runs, with `_worker_process`'s arguments
+            (default `_worker_process`; tests pass one with a trivial objective).
+
+    Raises:
+        StudyFailed: the study's last `max_failures` trials of this run failed (whichever process ran
+            them); no process is started after that, and those running stop at their next claim. Or
+            a worker process crashed, and the study still lacks trials.
+    """
     settings = config.settings
     deadline = None if settings.timeout is None else time.time() + settings.timeout
     study = optuna.load_study(study_name=name, storage=open_storage(storage_url))
+    first_trial = len(study.get_trials(deepcopy=False))  # failures count from this run's first trial
     remaining = settings.expected_trials() - finished_trials(study)
     if config.n_workers == 1 and remaining <= settings.trials_per_process:
         configure_threads(1)
-        _worker(config, name, architecture, storage_url, space, data, 0, say, deadline)
+        _worker(config, name, architecture, storage_url, space, data, 0, say, deadline,
+                first_trial=first_trial)
         return
     context = multiprocessing.get_context("spawn")
     slots: list = [None] * config.n_workers
@@ -205,25 +222,31 @@ def _run_workers(config: OptimizeConfig, name: str, architecture: str, storage_u
                 exits.append(process.exitcode)
                 slots[index] = None
         timed_out = deadline is not None and time.time() >= deadline
-        needed = not timed_out and study_needs_trials(
-            study, settings.n_trials, settings.epoch_budget) and not any(
-            code != 0 for code in exits)
+        needs = study_needs_trials(study, settings.n_trials, settings.epoch_budget)
+        failure = failure_message(name, study.get_trials(deepcopy=False), settings.max_failures,
+                                  first_trial) if needs else None
+        needed = not timed_out and needs and not failure and not any(code != 0 for code in exits)
         for index in range(len(slots)):
             if slots[index] is None and needed:
-                slots[index] = context.Process(target=_worker_process, args=(
-                    config, name, architecture, storage_url, index, deadline))
+                slots[index] = context.Process(target=process_target or _worker_process, args=(
+                    config, name, architecture, storage_url, index, deadline, first_trial))
                 slots[index].start()
         if all(process is None for process in slots):
             break
         time.sleep(0.5)
-    failed = [code for code in exits if code != 0]
-    if failed:
-        say(f"note: {len(failed)} worker process(es) of {name!r} exited with {failed}; finished "
-            f"trials are stored, a re-run completes the rest")
+    if failure:
+        raise StudyFailed(failure)
+    crashed = [code for code in exits if code != 0]
+    if crashed:
+        message = (f"{len(crashed)} worker process(es) of {name!r} exited with {crashed}; finished "
+                   f"trials are stored, running the same command again completes the rest")
+        if not timed_out and study_needs_trials(study, settings.n_trials, settings.epoch_budget):
+            raise StudyFailed(message)  # the study lacks trials: the run must not end as if done
+        say(f"note: {message}")
 
 
 def _worker_process(config: OptimizeConfig, name: str, architecture: str, storage_url: str,
-                    index: int, deadline: float | None) -> None:
+                    index: int, deadline: float | None, first_trial: int) -> None:
     """Entry point of a spawned worker: reload data, divide threads, run its share of trials."""
     from hpo.backend import import_keras_quietly, quiet_optuna
     from hpo.data import load
@@ -233,12 +256,16 @@ def _worker_process(config: OptimizeConfig, name: str, architecture: str, storag
     configure_threads(config.n_workers)
     data = load(**config.data_kwargs)
     space = architectures.load_spaces(config.space_file)[architecture]
-    _worker(config, name, architecture, storage_url, space, data, index, print, deadline,
-            max_trials=config.settings.trials_per_process)
+    try:
+        _worker(config, name, architecture, storage_url, space, data, index, print, deadline,
+                max_trials=config.settings.trials_per_process, first_trial=first_trial)
+    except StudyFailed:
+        pass  # the parent finds the same failed trials in the study and stops the run, once
 
 
 def _worker(config: OptimizeConfig, name: str, architecture: str, storage_url: str, space: dict,
-            data, index: int, say, deadline: float | None, max_trials: int | None = None) -> None:
+            data, index: int, say, deadline: float | None, max_trials: int | None = None,
+            first_trial: int = 0) -> None:
     settings = config.settings
     storage = open_storage(storage_url, heartbeat_interval=settings.heartbeat_interval,
                            grace_period=settings.grace_period, max_retry=settings.max_retry)
@@ -249,9 +276,10 @@ def _worker(config: OptimizeConfig, name: str, architecture: str, storage_url: s
     study = optuna.load_study(study_name=name, storage=storage, sampler=sampler,
                               pruner=make_pruner(settings.pruner, settings.epochs))
     lock = ClaimLock(storage_url, name)
-    label = f"w{index} " if config.n_workers > 1 else ""
+    label = (f"w{index} " if config.n_workers > 1 else "") + f"[{architecture}] "
+    objective = KerasObjective(architecture, space, data, settings)
     try:
-        Worker(study, architecture, space, data, settings, lock, say, label).run(deadline, max_trials)
+        Worker(study, settings, lock, objective, say, label, first_trial).run(deadline, max_trials)
     finally:
         lock.close()
 

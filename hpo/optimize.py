@@ -3,10 +3,12 @@
     python -m hpo.optimize --top K | --architectures a,b  [--run NAME] [--storage URL] [data flags]
                            [--trials N] [--epoch-budget N] [--timeout S] [--epochs N]
                            [--pruner median|hyperband|sha|none] [--sampler tpe|random] [--workers N]
-                           [--max-params N] [--seed N] [--space FILE] [--quick]
+                           [--max-params N] [--max-failures N] [--seed N] [--space FILE] [--quick]
                            [--engine optuna|keras-tuner]
                            [--tuner hyperband|bayesian|random]
 
+--trials counts COMPLETE and PRUNED trials: a failed trial (NaN, out of memory, a bug) is replaced, and
+after --max-failures failed trials in a row the run stops with the last error and exit code 1.
 Re-running the same command resumes each study and runs only the missing trials. With PostgreSQL
 (`--storage postgresql://...`), the same command on several machines shares the studies.
 """
@@ -23,7 +25,7 @@ from hpo.cli import ArgumentParser, run
 from hpo.config import DEFAULT_SEED
 from hpo.data.arguments import add_data_arguments, load_keywords
 from hpo.optimization import ENGINES, QUICK_SETTINGS, TUNERS, OptimizeConfig, format_summary, optimize, validate
-from hpo.storage import STORAGE_ENV, resolve_storage_url
+from hpo.storage import STORAGE_ENV, redact, resolve_storage_url
 from hpo.study import PRUNERS, SAMPLERS, StudySettings
 
 
@@ -39,7 +41,8 @@ def build_parser() -> ArgumentParser:
     add_data_arguments(parser)
     search = parser.add_argument_group("search")
     search.add_argument("--trials", type=int, default=None,
-                        help="trials per architecture, counting those already stored (default 30)")
+                        help="COMPLETE + PRUNED trials per architecture, counting those already "
+                             "stored (default 30)")
     search.add_argument("--epoch-budget", type=int, default=None, metavar="N",
                         help="stop starting trials once the study's trials have run N epochs in all "
                              "(both engines; a fixed compute budget)")
@@ -52,6 +55,9 @@ def build_parser() -> ArgumentParser:
                         help="worker processes on the same study (TensorFlow threads divided)")
     search.add_argument("--max-params", type=int, default=None, metavar="N",
                         help="reject trials with more trainable parameters, before training")
+    search.add_argument("--max-failures", type=int, default=None, metavar="N",
+                        help="stop with exit code 1 after N failed trials in a row, across workers "
+                             "(default 3); a failed trial does not count toward --trials")
     search.add_argument("--space", type=Path, default=None, metavar="FILE",
                         help="TOML file narrowing or widening the declared search spaces")
     search.add_argument("--engine", choices=ENGINES, default="optuna",
@@ -75,7 +81,8 @@ def config_from_args(args) -> OptimizeConfig:
                              epoch_budget=args.epoch_budget)
     if args.quick:
         settings = replace(settings, **QUICK_SETTINGS)
-    explicit = {key: value for key, value in (("n_trials", args.trials), ("epochs", args.epochs))
+    explicit = {key: value for key, value in (("n_trials", args.trials), ("epochs", args.epochs),
+                                              ("max_failures", args.max_failures))
                 if value is not None}
     if args.heartbeat is not None:
         explicit.update(heartbeat_interval=args.heartbeat, grace_period=3 * args.heartbeat)
@@ -100,9 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = optimize(config, storage)
     print()
     print(format_summary(result.summary, config.settings.metric))
-    print(f"stored: studies {', '.join(map(repr, result.studies))} in {storage}")
+    print(f"stored: studies {', '.join(map(repr, result.studies))} in {redact(storage)}")
     print(f"wrote: {result.html_path}")
-    print(f"browse: optuna-dashboard {storage}")
+    print(f"browse: optuna-dashboard {redact(storage)}")
     return 0
 
 

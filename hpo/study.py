@@ -1,11 +1,15 @@
 """One architecture's Optuna study: objective, pruning, the worker loop, and the best model kept.
 
 A worker repeatedly (1) takes the claim lock, fails trials whose worker died (heartbeat) so they are
-queued again, counts the trials that are finished or in flight and stops at `n_trials`, asks for a
-trial; (2) trains it with per-epoch pruning, beating the heartbeat meanwhile; (3) tells the result.
+queued again, counts the trials that are finished or in flight and stops at `n_trials`, stops the run
+after `max_failures` failed trials in a row, asks for a trial; (2) runs its objective (the Keras
+training, `KerasObjective`, with per-epoch pruning; tests and bench/stress.py pass a trivial one),
+beating the heartbeat meanwhile; (3) tells the result.
 Failures come in three tiers: pruning is control flow (PRUNED); a bad trial (NaN loss, out of memory,
-over --max-params) ends as FAIL/PRUNED with a `failure`/`rejected` attr and the study goes on; a
-configuration error stops the run before anything is written.
+a bug, over --max-params) ends as FAIL/PRUNED with a `failure`/`rejected` attr and the study goes on,
+a FAIL not counting toward `n_trials` (another trial replaces it) unless `max_failures` fail in a row,
+which stops the run (StudyFailed, exit code 1); a configuration error stops the run before anything is
+written.
 """
 
 from __future__ import annotations
@@ -18,26 +22,31 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import optuna
 from optuna.artifacts.exceptions import ArtifactNotFound
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from hpo.claims import ClaimLock
 from hpo.config import DEFAULT_SEED, studies_dir
-from hpo.errors import ConfigError
+from hpo.errors import ConfigError, StudyFailed
 from hpo.serialize import json_safe
+from hpo.storage import redact
 
 PRUNERS = ("median", "hyperband", "sha", "none")
 SAMPLERS = ("tpe", "random")
+
+# Trial user attrs the worker writes (read by tests, benchmarks and reports).
+FAILURE = "failure"  # why a trial of ours failed (NaN, out of memory, a bug); absent if its worker died
+WORKER_PID = "worker_pid"  # the process that ran the trial
 
 
 @dataclass(frozen=True)
 class StudySettings:
     """How each study is searched; defaults are the issue's, each with its reason."""
 
-    n_trials: int = 30  # per architecture: enough for TPE to move past its random start-up
+    n_trials: int = 30  # per architecture, COMPLETE + PRUNED: a failed trial is replaced
     timeout: float | None = None  # seconds per architecture and worker; None: until n_trials
     epochs: int = 30  # max per trial, as the screen: pruning and early stopping cut most short
     # A compute budget: no trial starts once the study's trials have run this many epochs in all
@@ -56,6 +65,11 @@ class StudySettings:
     heartbeat_interval: int = 10  # seconds between a running trial's heartbeats
     grace_period: int = 30  # a trial silent this long is stale: failed, then retried
     max_retry: int = 3  # re-queues of one stale trial
+    # Failed trials are replaced, so a bug that fails every trial would run forever: after this many
+    # in a row (across all workers) the run stops with the last error. 3 as KerasTuner's
+    # max_consecutive_failed_trials: one NaN or out-of-memory point is the search's business, three
+    # in a row are almost always the code's or the data's.
+    max_failures: int = 3
 
     def expected_trials(self) -> int:
         """Trials the study will likely run: n_trials, or fewer when an epoch budget ends it first."""
@@ -86,37 +100,85 @@ def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
     raise ConfigError(f"--pruner must be one of {', '.join(PRUNERS)}, but got {name!r}")
 
 
-def _has_result(trial: optuna.trial.FrozenTrial) -> bool:
-    """COMPLETE, PRUNED, or FAIL of our own making (a `failure` attr: NaN, out of memory, a bug)."""
-    return (trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
-            or (trial.state == TrialState.FAIL and "failure" in trial.user_attrs))
+_RESULTS = (TrialState.COMPLETE, TrialState.PRUNED)
+_IN_FLIGHT = (TrialState.RUNNING, TrialState.WAITING)
+
+
+def failed_by_its_own_error(trial: FrozenTrial) -> bool:
+    """FAIL with a `failure` attr: NaN, out of memory, a bug. A trial failed because its worker died
+    (heartbeat) has none: it is queued again as a WAITING copy and is no failure of the study's."""
+    return trial.state == TrialState.FAIL and FAILURE in trial.user_attrs
 
 
 def counted_trials(study: optuna.Study) -> int:
-    """Trials that count against n_trials: those with a result, or in flight (RUNNING, WAITING).
-    A trial failed because its worker died does not count: its WAITING copy does."""
-    in_flight = (TrialState.RUNNING, TrialState.WAITING)
-    return sum(1 for t in study.get_trials(deepcopy=False) if _has_result(t) or t.state in in_flight)
+    """Trials that count against n_trials: COMPLETE, PRUNED, or in flight (RUNNING, WAITING).
+    A FAIL does not count: another trial replaces it (see failure_streak for the limit)."""
+    return _count(study.get_trials(deepcopy=False))
+
+
+def _count(trials: Sequence[FrozenTrial]) -> int:
+    return sum(1 for t in trials if t.state in _RESULTS or t.state in _IN_FLIGHT)
 
 
 def epochs_spent(study: optuna.Study) -> int:
     """Epochs the study's trials have run in all (one intermediate value per epoch)."""
-    return sum(len(t.intermediate_values) for t in study.get_trials(deepcopy=False))
+    return _epochs(study.get_trials(deepcopy=False))
+
+
+def _epochs(trials: Sequence[FrozenTrial]) -> int:
+    return sum(len(t.intermediate_values) for t in trials)
 
 
 def study_needs_trials(study: optuna.Study, n_trials: int, epoch_budget: int | None = None) -> bool:
     """Whether a worker would still find a trial to run: the epoch budget (if any) is not spent,
     and there is a WAITING trial (queued again after its worker died, already part of the count)
     or room in the count."""
-    if epoch_budget is not None and epochs_spent(study) >= epoch_budget:
+    return _needs_trials(study.get_trials(deepcopy=False), n_trials, epoch_budget)
+
+
+def _needs_trials(trials: Sequence[FrozenTrial], n_trials: int, epoch_budget: int | None) -> bool:
+    if epoch_budget is not None and _epochs(trials) >= epoch_budget:
         return False
-    return (bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-            or counted_trials(study) < n_trials)
+    return any(t.state == TrialState.WAITING for t in trials) or _count(trials) < n_trials
 
 
 def finished_trials(study: optuna.Study) -> int:
-    """Trials with a result."""
-    return sum(1 for t in study.get_trials(deepcopy=False) if _has_result(t))
+    """Trials with a result that counts toward n_trials: COMPLETE or PRUNED."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.state in _RESULTS)
+
+
+def failure_streak(trials: Sequence[FrozenTrial], first_trial: int = 0) -> list[FrozenTrial]:
+    """The trials failed by their own error since the study's last COMPLETE or PRUNED one, latest
+    first, in the order they ended, whichever worker ran them.
+
+    Args:
+        trials: the study's trials.
+        first_trial: trials numbered below it (an earlier run's) are left out, so running the same
+            command again after a fix starts a new count. Trials failed because their worker died
+            are left out too: neither a result nor a failure, their WAITING copy runs again.
+    """
+    ended = [t for t in trials if t.number >= first_trial
+             and (t.state in _RESULTS or failed_by_its_own_error(t))]
+    ended.sort(key=lambda t: (t.datetime_complete, t.number), reverse=True)
+    streak = []
+    for trial in ended:
+        if trial.state != TrialState.FAIL:
+            break
+        streak.append(trial)
+    return streak
+
+
+def failure_message(study_name: str, trials: Sequence[FrozenTrial], max_failures: int,
+                    first_trial: int = 0) -> str | None:
+    """The one-line error of a study whose last `max_failures` trials failed; None if it goes on."""
+    streak = failure_streak(trials, first_trial)
+    if len(streak) < max_failures:
+        return None
+    last = streak[0]
+    return (f"study {study_name!r} stopped: its last {len(streak)} trials failed "
+            f"(--max-failures {max_failures}); the last, trial {last.number}: "
+            f"{last.user_attrs[FAILURE]}. The stored trials are kept: fix the cause and run the same "
+            f"command again")
 
 
 class _Heartbeat:
@@ -151,6 +213,20 @@ class TrialOutcome:
     value: float | None
     seconds: float
     note: str = ""
+
+
+@dataclass
+class TrialResult:
+    """What an objective returns for one trial. It raises optuna.TrialPruned to prune; any other
+    exception fails the trial alone (the worker records it as the trial's `failure`)."""
+
+    state: TrialState  # COMPLETE, PRUNED or FAIL
+    value: float | None = None  # COMPLETE: the value to minimise
+    note: str = ""  # one line for the progress output; for FAIL the reason, stored as `failure`
+    model: Any = None  # COMPLETE: the trained model, kept if it is the study's best so far
+
+
+Objective = Callable[[optuna.Trial], TrialResult]
 
 
 def artifact_store() -> optuna.artifacts.FileSystemArtifactStore:
@@ -203,23 +279,81 @@ def store_best_model(study: optuna.Study, model, trial_number: int, value: float
 
 
 @dataclass
-class Worker:
-    """Runs trials of one study until it holds `settings.n_trials` (or the timeout passes, or the
-    epoch budget is spent)."""
+class KerasObjective:
+    """The objective of `hpo.optimize`: train one point of the space with per-epoch pruning, score
+    it on the validation split."""
 
-    study: optuna.Study
     architecture: str
     space: dict
     data: Any  # FlowData
     settings: StudySettings
+
+    def __call__(self, trial: optuna.Trial) -> TrialResult:
+        from optuna_integration import KerasPruningCallback
+
+        from hpo import architectures, training
+        from hpo.space import suggest
+
+        settings = self.settings
+        params = suggest(trial, self.space)
+        n_params = architectures.count_params(self.architecture, params, self.data.input_shape)
+        trial.set_user_attr("n_params", n_params)
+        if settings.max_params is not None and n_params > settings.max_params:
+            trial.set_user_attr("rejected", f"{n_params:,} parameters > --max-params "
+                                            f"{settings.max_params:,}")
+            return TrialResult(TrialState.PRUNED, note=f"rejected: {n_params:,} parameters")
+        config = training.TrainConfig(epochs=settings.epochs, patience=settings.patience,
+                                      loss=settings.loss, seed=settings.seed + trial.number,
+                                      monitor=f"val_{settings.metric}")
+        pruning = KerasPruningCallback(trial, f"val_{settings.metric}")
+        try:
+            result = training.fit(self.architecture, params, self.data, config,
+                                  callbacks=[pruning], progress=None)
+        except optuna.TrialPruned:
+            epochs = len(trial.study._storage.get_trial(trial._trial_id).intermediate_values)  # noqa: SLF001
+            trial.set_user_attr("epochs_run", epochs)
+            return TrialResult(TrialState.PRUNED, note=f"pruned after {epochs} epochs")
+        except training.TrainingFailed as exc:  # out of memory: this trial fails alone
+            return TrialResult(TrialState.FAIL, note=str(exc))
+        trial.set_user_attr("epochs_run", result.epochs_run)
+        trial.set_user_attr("seconds_per_epoch", result.seconds_per_epoch)
+        if result.diverged:
+            return TrialResult(TrialState.FAIL, note="diverged: NaN/Inf loss", model=result.model)
+        scores = training.evaluate(result.model, self.data.val, self.data)
+        trial.set_user_attr("val", json_safe(scores))
+        value = float(scores[settings.metric])
+        if not math.isfinite(value):
+            return TrialResult(TrialState.FAIL, note="non-finite validation metric",
+                               model=result.model)
+        return TrialResult(TrialState.COMPLETE, value, f"{result.epochs_run} epochs", result.model)
+
+
+@dataclass
+class Worker:
+    """Runs trials of one study until it holds `settings.n_trials` COMPLETE or PRUNED trials (or the
+    timeout passes, or the epoch budget is spent); stops with StudyFailed after
+    `settings.max_failures` failed trials in a row.
+
+    `objective` runs one trial: `KerasObjective` in `hpo.optimize`; tests and bench/stress.py pass a
+    trivial one, so the claim protocol they check is this one.
+    """
+
+    study: optuna.Study
+    settings: StudySettings
     lock: ClaimLock
+    objective: Objective
     progress: Callable[[str], None] | None = print
-    label: str = ""
+    label: str = ""  # what the progress lines call this worker and its study
+    first_trial: int = 0  # this run's first trial number: earlier trials' failures are not counted
     outcomes: list[TrialOutcome] = field(default_factory=list)
 
     def run(self, deadline: float | None = None, max_trials: int | None = None) -> list[TrialOutcome]:
         """Run trials until the study holds n_trials, `deadline` (time.time()) passes, or this
-        worker has run `max_trials`."""
+        worker has run `max_trials`.
+
+        Raises:
+            StudyFailed: the study's last `settings.max_failures` trials failed.
+        """
         while deadline is None or time.time() < deadline:
             if max_trials is not None and len(self.outcomes) >= max_trials:
                 break
@@ -230,74 +364,57 @@ class Worker:
         return self.outcomes
 
     def _claim(self) -> optuna.Trial | None:
+        """Under the lock: fail stale trials, then a new trial (a WAITING one first), or None when
+        the study holds enough.
+
+        Raises:
+            StudyFailed: the study still needs trials, and its last max_failures trials failed.
+        """
+        settings = self.settings
         with self.lock.held():
             optuna.storages.fail_stale_trials(self.study)
-            settings = self.settings
-            if not study_needs_trials(self.study, settings.n_trials, settings.epoch_budget):
+            trials = self.study.get_trials(deepcopy=False)
+            if not _needs_trials(trials, settings.n_trials, settings.epoch_budget):
                 return None
+            message = failure_message(self.study.study_name, trials, settings.max_failures,
+                                      self.first_trial)
+            if message:
+                raise StudyFailed(message)
             return self.study.ask()  # takes a WAITING trial first
 
     def _run_trial(self, trial: optuna.Trial) -> TrialOutcome:
         started = time.monotonic()
         storage = self.study._storage  # noqa: SLF001 - Optuna exposes no public accessor
         with _Heartbeat(storage, trial._trial_id, self.settings.heartbeat_interval):  # noqa: SLF001
-            state, value, note, model = self._evaluate(trial)
+            trial.set_user_attr(WORKER_PID, os.getpid())
+            result = self._evaluate(trial)
             trial.set_user_attr("rss_mib", round(resident_mib()))  # memory stays flat? (see bench)
-        if state == TrialState.COMPLETE:
-            self._keep_if_best(trial, value, model)  # while the trial runs: artifacts attach to it
-            self.study.tell(trial, value)
+        if result.state == TrialState.FAIL:
+            # An exception's text may quote a database URL: never store its password.
+            trial.set_user_attr(FAILURE, redact(result.note or "failed"))
+        if result.state == TrialState.COMPLETE:
+            if result.model is not None:  # while the trial runs: artifacts attach to it
+                self._keep_if_best(trial, result.value, result.model)
+            self.study.tell(trial, result.value)
         else:
-            self.study.tell(trial, state=state)
-        del model
-        gc.collect()  # the model and its graph go before the next trial builds
-        outcome = TrialOutcome(trial.number, state, value, time.monotonic() - started, note)
+            self.study.tell(trial, state=result.state)
+        if result.model is not None:
+            result.model = None
+            gc.collect()  # the model and its graph go before the next trial builds
+        outcome = TrialOutcome(trial.number, result.state, result.value,
+                               time.monotonic() - started, result.note)
         self._report(outcome)
         return outcome
 
-    def _evaluate(self, trial: optuna.Trial):
-        """Train one trial; return (state, value, note, model or None). Never raises for a bad trial."""
-        from optuna_integration import KerasPruningCallback
-
-        from hpo import architectures, training
-        from hpo.space import suggest
-
-        params = suggest(trial, self.space)
-        n_params = architectures.count_params(self.architecture, params, self.data.input_shape)
-        trial.set_user_attr("n_params", n_params)
-        if self.settings.max_params is not None and n_params > self.settings.max_params:
-            trial.set_user_attr("rejected", f"{n_params:,} parameters > --max-params "
-                                            f"{self.settings.max_params:,}")
-            return TrialState.PRUNED, None, f"rejected: {n_params:,} parameters", None
-        config = training.TrainConfig(epochs=self.settings.epochs, patience=self.settings.patience,
-                                      loss=self.settings.loss, seed=self.settings.seed + trial.number,
-                                      monitor=f"val_{self.settings.metric}")
-        pruning = KerasPruningCallback(trial, f"val_{self.settings.metric}")
+    def _evaluate(self, trial: optuna.Trial) -> TrialResult:
+        """Run the objective; never raises for a bad trial."""
         try:
-            result = training.fit(self.architecture, params, self.data, config,
-                                  callbacks=[pruning], progress=None)
-        except optuna.TrialPruned:
-            epochs = len(self.study._storage.get_trial(trial._trial_id).intermediate_values)  # noqa: SLF001
-            trial.set_user_attr("epochs_run", epochs)
-            return TrialState.PRUNED, None, f"pruned after {epochs} epochs", None
-        except training.TrainingFailed as exc:
-            trial.set_user_attr("failure", str(exc))
-            return TrialState.FAIL, None, str(exc), None
+            return self.objective(trial)
+        except optuna.TrialPruned as exc:
+            return TrialResult(TrialState.PRUNED, note=f"pruned: {exc}" if str(exc) else "pruned")
         except Exception as exc:  # a bug or a broken point of the space: this trial fails alone
-            message = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-            trial.set_user_attr("failure", message)
-            return TrialState.FAIL, None, message, None
-        trial.set_user_attr("epochs_run", result.epochs_run)
-        trial.set_user_attr("seconds_per_epoch", result.seconds_per_epoch)
-        if result.diverged:
-            trial.set_user_attr("failure", "diverged: NaN/Inf loss")
-            return TrialState.FAIL, None, "diverged (NaN/Inf loss)", result.model
-        scores = training.evaluate(result.model, self.data.val, self.data)
-        trial.set_user_attr("val", json_safe(scores))
-        value = float(scores[self.settings.metric])
-        if not math.isfinite(value):
-            trial.set_user_attr("failure", "non-finite validation metric")
-            return TrialState.FAIL, None, "non-finite validation metric", result.model
-        return TrialState.COMPLETE, value, f"{result.epochs_run} epochs", result.model
+            return TrialResult(TrialState.FAIL,
+                               note=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
 
     def _keep_if_best(self, trial: optuna.Trial, value: float, model) -> None:
         """Store the model if it is the study's best so far."""
@@ -315,7 +432,7 @@ class Worker:
         except ValueError:
             best = "-"
         value = "-" if outcome.value is None else f"{outcome.value:.4g}"
-        self.progress(f"{self.label}[{self.architecture}] trial {outcome.number:>3} "
+        self.progress(f"{self.label}trial {outcome.number:>3} "
                       f"{outcome.state.name:<8} value {value:<9} best {best:<9} "
                       f"{outcome.seconds:6.1f} s  rss {resident_mib():5.0f} MiB  {outcome.note}")
 

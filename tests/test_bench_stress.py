@@ -1,4 +1,5 @@
-"""Smoke test of bench/stress.py: the quick storage stress runs, and no trial is lost or duplicated."""
+"""Smoke test of bench/stress.py: the quick storage stress runs hpo's Worker, no trial is lost or
+duplicated, and its negative control (the lock switched off) shows that the check can fail."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from services import services_required
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = {"backend", "workers", "trials", "seconds", "trials_per_s", "lost", "duplicated", "ok"}
 
-pytestmark = pytest.mark.slow  # about 30 s: 18 worker processes and TensorFlow's import
+pytestmark = pytest.mark.slow  # about 40 s: 34 worker processes and TensorFlow's import
 
 
 def test_quick_stress_loses_and_duplicates_no_trial(tmp_path):
@@ -41,4 +42,13 @@ def test_quick_stress_loses_and_duplicates_no_trial(tmp_path):
         assert ("postgres", 8) in measured
     else:  # not required here (tests/services.py): SQLite alone, and the JSON says why
         assert report["postgres"].startswith("skipped:")
+    # The negative control, per backend: the same workers with the lock off run more trials than
+    # asked, and the check says so; with the lock on and the same pause, exactly as many.
+    controls = {(row["backend"], row["lock"]): row for row in report["negative_control"]}
+    assert {backend for backend, _ in controls} == {backend for backend, _ in measured}
+    for (backend, lock), row in controls.items():
+        if lock == "off":
+            assert row["trials"] > report["trials_per_run"] and not row["ok"], row
+        else:
+            assert row["trials"] == report["trials_per_run"] and row["ok"], row
     assert "plotly" in (tmp_path / "stress-quick.html").read_text()
