@@ -28,7 +28,7 @@ import numpy as np
 
 from hpo.data.rayleigh_benard.blas import one_blas_thread
 from hpo.data.rayleigh_benard.chebyshev import ChebyshevZ, interpolation_matrix
-from hpo.data.rayleigh_benard.solver import Fields, Setup
+from hpo.data.rayleigh_benard.solver import Fields, Setup, SteppingSolver
 from hpo.data.rayleigh_benard.spectral import apply_z, z_points
 
 # ARS(2,2,2) (Ascher, Ruuth & Spiteri 1997): L-stable implicit part, so stiff diffusion is damped.
@@ -51,7 +51,7 @@ class NoSlipState:
         return NoSlipState(self.chi.copy(), self.theta.copy(), self.time)
 
 
-class NoSlipSolver:
+class NoSlipSolver(SteppingSolver):
     """Advances a NoSlipState in time and evaluates physical fields and diagnostics.
 
     `setup.n_x_modes` Fourier modes in x, `setup.n_z_modes` = N, the Chebyshev degree in z.
@@ -268,22 +268,6 @@ class NoSlipSolver:
         state.chi, state.theta = self._solve(h, rhs)
         state.time += dt
         return dt
-
-    def advance(self, state: NoSlipState, until: float, on_step=None) -> int:
-        """Take CFL-limited steps until state.time reaches `until` exactly; return the step count.
-
-        Raises:
-            FloatingPointError: the solution blew up (non-finite values).
-        """
-        n_steps = 0
-        with one_blas_thread():
-            while state.time < until - 1e-12:
-                dt = self.step(state, until=until)
-                n_steps += 1
-                if on_step is not None:
-                    on_step(state, dt)
-        self._check_finite(state, until)
-        return n_steps
 
     def snapshots(self, state: NoSlipState, times, on_step=None):
         """Yield the state at each of `times` (ascending), stepping `state` along with quantised

@@ -72,7 +72,28 @@ class Fields:
         return np.sqrt(self.u**2 + self.w**2)
 
 
-class Solver:
+class SteppingSolver:
+    """What both solvers share: stepping to a time. A subclass gives `step(state, until=...) -> dt`
+    (one CFL-limited step, never past `until`) and `_check_finite(state, time)`."""
+
+    def advance(self, state, until: float, on_step=None) -> int:
+        """Take CFL-limited steps until state.time reaches `until` exactly; return the step count.
+
+        Raises:
+            FloatingPointError: the solution blew up (non-finite values).
+        """
+        n_steps = 0
+        with one_blas_thread():
+            while state.time < until - 1e-12:
+                dt = self.step(state, until=until)
+                n_steps += 1
+                if on_step is not None:
+                    on_step(state, dt)
+        self._check_finite(state, until)
+        return n_steps
+
+
+class Solver(SteppingSolver):
     """Advances a State in time and evaluates physical fields and diagnostics."""
 
     walls = "free-slip"
@@ -168,22 +189,9 @@ class Solver:
         state.time += dt
         return dt
 
-    def advance(self, state: State, until: float, on_step=None) -> int:
-        """Take CFL-limited steps until state.time reaches `until` exactly; return the step count.
-
-        Raises:
-            FloatingPointError: the solution blew up (non-finite values).
-        """
-        n_steps = 0
-        with one_blas_thread():
-            while state.time < until - 1e-12:
-                dt = self.step(state, until=until)
-                n_steps += 1
-                if on_step is not None:
-                    on_step(state, dt)
+    def _check_finite(self, state: State, time: float) -> None:
         if not (np.all(np.isfinite(state.omega)) and np.all(np.isfinite(state.theta))):
-            raise FloatingPointError(f"solution blew up before t = {until}: {self.setup}")
-        return n_steps
+            raise FloatingPointError(f"solution blew up before t = {time}: {self.setup}")
 
     def snapshots(self, state: State, times, on_step=None):
         """Yield a copy of the state at each of `times` (ascending), landing on each exactly."""
