@@ -1,8 +1,9 @@
-"""`python -m hpo.screen`: train all five architectures at matched sizes and rank them.
+"""`python -m hpo.screen`: train all five architectures at matched sizes and rank them per latent size.
 
     python -m hpo.screen [--quick] [--data PATH] [--architectures a,b] [--epochs N] [--repeats R]
-                         [--params N] [--latent N] [--preset matched|seed] [--loss mse|rel_l2]
-                         [--metric rel_l2|mse] [--storage URL] [--run NAME] [--seed N]
+                         [--params N] [--latent 8,16,32] [--augment shift-x,mirror-x|none]
+                         [--preset matched|seed] [--loss mse|rel_l2] [--metric rel_l2|mse]
+                         [--patience N] [--storage URL] [--run NAME] [--seed N]
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from hpo.backend import import_keras_quietly, quiet_optuna
 from hpo.cli import ArgumentParser, run
 from hpo.config import DEFAULT_SEED
 from hpo.data import add_data_arguments, load_from_args
-from hpo.screening import LOSSES, METRICS, PRESETS, ScreenConfig, format_leaderboard, quick, screen, validate
+from hpo.augment import SYMMETRIES
+from hpo.augment import parse as parse_augment
+from hpo.screening import (DEFAULT_LATENTS, LOSSES, METRICS, PRESETS, ScreenConfig, format_screen,
+                           parse_latents, quick, screen, validate)
 from hpo.storage import STORAGE_ENV, redact, resolve_storage_url
 
 
@@ -28,7 +32,16 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--repeats", type=int, default=None, help="seeds per architecture (default 3)")
     parser.add_argument("--params", type=int, default=None,
                         help="matched budget of trainable parameters, +-10%% (default 170000)")
-    parser.add_argument("--latent", type=int, default=None, help="matched latent size (default 50)")
+    parser.add_argument("--latent", metavar="N[,N...]", default=None,
+                        help="latent sizes, one or a comma-separated list: every architecture and PCA "
+                             f"at each (default {','.join(map(str, DEFAULT_LATENTS))})")
+    parser.add_argument("--augment", metavar="LIST", default=None,
+                        help=f"symmetries to augment the training set with: {','.join(SYMMETRIES)} "
+                             "or none (default: those the data file declares; the embedded data "
+                             "declares both, a file of your own none)")
+    parser.add_argument("--patience", type=int, default=None,
+                        help="early-stopping patience in epochs (default: a quarter of --epochs; "
+                             "the seed preset: 5)")
     parser.add_argument("--preset", choices=PRESETS, default="matched",
                         help="matched (default): same size and latent; seed: the original study's")
     parser.add_argument("--loss", choices=LOSSES, default="mse", help="training loss (default mse)")
@@ -39,21 +52,23 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--run", default="default", help="name of this screen (default: default)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seeds splits and weights")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke/demo budget (~1 min on 2 cores): quick embedded data, 15 epochs, "
-                             "1 repeat; explicit flags still win")
+                        help="smoke/demo budget (a few minutes on 2 cores): quick embedded data, "
+                             "15 epochs, 1 repeat; explicit flags still win")
     return parser
 
 
 def config_from_args(args) -> ScreenConfig:
     config = ScreenConfig(preset=args.preset, loss=args.loss, metric=args.metric, seed=args.seed,
-                          run=args.run, n_params=args.params, latent=args.latent)
+                          run=args.run, n_params=args.params,
+                          latent=None if args.latent is None else parse_latents(args.latent),
+                          augment=parse_augment(args.augment))
     if args.architectures:
         config = replace(config, architectures=tuple(
             name.strip() for name in args.architectures.split(",") if name.strip()))
     if args.quick:
         config = quick(config)
-    explicit = {key: value for key, value in (("epochs", args.epochs), ("repeats", args.repeats))
-                if value is not None}
+    explicit = {key: value for key, value in (("epochs", args.epochs), ("repeats", args.repeats),
+                                              ("patience", args.patience)) if value is not None}
     return replace(config, **explicit)
 
 
@@ -73,10 +88,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     import_keras_quietly()
     quiet_optuna()
     result = screen(config, data, storage)
+    for note in result.notes:
+        print(f"note: {note}")
     print()
-    print(format_leaderboard(result.leaderboard, config.metric, result.pca))
+    print(format_screen(result, config.metric))
     print()
-    print(f"ranking ({config.metric} on validation): {', '.join(result.ranking)}")
+    if result.augment:
+        print(f"augmented with: {', '.join(result.augment)} (PCA fitted on the same augmented set)")
+    for latent, ranking in result.rankings.items():
+        print(f"ranking at latent {latent} ({config.metric} on validation): {', '.join(ranking)}")
+    print(f"ranking ({config.metric} on validation): {', '.join(result.ranking)}  "
+          f"(latent {min(result.rankings)}: what hpo.optimize --top reads)")
     print(f"stored: study {result.study_name!r} in {redact(storage)} "
           f"({result.n_trained} runs trained now, the rest resumed)")
     print(f"wrote: {result.csv_path}, {result.html_path}")

@@ -224,7 +224,9 @@ def to_keras_tuner(hp, space: Space) -> dict:
             return hp.Float(name, param.low, param.high, sampling="log" if param.log else "linear",
                             default=param.default_value())
         if isinstance(param, Categorical):
-            return hp.Choice(name, list(param.choices), default=param.default_value())
+            value = hp.Choice(name, list(param.choices), default=param.default_value())
+            # KerasTuner hands bool choices back as 0/1; Optuna keeps them bools.
+            return bool(value) if isinstance(param.choices[0], bool) else value
         return param.value
 
     params: dict = {}

@@ -5,6 +5,11 @@
     result.best, result.diverged, result.seconds_per_epoch
     evaluate(result.model, data.val, data)     # {"rel_l2", "mse", "mse_per_channel"[, "next_step_..."]}
 
+The recipe comes with the params, like the learning rate and batch size: `schedule` (constant, cosine
+or plateau; hpo.schedules) and the symmetry augmentation `shift_x` / `mirror_x` (hpo.augment: the
+training batches are shifted and mirrored afresh every epoch; validation and evaluation never are).
+Early stopping waits `TrainConfig.patience` epochs, by default a quarter of the epoch budget.
+
 Every epoch's logs carry the names of `hpo.metrics` (`val_rel_l2`, `val_mse`, `val_mse_<channel>`,
 dual's `val_next_step_rel_l2`, ...) before EarlyStopping and the caller's callbacks see them, so an
 Optuna pruning callback reports `logs["val_rel_l2"]` whatever the architecture.
@@ -26,7 +31,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hpo import architectures, metrics
+from hpo import architectures, metrics, schedules
+from hpo.augment import Augmentation, augmented, from_params
 from hpo.architectures.blocks import TRAINING_SPACE
 from hpo.config import DEFAULT_SEED
 from hpo.data import FlowData, Split
@@ -35,6 +41,17 @@ from hpo.space import defaults
 
 _SPACE_DEFAULTS = defaults(TRAINING_SPACE)  # the searched training knobs' defaults, declared once
 
+# Early stopping's patience, scaled to the epoch budget: a quarter of it (8 of the screen's 30), at
+# least MIN_PATIENCE. A fixed count means something else at 8 epochs than at 100, and a run whose rate
+# decays over its budget may improve again after a flat stretch while the rate is still high.
+PATIENCE_SHARE = 0.25
+MIN_PATIENCE = 3
+
+
+def scaled_patience(n_epochs: int) -> int:
+    """Epochs without improvement before EarlyStopping, for an epoch budget of `n_epochs`."""
+    return max(MIN_PATIENCE, math.ceil(PATIENCE_SHARE * n_epochs))
+
 
 class TrainingFailed(RuntimeError):
     """This run failed (out of memory) and should be recorded as failed; other runs can go on."""
@@ -42,7 +59,7 @@ class TrainingFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How models are trained; `params` may override learning_rate and batch_size (they are searched).
+    """How models are trained; `params` may override learning_rate, batch_size and schedule (searched).
 
     Raises:
         ConfigError: a value out of range (on construction).
@@ -54,7 +71,11 @@ class TrainConfig:
     loss: str = "mse"  # the issue's default; whatever the loss, models are ranked on `monitor`
     # The ranking metric (`--metric`): EarlyStopping watches it and restores the epoch best on it.
     monitor: str = metrics.RANKING_METRIC
-    patience: int = 5  # epochs without a better `monitor` before stopping: a stall, not epoch noise
+    # Epochs without a better `monitor` before stopping: a stall, not epoch noise. None: scaled to the
+    # epoch budget (scaled_patience: 8 of 30 epochs); the seed study's recipe used 5.
+    patience: int | None = None
+    schedule: str = _SPACE_DEFAULTS["schedule"]  # the space's default, when params have none
+    warmup_share: float = schedules.WARMUP_SHARE  # cosine: share of the steps spent warming up
     min_delta: float = 0.0  # any improvement of `monitor` counts (Keras' default)
     seed: int = DEFAULT_SEED  # weights, dropout and batch order: the same seed repeats a run
     next_step_weight: float = 1.0  # dual: the next-step head counts as much as the reconstruction
@@ -69,14 +90,23 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, but got {value!r}")
-        if not isinstance(self.patience, int) or self.patience < 0:
-            raise ConfigError(f"patience must be an integer >= 0, but got {self.patience!r}")
+        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 0):
+            raise ConfigError(f"patience must be an integer >= 0 (or None: scaled to the epochs), "
+                              f"but got {self.patience!r}")
+        if not 0 <= self.warmup_share < 1:
+            raise ConfigError(f"warmup_share must be in [0, 1), but got {self.warmup_share!r}")
+        schedules.check(self.schedule)
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be positive, but got {self.learning_rate!r}")
         if not (self.min_delta >= 0 and self.next_step_weight >= 0):
             raise ConfigError(f"min_delta and next_step_weight must be >= 0, but got "
                               f"{self.min_delta!r} and {self.next_step_weight!r}")
         metrics.loss_function(self.loss)  # a ConfigError listing the losses
+
+    @property
+    def early_stopping_patience(self) -> int:
+        """`patience`, or the budget's scaled patience when it is None."""
+        return scaled_patience(self.epochs) if self.patience is None else self.patience
 
 
 @dataclass(frozen=True)
@@ -85,14 +115,17 @@ class FitResult:
 
     Attributes:
         model: the fitted model, holding the weights of `best_epoch` (EarlyStopping restores them).
-        history: one dict per epoch run, with the names of `hpo.metrics` (`loss`, `val_rel_l2`, ...).
+        history: one dict per epoch run, with the names of `hpo.metrics` (`loss`, `val_rel_l2`, ...)
+            and the `learning_rate` at the epoch's end.
         epochs_run: epochs trained (fewer than asked when stopped early or diverged).
         best_epoch: index into `history` (0-based) of the epoch with the lowest val_rel_l2.
         epoch_seconds: wall time of each epoch (training and validation); the first includes tracing.
         n_params: trainable parameters.
         diverged: the loss or val_rel_l2 went NaN/Inf and training stopped there; the run failed.
         stopped_early: EarlyStopping ended the run before `epochs`.
-        batch_size, learning_rate: the values used (from params, else from the config).
+        batch_size, learning_rate, schedule: the values used (from params, else from the config);
+            learning_rate is the peak of a cosine schedule, the initial rate of the others.
+        augment: the symmetries the training batches were augmented with (hpo.augment).
     """
 
     model: Any
@@ -105,6 +138,8 @@ class FitResult:
     stopped_early: bool
     batch_size: int
     learning_rate: float
+    schedule: str = "constant"
+    augment: tuple[str, ...] = ()
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -131,8 +166,8 @@ def fit(name: str, params: Mapping | None, data: FlowData, config: TrainConfig =
 
     Args:
         name: a registered architecture.
-        params: its params (missing keys: the space's defaults); `learning_rate` and `batch_size`
-            here win over the config's.
+        params: its params (missing keys: the space's defaults); `learning_rate`, `batch_size` and
+            `schedule` here win over the config's; `shift_x` / `mirror_x` switch augmentation on.
         data: the loaded data; `data.test` is never touched.
         config: epochs, loss, early stopping, seed.
         callbacks: appended after the ones fit adds; they read the normalised logs (`val_rel_l2`).
@@ -155,12 +190,14 @@ def fit(name: str, params: Mapping | None, data: FlowData, config: TrainConfig =
     with _out_of_memory_fails(f"{label}: out of memory while building"):
         model = architectures.build(name, params, data.input_shape)
     return fit_model(model, data, config, learning_rate=params.get("learning_rate"),
-                     batch_size=params.get("batch_size"), callbacks=callbacks, progress=progress,
+                     batch_size=params.get("batch_size"), schedule=params.get("schedule"),
+                     augment=from_params(params), callbacks=callbacks, progress=progress,
                      label=label)
 
 
 def fit_model(model, data: FlowData, config: TrainConfig = TrainConfig(), *,
               learning_rate: float | None = None, batch_size: int | None = None,
+              schedule: str | None = None, augment: Sequence[str] = (),
               callbacks: Sequence[keras.callbacks.Callback] = (),
               progress: Callable[[str], None] | None = print, label: str | None = None) -> FitResult:
     """Compile and train a model that is already built (KerasTuner builds its own); see `fit`.
@@ -170,35 +207,45 @@ def fit_model(model, data: FlowData, config: TrainConfig = TrainConfig(), *,
 
     Args:
         model: an uncompiled model from the registry (output "reconstruction", or a dict of heads).
-        learning_rate, batch_size: None: the config's.
+        learning_rate, batch_size, schedule: None: the config's.
+        augment: symmetries to augment the training batches with (hpo.augment.SYMMETRIES).
         label: what the progress lines call the run (default: the model's name).
         data, config, callbacks, progress: as for `fit`.
     """
     learning_rate = config.learning_rate if learning_rate is None else float(learning_rate)
     batch_size = config.batch_size if batch_size is None else batch_size
+    schedule = schedules.check(config.schedule if schedule is None else schedule)
     if not learning_rate > 0 or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"learning_rate must be positive and batch_size a positive integer, but got "
                           f"{learning_rate!r} and {batch_size!r}")
+    augmentation = Augmentation.for_data(data, augment)
     label = label or model.name
     epoch_log = _EpochLog(label, config.epochs, progress)
+    patience = config.early_stopping_patience
     early_stopping = keras.callbacks.EarlyStopping(
-        monitor=config.monitor, mode="min", patience=config.patience,
+        monitor=config.monitor, mode="min", patience=patience,
         min_delta=config.min_delta, restore_best_weights=True)
     heads = _heads(model)
     two_headed = metrics.NEXT_STEP in heads
     with _out_of_memory_fails(f"{label}: out of memory while training (batch size {batch_size}, "
                               f"grid {'x'.join(map(str, data.input_shape))})"):
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+        x, y, n_samples = _feed(data.train, two_headed, batch_size, config.seed)
+        rate = schedules.learning_rate(schedule, learning_rate, config.epochs,
+                                       math.ceil(n_samples / batch_size), config.warmup_share)
+        model.compile(optimizer=keras.optimizers.Adam(rate),
                       steps_per_execution=config.steps_per_execution,
                       **metrics.compile_arguments(heads, data.channel_names, config.loss,
                                                   config.next_step_weight))
-        x, y = _feed(data.train, two_headed, batch_size, config.seed)
+        if augmentation.active:
+            x, y = _augmented_feed(x, y, augmentation, batch_size, config.seed), None
         val = _validation_dataset(data.val, two_headed, config.eval_batch_size, config.seed)
         # Arrays are shuffled by Keras (seeded); a streamed Split's dataset shuffles itself.
         arrays = {"shuffle": False} if y is None else {"batch_size": batch_size, "shuffle": True}
         model.fit(x, y, validation_data=val, epochs=config.epochs, verbose=config.verbose, **arrays,
                   # _EpochLog first: every callback after it reads the normalised names.
-                  callbacks=[epoch_log, keras.callbacks.TerminateOnNaN(), early_stopping, *callbacks])
+                  callbacks=[epoch_log, keras.callbacks.TerminateOnNaN(),
+                             *schedules.callbacks(schedule, config.monitor, patience, learning_rate),
+                             early_stopping, *callbacks])
 
     history = epoch_log.history
     return FitResult(
@@ -206,7 +253,8 @@ def fit_model(model, data: FlowData, config: TrainConfig = TrainConfig(), *,
         epoch_seconds=tuple(epoch_log.seconds), n_params=architectures.trainable_count(model),
         diverged=epoch_log.diverged,
         stopped_early=early_stopping.stopped_epoch > 0 and not epoch_log.diverged,
-        batch_size=batch_size, learning_rate=learning_rate)
+        batch_size=batch_size, learning_rate=learning_rate, schedule=schedule,
+        augment=augmentation.symmetries)
 
 
 def evaluate(model, split: Split, data: FlowData, batch_size: int = TrainConfig.eval_batch_size) -> dict:
@@ -263,6 +311,7 @@ class _EpochLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._started
         named = metrics.normalise(logs)
+        named["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         logs.update(named)  # the dict later callbacks get: EarlyStopping and pruning read val_rel_l2
         self.history.append(named)
         self.seconds.append(seconds)
@@ -302,26 +351,37 @@ def _predict(model, x: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _feed(split: Split, two_headed: bool, batch_size: int, seed: int,
-          shuffle: bool = True) -> tuple[Any, Any]:
-    """(x, y) for model.fit: arrays when the split is in memory, (tf.data.Dataset, None) when streamed.
+          shuffle: bool = True) -> tuple[Any, Any, int]:
+    """(x, y, samples per epoch) for model.fit: arrays when the split is in memory,
+    (tf.data.Dataset, None, n) when streamed.
 
     Arrays: Keras slices and shuffles them (seeded) in its own tf.data pipeline, exactly as a plain
     `model.fit(x, x)` does. The Split's generator-fed dataset, 2-8% slower per epoch in memory
     (200 samples of 64x32x3, 2 cores), is for files too big for memory.
     """
-    if split.streamed:
-        if two_headed:
-            return split.next_step_dataset(batch_size, shuffle=shuffle, seed=seed), None
-        return split.dataset(batch_size, shuffle=shuffle, seed=seed), None
-    x = split.arrays()
-    if not two_headed:
-        return x, x
-    t, t_next = split.next_step_pairs()
-    if len(t) == 0:
+    t, t_next = split.next_step_pairs() if two_headed else (None, None)
+    if two_headed and len(t) == 0:
         raise DataError(f"the {split.name} split holds no consecutive time steps of one simulation; "
                         "next-step models need a file that marks simulations (attribute idx)")
+    if split.streamed:
+        if two_headed:
+            return split.next_step_dataset(batch_size, shuffle=shuffle, seed=seed), None, len(t)
+        return split.dataset(batch_size, shuffle=shuffle, seed=seed), None, len(split)
+    x = split.arrays()
+    if not two_headed:
+        return x, x, len(x)
     x_t = x[t]
-    return x_t, {metrics.RECONSTRUCTION: x_t, metrics.NEXT_STEP: x[t_next]}
+    return x_t, {metrics.RECONSTRUCTION: x_t, metrics.NEXT_STEP: x[t_next]}, len(t)
+
+
+def _augmented_feed(x, y, augmentation, batch_size: int, seed: int):
+    """The training batches as a tf.data.Dataset, each sample shifted/mirrored afresh every epoch
+    (input and targets alike). Arrays are shuffled here, seeded, as Keras would shuffle them."""
+    if y is not None:  # arrays in memory
+        n = len(x)
+        x = (tf.data.Dataset.from_tensor_slices((x, y))
+             .shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size))
+    return augmented(x, augmentation, seed).prefetch(1)
 
 
 def _validation_dataset(split: Split, two_headed: bool, batch_size: int, seed: int):
@@ -330,7 +390,7 @@ def _validation_dataset(split: Split, two_headed: bool, batch_size: int, seed: i
     Measured on 200 + 25 samples of 64x32x3: validating on arrays cost ~10% more per epoch than
     validating on this ready dataset.
     """
-    x, y = _feed(split, two_headed, batch_size, seed, shuffle=False)
+    x, y, _ = _feed(split, two_headed, batch_size, seed, shuffle=False)
     if y is None:
         return x
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)

@@ -27,6 +27,7 @@ import optuna
 from keras_tuner.src.engine import tuner_utils
 
 from hpo import architectures, training
+from hpo.augment import from_params
 from hpo.config import studies_dir
 from hpo.errors import ConfigError
 from hpo.optimization import TUNERS, study_name
@@ -73,7 +74,9 @@ class FlowHyperModel(kt.HyperModel):
         try:
             result = training.fit_model(model, self.data, config,
                                         learning_rate=params["learning_rate"],
-                                        batch_size=params["batch_size"], callbacks=callbacks,
+                                        batch_size=params["batch_size"],
+                                        schedule=params.get("schedule"),
+                                        augment=from_params(params), callbacks=callbacks,
                                         progress=None)
         except training.TrainingFailed as exc:
             raise kt.errors.FailedTrialError(str(exc)) from None

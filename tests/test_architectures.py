@@ -57,7 +57,8 @@ def test_unknown_name_lists_the_choices():
 @pytest.mark.parametrize("name", architectures.names())
 def test_space_has_the_shared_knobs(name):
     space = architectures.get(name).space
-    assert {"width", "latent", "learning_rate", "batch_size", "n_layers", "filters"} <= set(space)
+    assert {"width", "latent", "learning_rate", "batch_size", "n_layers", "filters", "activation",
+            "norm", "upsample", "schedule", "shift_x", "mirror_x"} <= set(space)
 
 
 @pytest.mark.parametrize("input_shape", GRIDS, ids=lambda s: "x".join(map(str, s)))
@@ -250,3 +251,61 @@ def test_dual_fits_a_dict_of_targets():
     assert {k: v.shape for k, v in predicted.items()} == {"reconstruction": x.shape, "next_step": x.shape}
     # the heads are different decoders, not one output twice
     assert not np.allclose(predicted["reconstruction"], predicted["next_step"])
+
+
+# --- the recipe knobs ----------------------------------------------------------------------------
+
+
+def test_seed_preset_spells_out_the_original_recipe():
+    for name in architectures.names():
+        params = presets.seed_params(name)
+        assert {params[f"activation_{i}"] for i in range(3)} == {"tanh"}
+        assert {params[f"norm_{i}"] for i in range(3)} == {"none"}
+        assert (params["upsample"], params["schedule"], params["shift_x"], params["mirror_x"]) == (
+            "transpose", "constant", False, False)
+        assert (params["learning_rate"], params["batch_size"]) == (1e-3, 8)
+        model = _seed(name, (40, 40, 1))
+        assert not [layer for layer in model.layers if isinstance(
+            layer, (keras.layers.GroupNormalization, keras.layers.UpSampling2D, keras.layers.Activation))]
+
+
+def test_the_matched_preset_trains_the_default_recipe():
+    params = presets.matched_params("conv", (40, 40, 3), 30_000, 8)
+    recipe = blocks.RECIPE
+    assert (params["kernel_0"], params["activation_0"], params["norm_0"], params["upsample"],
+            params["schedule"]) == (recipe["kernel"], recipe["activation"], recipe["norm"],
+                                    recipe["upsample"], recipe["schedule"])
+    # The declared spaces default to the same recipe.
+    defaults = presets.complete(architectures.get("conv").space, {})
+    assert {key: defaults[key] for key in ("kernel_0", "activation_2", "norm_1", "upsample", "schedule")} == {
+        "kernel_0": recipe["kernel"], "activation_2": recipe["activation"], "norm_1": recipe["norm"],
+        "upsample": recipe["upsample"], "schedule": recipe["schedule"]}
+
+
+def test_resize_decoder_convolves_after_bilinear_upsampling_with_the_declared_kernel():
+    params = {**presets.seed_params("conv"), "kernel_2": 3, "upsample": "resize"}
+    model = _build("conv", params, (200, 100, 3))
+    resizes = [layer for layer in model.layers if isinstance(layer, keras.layers.UpSampling2D)]
+    assert [(r.size, r.interpolation) for r in resizes] == [((5, 5), "bilinear"), ((2, 2), "bilinear"),
+                                                            ((2, 2), "bilinear")]
+    decoder = _conv_layers(model, "decoder")
+    assert all(isinstance(layer, keras.layers.Conv2D) and layer.strides == (1, 1) for layer in decoder)
+    assert decoder[0].kernel_size == (3, 3)  # stride 5, kernel 3: no longer raised to the stride
+    assert isinstance(model.get_layer("decoder_output"), keras.layers.Conv2D)
+    # With the seed's kernels (5 at every level) both upsamplings have the same parameters.
+    same_kernels = {**presets.seed_params("conv"), "upsample": "resize"}
+    assert architectures.count_params("conv", same_kernels, (200, 100, 3)) == SEED_COUNTS["conv"]
+
+
+@pytest.mark.parametrize("norm, groups", [("group", [3, 3, 3, 3, 3, 3]), ("layer", [1] * 6)])
+def test_norm_sits_between_each_convolution_and_its_activation(norm, groups):
+    params = {**presets.seed_params("conv"), **{f"norm_{i}": norm for i in range(3)},
+              **{f"activation_{i}": "silu" for i in range(3)}}
+    model = _build("conv", params, SMALL_GRID)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.GroupNormalization)]
+    assert [layer.groups for layer in norms] == groups  # seed widths 3, 9, 27: divisors up to 8
+    for prefix in ("encoder_0", "decoder_2"):
+        assert model.get_layer(prefix).activation.__name__ == "linear"
+        assert model.get_layer(f"{prefix}_norm").input.name == model.get_layer(prefix).output.name
+        assert model.get_layer(f"{prefix}_activation").activation.__name__ == "silu"
+    _forward_is_finite_and_shaped(model, SMALL_GRID)

@@ -64,7 +64,7 @@ def test_other_budget_and_latent(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--params", "1000"],
-     r"^error: conv cannot be matched to 1000 parameters .* smallest feasible budget is 4895"),
+     r"^error: conv cannot be matched to 1000 parameters .* smallest feasible budget is 4750"),
     (["--preset", "seed", "--latent", "20"], r"^error: --params and --latent size the matched preset"),
     (["--latent", "1"], r"^error: --latent must be an integer >= 2"),
 ])

@@ -62,6 +62,8 @@ def test_quick_file_has_the_seed_layout(quick_file):
                     "temporal_variation", "mean_flow_energy_share"):
             assert data.attrs[key].shape == (spec.n_cases,)
         assert "cell centres" in f.attrs["z_points"] and "spectrally" in f.attrs["solver_grid"]
+        # Periodic in x: both symmetries hold, so a screen of this file augments by default.
+        assert list(f.attrs["symmetries"]) == ["shift-x", "mirror-x"]
         unscaled = f["unscaled_data"][:]
         scaled = data[:]
         offset, scale = data.attrs["offset"], data.attrs["scale"]
@@ -123,3 +125,9 @@ def test_default_dataset_is_time_dependent():
     assert len(idx) >= 24 and np.all(idx[:, 1] - idx[:, 0] >= 40)
     np.testing.assert_allclose(recorded, variations, rtol=1e-4)
     assert np.mean(variations >= 0.1) >= 0.75, np.round(variations, 3).tolist()
+
+
+def test_quick_file_declares_the_symmetries_a_screen_augments_with(quick_file):
+    from hpo.augment import resolve
+
+    assert resolve(None, load(quick_file)) == ("shift-x", "mirror-x")

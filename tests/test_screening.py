@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 
 from hpo import architectures
 from hpo.cli import run
 from hpo.data import load
+from hpo.errors import ConfigError
 from hpo.screen import main as screen_main
-from hpo.screening import ScreenConfig, screen
+from hpo.screening import ScreenConfig, format_screen, read_by_latent, screen
+from hpo.serialize import json_safe
 
 pytestmark = pytest.mark.slow
 
-# Small enough for 24 x 20 grids: every architecture is feasible at this budget and latent.
-TINY = dict(epochs=2, repeats=1, n_params=6000, latent=8, batch_size=4, patience=2)
+# Small enough for 24 x 20 grids: every architecture is feasible at this budget and latent sizes.
+TINY = dict(epochs=1, repeats=1, n_params=6000, latent=8, batch_size=4, patience=2)
 
 
 @pytest.fixture
@@ -34,54 +37,130 @@ def storage_url(home) -> str:
     return f"sqlite:///{home / 'screen.db'}"
 
 
-def test_screen_stores_the_contract_and_resumes_without_retraining(tiny_data, home):
-    config = ScreenConfig(**TINY, run="tiny")
-    result = screen(config, tiny_data, storage_url(home), progress=None)
+def test_screen_stores_the_contract_per_latent_and_resumes_without_retraining(tiny_data, home):
+    # Two cheap architectures keep it short (every architecture trains in test_training; dual's
+    # next step beside persistence is checked in the CLI test below).
+    names = ["conv", "conv_dropout"]
+    config = ScreenConfig(**{**TINY, "latent": (8, 4)}, architectures=tuple(names), run="tiny")
+    result = screen(config, tiny_data, storage_url(home), progress=None)  # latents: ascending
 
     study = optuna.load_study(study_name="tiny-screen", storage=storage_url(home))
     trials = study.get_trials()
-    names = architectures.names()
-    assert sorted(t.params["architecture"] for t in trials) == sorted(names)
+    assert sorted((t.params["architecture"], t.params["latent"]) for t in trials) == sorted(
+        (name, z) for name in names for z in (4, 8))
     assert all(t.params["repeat"] == 0 for t in trials)
     for trial in trials:
         assert trial.state == optuna.trial.TrialState.COMPLETE
         attrs = trial.user_attrs
         assert trial.value == pytest.approx(attrs["val"]["rel_l2"])
         assert len(trial.intermediate_values) == attrs["epochs_run"] >= 1
-        assert attrs["latent"] == 8
-        assert abs(attrs["n_params"] - 6000) <= 600  # matched within +-10%
+        assert attrs["latent"] == trial.params["latent"]
+        assert abs(attrs["n_params"] - 6000) <= 600  # matched within +-10% at every latent size
         assert set(attrs["val"]["mse_per_channel"]) == set(tiny_data.channel_names)
         assert np.isfinite(attrs["test"]["rel_l2"]) and attrs["seconds_per_epoch"] > 0
-    dual = next(t for t in trials if t.params["architecture"] == "dual")
-    assert np.isfinite(dual.user_attrs["val"]["next_step_rel_l2"])  # reported beside the ranking
+        assert len(attrs["curves"]["rel_l2"]) == len(attrs["curves"]["learning_rate"]) == attrs["epochs_run"]
+        assert attrs["params"]["shift_x"] is False  # a user's file declares no symmetry
 
-    # Ranking: by the validation metric, best first; PCA and the data stored beside it.
-    by_value = sorted(trials, key=lambda t: t.value)
-    assert study.user_attrs["ranking"] == [t.params["architecture"] for t in by_value]
-    assert result.ranking == study.user_attrs["ranking"]
-    assert study.user_attrs["metric"] == "rel_l2"
-    assert study.user_attrs["data"]["fingerprint"] == tiny_data.describe()["fingerprint"]
-    pca = study.user_attrs["pca"]
-    assert pca["n_components"] == 8 and np.isfinite(pca["val"]["rel_l2"])
-    board = result.leaderboard
-    assert list(board["architecture"]) == result.ranking
-    assert list(board["beats_pca"]) == [v < pca["val"]["rel_l2"] for v in board["val_mean"]]
+    # Ranking per latent: by the validation metric, best first; `ranking` is the smallest latent's.
+    attrs = study.user_attrs
+    for z in (4, 8):
+        at_z = sorted((t for t in trials if t.params["latent"] == z), key=lambda t: t.value)
+        assert attrs["ranking_by_latent"][str(z)] == [t.params["architecture"] for t in at_z]
+        assert result.rankings[z] == attrs["ranking_by_latent"][str(z)]
+        pca = attrs["pca_by_latent"][str(z)]
+        assert pca["n_components"] == z and np.isfinite(pca["val"]["rel_l2"])
+        assert pca["plain"] == {"val": pca["val"], "test": pca["test"]}  # no augmentation here
+        board = result.leaderboards[z]
+        assert list(board["architecture"]) == result.rankings[z]
+        assert list(board["beats_pca"]) == [v < pca["val"]["rel_l2"] for v in board["val_mean"]]
+    assert attrs["ranking"] == result.ranking == attrs["ranking_by_latent"]["4"]
+    assert attrs["pca"] == attrs["pca_by_latent"]["4"] and attrs["latents"] == [4, 8]
+    assert attrs["metric"] == "rel_l2" and attrs["augment"] == []
+    assert attrs["data"]["fingerprint"] == tiny_data.describe()["fingerprint"]
+    steps = attrs["persistence"]  # the data have next-step pairs, whichever models ran
+    assert 0 < steps["test"]["rel_l2"] and "persistence" in attrs["pca"]
+    assert read_by_latent(study)[8]["ranking"] == result.rankings[8]
 
-    # Files: CSV with one row per architecture, an HTML report naming them and the PCA line.
-    csv = result.csv_path.read_text().splitlines()
-    assert len(csv) == 1 + len(names) and csv[0].startswith("rank,architecture")
+    # screen.csv: one row per run, the compression curve's data.
+    runs = pd.read_csv(result.csv_path)
+    assert {"architecture", "latent", "repeat", "val_rel_l2", "test_rel_l2", "pca_val_rel_l2",
+            "pca_test_rel_l2"} <= set(runs.columns)
+    assert len(runs) == 2 * len(names) and sorted(set(runs["latent"])) == [4, 8]
+    row = runs[(runs["architecture"] == "conv") & (runs["latent"] == 8)].iloc[0]
+    assert row["pca_val_rel_l2"] == pytest.approx(attrs["pca_by_latent"]["8"]["val"]["rel_l2"])
+    assert row["val_rel_l2"] == pytest.approx(result.leaderboards[8].set_index("architecture")
+                                              .loc["conv", "val_mean"])
+    assert runs["next_step_val_rel_l2"].isna().all()  # no next-step head among these two
     page = result.html_path.read_text()
     assert all(name in page for name in names) and "PCA" in page
+    assert "Compression curve" in page and "Beats PCA at latent" in page
     assert "reconstruction" in page  # the sample figure was drawn
 
     # Same command again: nothing is trained, nothing is added.
     again = screen(config, tiny_data, storage_url(home), progress=None)
-    assert again.n_trained == 0 and len(study.get_trials()) == len(names)
-    # One more repeat trains exactly one more run per architecture.
-    more = screen(ScreenConfig(**{**TINY, "repeats": 2}, architectures=("conv",), run="tiny"),
+    assert again.n_trained == 0 and len(study.get_trials()) == 2 * len(names)
+    # A latent size more trains that size only; one more repeat, one run per (architecture, latent).
+    more = screen(ScreenConfig(**{**TINY, "latent": (4, 8, 16)}, architectures=("conv",), run="tiny"),
                   tiny_data, storage_url(home), progress=None)
-    assert more.n_trained == 1
-    assert len(study.get_trials()) == len(names) + 1
+    assert more.n_trained == 1 and more.rankings[16] == ["conv"]
+    repeated = screen(ScreenConfig(**{**TINY, "repeats": 2, "latent": 4}, architectures=("conv",),
+                                   run="tiny"), tiny_data, storage_url(home), progress=None)
+    assert repeated.n_trained == 1
+    assert len(study.get_trials()) == 2 * len(names) + 2
+
+
+def test_a_screen_stored_before_the_latent_axis_still_reads_and_is_not_resumed(tiny_data, home):
+    # What a screen stored before latent sizes were an axis holds: params architecture and repeat,
+    # one latent in the user attrs, and no *_by_latent attrs.
+    from hpo.optimization import OptimizeConfig, choose_architectures, read_screen
+
+    url = storage_url(home)
+    study = optuna.create_study(study_name="old-screen", storage=url, direction="minimize")
+    distributions = {"architecture": optuna.distributions.CategoricalDistribution(architectures.names()),
+                     "repeat": optuna.distributions.IntDistribution(0, 1)}
+    for name, value in (("conv", 0.5), ("dual", 0.4)):
+        study.add_trial(optuna.trial.create_trial(
+            params={"architecture": name, "repeat": 0}, distributions=distributions, value=value,
+            user_attrs={"latent": 50, "n_params": 170_000}))
+    pca = {"n_components": 50, "metric": "rel_l2", "val": {"rel_l2": 0.3}, "test": {"rel_l2": 0.2}}
+    for key, value in {"ranking": ["dual", "conv"], "metric": "rel_l2", "pca": pca,
+                       "leaderboard": [{"architecture": "dual", "latent": 50}],
+                       "data": tiny_data.describe(),
+                       "settings": {"epochs": 2, "latent": None, "loss": "mse"}}.items():
+        study.set_user_attr(key, json_safe(value))
+    assert read_by_latent(study) == {50: {"ranking": ["dual", "conv"], "pca": pca}}
+    stored = read_screen("old", url)
+    assert choose_architectures(OptimizeConfig(run="old", top=1), stored) == ["dual"]
+    with pytest.raises(ConfigError, match="used other settings.*version None -> 2"):
+        screen(ScreenConfig(**TINY, architectures=("conv",), run="old"), tiny_data, url, progress=None)
+
+
+def test_augmented_screen_compares_with_augmented_pca_and_shows_plain_pca(make_seed, home):
+    data = load(make_seed(n_sims=5, n_frames=6, channel_names=["temperature", "pressure",
+                                                                "velocity_x"]), seed=0)
+    config = ScreenConfig(**TINY, architectures=("conv",), augment=("shift-x", "mirror-x"), run="aug")
+    result = screen(config, data, storage_url(home), progress=None)
+    study = optuna.load_study(study_name="aug-screen", storage=storage_url(home))
+    (trial,) = study.get_trials()
+    assert trial.user_attrs["params"]["shift_x"] is True and trial.user_attrs["params"]["mirror_x"]
+    pca = study.user_attrs["pca"]
+    assert pca["augment"] == ["shift-x", "mirror-x"] and study.user_attrs["augment"] == pca["augment"]
+    assert pca["plain"]["val"]["rel_l2"] != pytest.approx(pca["val"]["rel_l2"])
+    assert result.runs.iloc[0]["plain_pca_val_rel_l2"] == pytest.approx(pca["plain"]["val"]["rel_l2"])
+    assert "PCA (plain)" in format_screen(result, "rel_l2")
+
+
+def test_the_seed_preset_keeps_the_original_recipe(tiny_data, home):
+    config = ScreenConfig(epochs=1, repeats=1, batch_size=4, preset="seed", architectures=("conv",),
+                          run="seed")
+    screen(config, tiny_data, storage_url(home), progress=None)
+    study = optuna.load_study(study_name="seed-screen", storage=storage_url(home))
+    (trial,) = study.get_trials()
+    params = trial.user_attrs["params"]
+    assert trial.params["latent"] == 50 and study.user_attrs["settings"]["patience"] == 5
+    assert (params["schedule"], params["upsample"], params["activation_0"], params["norm_0"]) == (
+        "constant", "transpose", "tanh", "none")
+    assert study.user_attrs["augment"] == []
 
 
 def test_resume_on_other_data_is_refused(tiny_data, make_seed, home):
@@ -114,19 +193,32 @@ def test_a_diverging_run_fails_alone(tiny_data, home, monkeypatch):
     assert states == {"conv": optuna.trial.TrialState.FAIL,
                       "conv_dropout": optuna.trial.TrialState.COMPLETE}
     assert result.ranking == ["conv_dropout"]
-    assert result.leaderboard.iloc[-1]["architecture"] == "conv"  # failed ones last
+    assert result.leaderboards[8].iloc[-1]["architecture"] == "conv"  # failed ones last
+    assert list(result.runs["state"]) == ["fail", "complete"]  # screen.csv keeps the failed run
 
 
 def test_cli_quick_style_run_prints_leaderboard(make_seed, home, capsys):
     path = make_seed(n_sims=5, n_frames=6)
-    code = run(screen_main, ["--data", str(path), "--architectures", "conv,depthwise",
-                             "--epochs", "1", "--repeats", "1", "--params", "6000", "--latent", "8",
+    code = run(screen_main, ["--data", str(path), "--architectures", "dual",
+                             "--epochs", "1", "--repeats", "1", "--params", "6000", "--latent", "4,8",
                              "--storage", storage_url(home), "--run", "cli"])
     out = capsys.readouterr().out
     assert code == 0
     assert "ranking (rel_l2 on validation):" in out and "PCA" in out
-    assert (home / "studies" / "cli" / "screen.csv").exists()
-    assert (home / "studies" / "cli" / "screen.html").exists()
+    assert "latent 4 (PCA, 4 components" in out and "latent 8 (PCA, 8 components" in out
+    assert out.count("dual next step (rel_l2)") == 2 and "persistence x(t+1) = x(t)" in out
+    assert "ranking at latent 4" in out and "ranking at latent 8" in out
+    # dual's next step beside persistence, in screen.csv and the report too.
+    runs = pd.read_csv(home / "studies" / "cli" / "screen.csv")
+    study = optuna.load_study(study_name="cli-screen", storage=storage_url(home))
+    steps = study.user_attrs["persistence"]
+    assert np.isfinite(runs["next_step_test_rel_l2"]).all()
+    assert list(runs["persistence_test_rel_l2"]) == pytest.approx([steps["test"]["rel_l2"]] * 2)
+    pca_steps = [study.user_attrs["pca_by_latent"][str(z)]["persistence"]["test"]["rel_l2"]
+                 for z in runs["latent"]]
+    assert list(runs["pca_persistence_test_rel_l2"]) == pytest.approx(pca_steps)
+    page = (home / "studies" / "cli" / "screen.html").read_text()
+    assert "Next step: the second head against persistence" in page
 
 
 @pytest.mark.parametrize("flags, expected", [
@@ -135,6 +227,10 @@ def test_cli_quick_style_run_prints_leaderboard(make_seed, home, capsys):
     (["--epochs", "0"], "--epochs must be at least 1"),
     (["--repeats", "0"], "--repeats must be at least 1"),
     (["--metric", "accuracy"], "invalid choice: 'accuracy'"),
+    (["--latent", "8,x"], "--latent must be one integer or a comma-separated list"),
+    (["--latent", "8,1"], "--latent must list integers >= 2"),
+    (["--augment", "rotate"], "unknown symmetry 'rotate'; choose from: shift-x, mirror-x"),
+    (["--preset", "seed", "--latent", "8"], "--params and --latent size the matched preset"),
     (["--storage", "nowhere"], "--storage must be a database URL"),
 ])
 def test_bad_flags_exit_2_with_one_line(make_seed, home, capsys, flags, expected):

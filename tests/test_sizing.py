@@ -34,13 +34,15 @@ def test_matched_counts_lie_within_ten_percent(name, n_params, latent):
         k: v for k, v in base.items() if k not in ("width", "latent")}
 
 
-def test_default_match_for_the_five_is_fast_and_conv_keeps_the_seed_widths():
+def test_default_match_for_the_five_is_fast_and_near_the_seed_convs_count():
     start = time.perf_counter()
     counts = {name: sizing.solve_width(name, presets.MATCHED_BASE[name], GRID, 170_000)
               for name in architectures.names()}
     elapsed = time.perf_counter() - start
     assert elapsed < 15, f"sizing the five took {elapsed:.1f} s"
-    assert counts["conv"] == sizing.Sizing(width=1.0, n_params=168_656)  # 170k is the seed's conv
+    # 170k is about the seed's conv; the matched recipe's 3x3 kernels leave room for wider layers.
+    assert architectures.count_params("conv", presets.seed_params("conv"), GRID) == 168_656
+    assert counts["conv"].width > 1.0
     assert all(abs(s.n_params - 170_000) <= 17_000 for s in counts.values())
 
 

@@ -231,3 +231,13 @@ def test_space_file_errors_are_one_line(tmp_path, text, message):
 def test_missing_space_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         read_overrides(tmp_path / "nope.toml")
+
+
+def test_bool_choices_come_back_as_bools_from_both_engines():
+    # KerasTuner stores bool choices as 0/1; the params dict must hold bools, as Optuna's does.
+    from hpo.augment import searchable
+
+    space = searchable(architectures.get("conv").space, ["shift-x", "mirror-x"])
+    for params in _optuna_samples(space, 6, seed=4) + _keras_tuner_samples(space, 6, seed=4):
+        assert type(params["shift_x"]) is bool and type(params["mirror_x"]) is bool
+    assert defaults(space)["shift_x"] is True  # on by default where the data allow it

@@ -28,7 +28,7 @@ def _expected_keys(name: str, channels) -> set[str]:
     keys = {"loss", "rel_l2", "mse", *(f"mse_{c}" for c in channels)}
     if name == "dual":
         keys |= {"next_step_rel_l2", "next_step_mse"}
-    return keys | {f"val_{k}" for k in keys}
+    return keys | {f"val_{k}" for k in keys} | {"learning_rate"}
 
 
 def _trainable(model) -> int:
@@ -117,8 +117,9 @@ def test_the_same_seed_repeats_a_run_and_another_seed_does_not(tiny_flow_data):
 
 def test_params_override_the_configs_learning_rate_and_batch_size(tiny_flow_data, capsys):
     config = TrainConfig(epochs=1, learning_rate=1e-4, batch_size=16)
-    result = fit("conv", {**SMALL, "learning_rate": 3e-3, "batch_size": 4}, tiny_flow_data, config, **QUIET)
-    assert (result.learning_rate, result.batch_size) == (3e-3, 4)
+    params = {**SMALL, "learning_rate": 3e-3, "batch_size": 4, "schedule": "constant"}
+    result = fit("conv", params, tiny_flow_data, config, **QUIET)
+    assert (result.learning_rate, result.batch_size, result.schedule) == (3e-3, 4, "constant")
     assert float(result.model.optimizer.learning_rate.numpy()) == pytest.approx(3e-3)
     assert int(result.model.optimizer.iterations.numpy()) == 5  # ceil(18 / 4) steps
     assert capsys.readouterr().out == ""  # progress=None: silent
@@ -189,3 +190,86 @@ def test_early_stopping_watches_the_chosen_ranking_metric(tiny_flow_data):
     assert result.best_epoch == int(np.argmin(val_mse))
     scores = evaluate(result.model, tiny_flow_data.val, tiny_flow_data)
     assert scores["mse"] == pytest.approx(min(val_mse), rel=1e-5)
+
+
+# --- the recipe: schedules, patience, and the new knobs through both engines -----------------------
+
+
+def test_cosine_rate_warms_up_then_decays_to_its_floor_at_the_end_of_the_budget():
+    from hpo.schedules import FINAL_SHARE, learning_rate
+
+    rate = learning_rate("cosine", 2e-3, n_epochs=10, steps_per_epoch=10, warmup_share=0.05)
+    values = [float(rate(step)) for step in (0, 5, 50, 100)]
+    assert values[0] == 0.0 and values[1] == pytest.approx(2e-3)  # 5 of 100 steps warm up
+    assert 2e-3 * FINAL_SHARE < values[2] < 2e-3 and values[3] == pytest.approx(2e-3 * FINAL_SHARE)
+    assert learning_rate("constant", 2e-3, 10, 10) == learning_rate("plateau", 2e-3, 10, 10) == 2e-3
+    with pytest.raises(ConfigError, match="no learning-rate schedule 'step'; choose from: constant"):
+        learning_rate("step", 1e-3, 10, 10)
+
+
+def test_the_plateau_schedule_halves_the_rate_before_early_stopping_would_stop():
+    from hpo.schedules import callbacks
+
+    (reduce,) = callbacks("plateau", "val_rel_l2", patience=8, peak=1e-3)
+    assert isinstance(reduce, keras.callbacks.ReduceLROnPlateau)
+    assert (reduce.monitor, reduce.patience, reduce.factor, reduce.min_lr) == ("val_rel_l2", 4, 0.5, 1e-5)
+    assert callbacks("cosine", "val_rel_l2", 8, 1e-3) == []
+
+
+@pytest.mark.parametrize("epochs, patience, expected", [(30, None, 8), (8, None, 3), (100, None, 25),
+                                                        (30, 5, 5)])
+def test_patience_scales_with_the_epoch_budget(epochs, patience, expected):
+    assert TrainConfig(epochs=epochs, patience=patience).early_stopping_patience == expected
+
+
+def _recipe_space(activation: str, norm: str, upsample: str, schedule: str) -> dict:
+    """conv's declared space, small, with one choice left for each recipe knob: the engines still
+    sample every knob (a one-choice categorical), so both hand it to the builder and to training."""
+    from hpo.space import narrow
+
+    return narrow(architectures.get("conv").space, {
+        "n_layers": 2, "filters": {"low": 4, "high": 6}, "latent": 8, "batch_size": 6,
+        "activation": {"choices": [activation]}, "norm": {"choices": [norm]},
+        "upsample": {"choices": [upsample]}, "schedule": {"choices": [schedule]}}, name="conv")
+
+
+def _norms(model) -> list[int]:
+    return [layer.groups for layer in model.layers if isinstance(layer, keras.layers.GroupNormalization)]
+
+
+def test_the_recipe_knobs_build_and_train_through_an_optuna_trial(tiny_flow_data):
+    from hpo.space import suggest
+
+    space = _recipe_space("gelu", "group", "resize", "cosine")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    params = suggest(trial, space)
+    assert {"activation_0", "norm_1", "upsample", "schedule"} <= set(trial.params)
+    result = fit("conv", params, tiny_flow_data, TrainConfig(epochs=1), **QUIET)
+    model = result.model
+    assert result.schedule == "cosine" and math.isfinite(result.history[0]["val_rel_l2"])
+    assert len(_norms(model)) == 4 and max(_norms(model)) > 1  # 2 encoder + 2 decoder levels, groups
+    assert model.get_layer("encoder_0_activation").activation.__name__ == "gelu"
+    assert [layer.interpolation for layer in model.layers
+            if isinstance(layer, keras.layers.UpSampling2D)] == ["bilinear", "bilinear"]
+    # The whole cosine fits in the one-epoch budget: the rate ends at its floor.
+    assert result.history[0]["learning_rate"] == pytest.approx(params["learning_rate"] * 0.01)
+
+
+def test_the_recipe_knobs_build_and_train_through_keras_tuner(tiny_flow_data):
+    import keras_tuner as kt
+    from types import SimpleNamespace
+
+    from hpo.tuner_engine import FlowHyperModel
+
+    space = _recipe_space("silu", "layer", "transpose", "plateau")
+    settings = SimpleNamespace(epochs=1, patience=1, loss="mse", seed=0, metric="rel_l2",
+                               epoch_budget=None)
+    hypermodel = FlowHyperModel("conv", space, tiny_flow_data, settings)
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    assert {"activation_0", "norm_1", "upsample", "schedule"} <= set(hp.values)
+    assert _norms(model) == [1, 1, 1, 1]  # layer norm: one group over the whole feature map
+    assert model.get_layer("decoder_0_activation").activation.__name__ == "silu"
+    assert isinstance(model.get_layer("decoder_output"), keras.layers.Conv2DTranspose)
+    assert math.isfinite(hypermodel.fit(hp, model))

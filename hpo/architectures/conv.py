@@ -1,8 +1,8 @@
-"""conv: convolutional autoencoder without pooling (strided Conv2D, Dense bottleneck, Conv2DTranspose).
+"""conv: convolutional autoencoder without pooling (strided Conv2D, Dense bottleneck, upsampling decoder).
 
     (H, W, C) -> pad -> Conv2D(filters_i, stride s_i) x n_layers     # (H/20, W/20, filters_{n-1})
     -> Flatten -> Dense(latent) -> Dense -> Reshape                  # (H/20, W/20, filters_{n-1})
-    -> Conv2DTranspose(filters_i, stride s_i), i = n-1 .. 0 -> linear Conv2DTranspose(C) -> crop
+    -> upsample by s_i and convolve (filters_i), i = n-1 .. 0 -> linear convolution (C) -> crop
 
 The seed study's first architecture; the others are variations of it.
 """
@@ -17,6 +17,7 @@ from hpo.space import IntParam
 SPACE = {
     "n_layers": IntParam(1, 3, default=3),  # the study's 1..3; strides per depth in blocks.STRIDES
     **blocks.LAYER_SPACE,
+    **blocks.DECODER_SPACE,
     **blocks.CODE_SPACE,
     **blocks.TRAINING_SPACE,
 }
@@ -35,5 +36,6 @@ def autoencoder(params: dict, input_shape: tuple[int, int, int], dropout: float,
     x, cropping = blocks.pad(inputs)
     features = blocks.encode(x, levels, dropout)[-1]  # (batch, H/20, W/20, filters_{n-1})
     code = blocks.bottleneck(features, params["latent"], levels[-1])
-    x = blocks.decode(code, features.shape[1:3], levels, input_shape[2], dropout)
+    x = blocks.decode(code, features.shape[1:3], levels, input_shape[2], dropout,
+                      upsample=params["upsample"])
     return keras.Model(inputs, blocks.crop(x, cropping, name="reconstruction"), name=name)

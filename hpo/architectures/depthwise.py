@@ -21,6 +21,7 @@ SPACE = {
     "n_layers": IntParam(1, 3, default=3),
     "depth_multiplier": PerLayer(IntParam(1, 4), default=(3,)),  # the seed's 3; 4^3 = 64 per channel
     **blocks.LAYER_SPACE,
+    **blocks.DECODER_SPACE,
     **blocks.CODE_SPACE,
     **blocks.TRAINING_SPACE,
 }
@@ -35,9 +36,10 @@ def build(params: dict, input_shape: tuple[int, int, int]) -> keras.Model:
     for i, level in enumerate(levels):
         x = layers.DepthwiseConv2D(level.kernel, strides=level.stride, padding="same",
                                    depth_multiplier=params[f"depth_multiplier_{i}"],
-                                   activation=level.activation,
+                                   activation=blocks.conv_activation(level),
                                    depthwise_regularizer=blocks.regularizer(level.l2),
                                    name=f"encoder_{i}")(x)  # channels times m_i
+        x = blocks.normalise(x, level, f"encoder_{i}")
     code = blocks.bottleneck(x, params["latent"], levels[-1])
-    x = blocks.decode(code, x.shape[1:3], levels, input_shape[2])
+    x = blocks.decode(code, x.shape[1:3], levels, input_shape[2], upsample=params["upsample"])
     return keras.Model(inputs, blocks.crop(x, cropping, name="reconstruction"), name="depthwise")

@@ -36,6 +36,7 @@ def build(params: dict, input_shape: tuple[int, int, int]) -> keras.Model:
     code = blocks.bottleneck(features, params["latent"], levels[-1])
     outputs = {}
     for head, prefix in zip(OUTPUTS, ("decoder", "next_step_decoder")):
-        x = blocks.decode(code, features.shape[1:3], levels, input_shape[2], prefix=prefix)
+        x = blocks.decode(code, features.shape[1:3], levels, input_shape[2], prefix=prefix,
+                          upsample=params["upsample"])
         outputs[head] = blocks.crop(x, cropping, name=head)
     return keras.Model(inputs, outputs, name="dual")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hpo import architectures, sizing
+from hpo.architectures.blocks import RECIPE, SEED_RECIPE
 from hpo.architectures.vqvae2 import split_latent
 from hpo.errors import ConfigError
 from hpo.space import complete
@@ -29,9 +30,21 @@ def _per_layer(key: str, values) -> dict:
     return {f"{key}_{i}": v for i, v in enumerate(values)}
 
 
-# The seed's levels: filters [3, 9, 27], kernel 5, strides [2, 2, 5] (blocks.STRIDES[3]), tanh, no L2.
-_SEED_LEVELS = {"n_layers": 3, **_per_layer("filters", (3, 9, 27)), **_per_layer("kernel", (5, 5, 5)),
-                **_per_layer("activation", ("tanh",) * 3), **_per_layer("l2", (0.0,) * 3), "width": 1.0}
+def _recipe(recipe: dict) -> dict:
+    """The recipe knobs as params: per-level kernel, activation and norm, the decoder's upsampling,
+    the schedule, and no augmentation (the screen switches on what the data declare)."""
+    return {**_per_layer("kernel", (recipe["kernel"],) * 3),
+            **_per_layer("activation", (recipe["activation"],) * 3),
+            **_per_layer("norm", (recipe["norm"],) * 3),
+            "upsample": recipe["upsample"], "schedule": recipe["schedule"],
+            "shift_x": False, "mirror_x": False}
+
+
+# The seed's levels: filters [3, 9, 27], strides [2, 2, 5] (blocks.STRIDES[3]), no L2, and its recipe,
+# every knob spelled out: kernel 5, tanh, no normalisation, strided Conv2DTranspose, a constant rate.
+_SEED_LEVELS = {"n_layers": 3, **_per_layer("filters", (3, 9, 27)),
+                **_per_layer("l2", (0.0,) * 3), "width": 1.0, **_recipe(SEED_RECIPE),
+                "learning_rate": 1e-3, "batch_size": 8}
 
 SEED = {
     "conv": {**_SEED_LEVELS, "latent": 50},
@@ -41,18 +54,20 @@ SEED = {
     "dual": {**_SEED_LEVELS, "latent": 50},
 }
 
-# Matched presets start from the seed's structure; sizing then scales every width. Two departures,
-# both so that the default budget (170k at latent 50 on 200x100) is feasible for every architecture:
+# Matched presets start from the seed's structure with the default recipe (blocks.RECIPE, which also
+# sets 3x3 kernels: the resize decoder needs no kernel as large as the stride); sizing then scales
+# every width. Two structural departures, both so that the default budget (170k at latent 50 on
+# 200x100) is feasible for every architecture:
 # - vqvae2 gives the top code 70% of the latent (the space's upper end): the bottom code's Dense
 #   layers cost 2 * (H/2 * W/2) parameters per unit (10,000 on 200x100), the top's about 5x less.
 # - depthwise uses multipliers [2, 2, 2] (8 filters per channel, 24 features on 3 channels, close to
 #   conv's 27): the seed's [3, 3, 3] gives 81 features on 3 channels, whose Dense layer alone would
 #   take 4050 * latent parameters, and width cannot shrink multipliers.
-MATCHED_BASE = {
+MATCHED_BASE = {name: {**params, **_recipe(RECIPE)} for name, params in {
     **SEED,
     "vqvae2": {**SEED["vqvae2"], "latent_split": 0.7},
     "depthwise": {**SEED["depthwise"], **_per_layer("depth_multiplier", (2, 2, 2))},
-}
+}.items()}
 
 
 @dataclass(frozen=True)

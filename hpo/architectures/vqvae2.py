@@ -24,6 +24,7 @@ from hpo.space import FloatParam, IntParam
 SPACE = {
     "n_layers": IntParam(2, 3, default=3),  # a bottom level distinct from the top one needs two
     **blocks.LAYER_SPACE,
+    **blocks.DECODER_SPACE,
     **blocks.CODE_SPACE,
     "latent_split": FloatParam(0.3, 0.7, default=0.5),  # the top code's share; the seed's 25 + 25
     **blocks.TRAINING_SPACE,
@@ -63,5 +64,6 @@ def build(params: dict, input_shape: tuple[int, int, int]) -> keras.Model:
     bottom = layers.Conv2D(levels[1].filters, 1, kernel_regularizer=blocks.regularizer(first.l2),
                            name="bottom_expand")(bottom)  # (batch, H/s_0, W/s_0, filters_1)
 
-    x = blocks.decode(top, features[-1].shape[1:3], levels, input_shape[2], before_last=bottom)
+    x = blocks.decode(top, features[-1].shape[1:3], levels, input_shape[2], before_last=bottom,
+                      upsample=params["upsample"])
     return keras.Model(inputs, blocks.crop(x, cropping, name="reconstruction"), name="vqvae2")

@@ -20,12 +20,18 @@ from typing import Callable
 import h5py
 import numpy as np
 
+from hpo import augment
 from hpo.config import studies_dir
 from hpo.data.rayleigh_benard.simulation import CHANNELS, Case, simulate
 
 # Bump when the solver or the file layout changes, so cached files are regenerated.
 # 2: no-slip walls (Chebyshev in z), a time-dependent design, per-case attrs on scaled_data.
-GENERATOR_VERSION = 2
+# 3: the root attr `symmetries` (hpo.augment): shift-x and mirror-x hold in a box periodic in x.
+GENERATOR_VERSION = 3
+
+# What the equations and the periodic box leave unchanged; every channel here (temperature, pressure,
+# speed) is a scalar under x -> -x. hpo.augment reads the attr to switch augmentation on by default.
+SYMMETRIES = augment.SYMMETRIES
 
 
 @dataclass(frozen=True)
@@ -232,4 +238,5 @@ def write_simulations(out: Path, results: list[dict], generator: dict) -> None:
             f"solved with (x Fourier modes x z modes) {modes} (no-slip: Chebyshev degree; free-slip: "
             "sine modes) and evaluated spectrally on the output grid, which may be finer")
         f.attrs["generator"] = json.dumps(generator)
+        f.attrs[augment.ATTR] = list(SYMMETRIES)
     tmp.replace(out)
