@@ -2,7 +2,13 @@
 
 Reads the ranking of `<run>-screen`, runs `<run>-<architecture>` studies (created or resumed) with
 one or more worker processes on the same storage, keeps each study's best model as an Optuna
-artifact, evaluates it on the test split at the end, and writes `studies/<run>/optimize.html`.
+artifact, evaluates it on the test split at the end beside PCA of the same latent size, and writes
+`studies/<run>/optimize.html`.
+
+With latent sizes (`--latent 8,16`) each (architecture, latent) gets its own study
+`<run>-<architecture>-z<latent>`, the latent size fixed and the rest searched with pruning as usual:
+their best models draw the front of error against latent size (optimize.html), which Optuna's
+multi-objective studies cannot give with per-epoch pruning (their pruners are single-objective).
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ from typing import Callable
 import optuna
 import pandas as pd
 
-from hpo import architectures
+from hpo import architectures, augment, keys
 from hpo.claims import ClaimLock
 from hpo.config import studies_dir
 from hpo.errors import ConfigError, StudyFailed
 from hpo.screening import study_name as screen_study_name
 from hpo.serialize import json_safe
+from hpo.space import Fixed
 from hpo.storage import open_storage, redact, resolve_storage_url
 from hpo.study import (PRUNERS, SAMPLERS, KerasObjective, StudySettings, Worker, configure_threads,
                        failure_message, finished_trials, load_best_model, make_pruner, make_sampler,
@@ -40,16 +47,39 @@ class OptimizeConfig:
     data_kwargs: dict = field(default_factory=dict)  # hpo.data.load keywords (workers reload)
     engine: str = "optuna"  # or "keras-tuner": KerasTuner searches, its trials mirrored to Optuna
     tuner: str = "hyperband"  # the KerasTuner tuner (engine keras-tuner): hyperband, bayesian, random
+    # Fixed latent sizes, one study per (architecture, latent); empty: the latent size is searched.
+    latents: tuple[int, ...] = ()
+    # Symmetries searched as training knobs (hpo.augment); None: those the screen trained with.
+    augment: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """One study of a run: its architecture, its fixed latent size (None: searched) and its name."""
+
+    architecture: str
+    latent: int | None
+    name: str
 
 
 # A smoke/demo budget: a few minutes on 2 cores with the quick embedded dataset.
-QUICK_SETTINGS = {"n_trials": 10, "epochs": 8, "patience": 3}
+QUICK_SETTINGS = {"n_trials": 10, "epochs": 8}
 ENGINES = ("optuna", "keras-tuner")
 TUNERS = ("hyperband", "bayesian", "random")  # hpo.tuner_engine.TUNERS, without importing KerasTuner
 
 
-def study_name(run: str, architecture: str, engine: str = "optuna") -> str:
-    return f"{run}-{architecture}" + ("-keras-tuner" if engine == "keras-tuner" else "")
+def study_name(run: str, architecture: str, engine: str = "optuna", latent: int | None = None) -> str:
+    """`<run>-<architecture>[-z<latent>][-keras-tuner]`."""
+    return (f"{run}-{architecture}" + (f"-z{latent}" if latent is not None else "")
+            + ("-keras-tuner" if engine == "keras-tuner" else ""))
+
+
+def study_space(space: dict, latent: int | None, symmetries: tuple[str, ...]) -> dict:
+    """An architecture's space for one study: the latent size fixed (when given), and the allowed
+    symmetries searched as training knobs (on by default; the others fixed off)."""
+    if latent is not None:
+        space = {**space, "latent": Fixed(latent)}
+    return augment.searchable(space, symmetries)
 
 
 def validate(config: OptimizeConfig) -> None:
@@ -89,9 +119,14 @@ def validate(config: OptimizeConfig) -> None:
               (config.engine == "optuna" or config.n_workers == 1,
                f"--workers applies to the optuna engine; pass --workers 1 with --engine "
                f"keras-tuner, not {config.n_workers}")]
+    bad_latents = [v for v in config.latents if isinstance(v, bool) or not isinstance(v, int) or v < 2]
+    checks.append((not bad_latents, f"--latent must list integers >= 2, but got "
+                                    f"{','.join(map(str, config.latents))}"))
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+    if config.augment is not None:
+        augment.check(config.augment)
 
 
 def read_screen(run: str, storage_url: str) -> optuna.Study:
@@ -109,14 +144,35 @@ def read_screen(run: str, storage_url: str) -> optuna.Study:
     return study
 
 
-def choose_architectures(config: OptimizeConfig, screen: optuna.Study) -> list[str]:
-    ranking = list(screen.user_attrs["ranking"])
+def choose_architectures(config: OptimizeConfig, screen: optuna.Study,
+                         latent: int | None = None) -> list[str]:
+    """`--architectures`, or the screen's best `--top` K: at `latent` when the screen ranked that
+    size, else at its smallest (keys.RANKING)."""
     if config.architectures:
         return list(config.architectures)
+    by_latent = screen.user_attrs.get(keys.RANKING_BY_LATENT) or {}
+    ranking = list(by_latent.get(keys.latent_key(latent)) if latent is not None and
+                   keys.latent_key(latent) in by_latent else screen.user_attrs[keys.RANKING])
     if config.top > len(ranking):
         raise ConfigError(f"--top must be between 1 and {len(ranking)} (the screen of run "
                           f"{config.run!r} ranked {len(ranking)}), but got {config.top}")
     return ranking[: config.top]
+
+
+def plan_studies(config: OptimizeConfig, screen: optuna.Study) -> list[StudyPlan]:
+    """The studies to run, in order: per latent size (ascending), the chosen architectures."""
+    plans = []
+    for latent in sorted(config.latents) or [None]:
+        plans += [StudyPlan(a, latent, study_name(config.run, a, config.engine, latent))
+                  for a in choose_architectures(config, screen, latent)]
+    return plans
+
+
+def screened_symmetries(config: OptimizeConfig, screen: optuna.Study) -> tuple[str, ...]:
+    """`--augment`, else what the screen trained with (a screen from before augmentation: none)."""
+    if config.augment is not None:
+        return augment.check(config.augment)
+    return augment.check(screen.user_attrs.get(keys.AUGMENT) or ())
 
 
 @dataclass
@@ -146,41 +202,49 @@ def optimize(config: OptimizeConfig, storage: str | None = None,
     if problems:
         raise ConfigError(f"the data differ from what run {config.run!r} screened "
                           f"({'; '.join(problems)}); pass the screen's data flags or screen again")
-    chosen = choose_architectures(config, screen)
+    plans = plan_studies(config, screen)
+    symmetries = screened_symmetries(config, screen)
     settings = replace(config.settings,
                        metric=screen.user_attrs.get("metric", config.settings.metric),
                        loss=screen.user_attrs.get("settings", {}).get("loss", config.settings.loss))
     config = replace(config, settings=settings)
     spaces = architectures.load_spaces(config.space_file)  # a bad --space file fails here, early
-    names = [study_name(config.run, a, config.engine) for a in chosen]
-    for architecture, name in zip(chosen, names):
-        _create_study(name, storage_url, data, architecture, settings)
+    for plan in plans:
+        _create_study(plan, storage_url, data, settings, symmetries)
+        space = study_space(spaces[plan.architecture], plan.latent, symmetries)
         if config.engine == "keras-tuner":
             from hpo.tuner_engine import run_keras_tuner
 
-            say(f"study {name!r}: KerasTuner {config.tuner}, mirrored into Optuna")
-            run_keras_tuner(config, architecture, storage_url, data, config.tuner, say)
+            say(f"study {plan.name!r}: KerasTuner {config.tuner}, mirrored into Optuna")
+            run_keras_tuner(config, plan.architecture, plan.name, space, storage_url, data,
+                            config.tuner, say)
             continue
-        say(f"study {name!r}: {settings.n_trials} trials, {settings.pruner} pruning, "
-            f"{settings.sampler} sampler, {config.n_workers} worker(s)")
-        _run_workers(config, name, architecture, storage_url, spaces[architecture], data, say)
-    summary = _evaluate_best(config, chosen, storage_url, screen, data, say)
+        say(f"study {plan.name!r}: {settings.n_trials} trials, {settings.pruner} pruning, "
+            f"{settings.sampler} sampler, {config.n_workers} worker(s)"
+            + (f", latent {plan.latent}" if plan.latent is not None else "")
+            + (f", augment {'/'.join(symmetries)} searched" if symmetries else ""))
+        _run_workers(config, plan.name, plan.architecture, storage_url, space, data, say)
+    summary = _evaluate_best(config, plans, storage_url, screen, data, symmetries, say)
     from hpo.optimize_report import write_optimize_report
 
+    names = [plan.name for plan in plans]
     html_path = write_optimize_report(studies_dir() / config.run / "optimize.html", config.run,
                                       names, storage_url, summary, data, settings.metric)
     return OptimizeResult(names, summary, html_path)
 
 
-def _create_study(name: str, storage_url: str, data, architecture: str,
-                  settings: StudySettings) -> None:
+def _create_study(plan: StudyPlan, storage_url: str, data, settings: StudySettings,
+                  symmetries: tuple[str, ...]) -> None:
+    name = plan.name
     study = optuna.create_study(study_name=name, storage=open_storage(storage_url),
                                 direction="minimize", load_if_exists=True)
     stored = study.user_attrs.get("data")
     if stored is None:
         study.set_user_attr("data", data.describe())
-        study.set_user_attr("architecture", architecture)
+        study.set_user_attr("architecture", plan.architecture)
         study.set_user_attr("metric", settings.metric)
+        study.set_user_attr(keys.LATENT, plan.latent)  # None: searched
+        study.set_user_attr(keys.AUGMENT, list(symmetries))
         return
     problems = data.mismatches(stored)
     if problems:
@@ -255,7 +319,10 @@ def _worker_process(config: OptimizeConfig, name: str, architecture: str, storag
     quiet_optuna()
     configure_threads(config.n_workers)
     data = load(**config.data_kwargs)
-    space = architectures.load_spaces(config.space_file)[architecture]
+    # The study's fixed latent size and searched symmetries were stored when it was created.
+    attrs = optuna.load_study(study_name=name, storage=open_storage(storage_url)).user_attrs
+    space = study_space(architectures.load_spaces(config.space_file)[architecture],
+                        attrs.get(keys.LATENT), augment.check(attrs.get(keys.AUGMENT) or ()))
     try:
         _worker(config, name, architecture, storage_url, space, data, index, print, deadline,
                 max_trials=config.settings.trials_per_process, first_trial=first_trial)
@@ -284,48 +351,94 @@ def _worker(config: OptimizeConfig, name: str, architecture: str, storage_url: s
         lock.close()
 
 
-def _evaluate_best(config: OptimizeConfig, chosen: list[str], storage_url: str,
-                   screen: optuna.Study, data, say) -> pd.DataFrame:
-    """Evaluate each study's best model on the test split; store and return the summary."""
+def _evaluate_best(config: OptimizeConfig, plans: list[StudyPlan], storage_url: str,
+                   screen: optuna.Study, data, symmetries: tuple[str, ...], say) -> pd.DataFrame:
+    """Evaluate each study's best model on the test split beside PCA at the best model's latent size
+    (fitted on the same, possibly augmented, training set; plain PCA beside it); store and return
+    the summary, one row per study."""
     from hpo import training
 
     metric = config.settings.metric
-    screen_rows = {row["architecture"]: row for row in screen.user_attrs.get("leaderboard", [])}
-    pca = screen.user_attrs.get("pca", {})
+    pca = _PCAAtLatent(data, symmetries)
     rows = []
-    for architecture in chosen:
-        study = optuna.load_study(study_name=study_name(config.run, architecture, config.engine),
-                                  storage=open_storage(storage_url))
-        states = [t.state for t in study.get_trials(deepcopy=False)]
-        row = {"architecture": architecture, "study": study.study_name,
+    for plan in plans:
+        study = optuna.load_study(study_name=plan.name, storage=open_storage(storage_url))
+        trials = study.get_trials(deepcopy=False)
+        states = [t.state for t in trials]
+        row = {"architecture": plan.architecture, "latent": plan.latent, "study": study.study_name,
                "n_complete": states.count(optuna.trial.TrialState.COMPLETE),
                "n_pruned": states.count(optuna.trial.TrialState.PRUNED),
                "n_failed": states.count(optuna.trial.TrialState.FAIL)}
         artifact_id = study.user_attrs.get("best_model_artifact_id")
         model = load_best_model(study, say) if artifact_id else None
         if model is not None:
+            best = study.user_attrs["best_model_trial"]
+            latent = plan.latent or _best_latent(trials, best)
             test = training.evaluate(model, data.test, data)
             val = training.evaluate(model, data.val, data)
             study.set_user_attr("best_test", json_safe(test))
             study.set_user_attr("best_val", json_safe(val))
-            row.update({"best_trial": study.user_attrs["best_model_trial"],
+            row.update({"latent": latent, "best_trial": best,
                         f"val_{metric}": val[metric], "test_rel_l2": test["rel_l2"],
                         "test_mse": test["mse"],
                         **{f"test_mse_{c}": v for c, v in test["mse_per_channel"].items()}})
+            if latent is not None:
+                fair, plain = pca.at(latent)
+                row.update({"pca_test_rel_l2": fair["rel_l2"], "plain_pca_test_rel_l2": plain["rel_l2"],
+                            "ratio_to_pca": test["rel_l2"] / fair["rel_l2"]})
         elif not artifact_id:
             say(f"note: {study.study_name!r} has no completed trial, so no best model to evaluate")
-        screened = screen_rows.get(architecture, {})
+        screened = _screen_row(screen, plan.architecture, row["latent"])
         row.update({"screen_val_mean": screened.get("val_mean", math.nan),
-                    "screen_test_mean": screened.get("test_mean", math.nan),
-                    "pca_test_rel_l2": pca.get("test", {}).get("rel_l2", math.nan)})
+                    "screen_test_mean": screened.get("test_mean", math.nan)})
+        row.setdefault("pca_test_rel_l2", math.nan)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def _best_latent(trials, number: int) -> int | None:
+    """The latent size of a searched study's best trial."""
+    value = next((t.params.get("latent") for t in trials if t.number == number), None)
+    return None if value is None else int(value)
+
+
+def _screen_row(screen: optuna.Study, architecture: str, latent: int | None) -> dict:
+    """The screen's leaderboard row of `architecture` at `latent` (when the screen ran that size;
+    a searched study without a best model: the smallest latent's row)."""
+    by_latent = screen.user_attrs.get(keys.LEADERBOARD_BY_LATENT) or {}
+    if latent is not None:
+        rows = by_latent.get(keys.latent_key(latent), [])
+        if not rows and not by_latent:  # a screen from before the latent axis: its one size
+            rows = [r for r in screen.user_attrs.get(keys.LEADERBOARD, []) if r.get("latent") == latent]
+    else:
+        rows = screen.user_attrs.get(keys.LEADERBOARD, [])
+    return next((r for r in rows if r["architecture"] == architecture), {})
+
+
+class _PCAAtLatent:
+    """Test scores of PCA at any latent size: one fit at the largest size asked so far, truncated."""
+
+    def __init__(self, data, symmetries: tuple[str, ...]):
+        self.data, self.symmetries = data, symmetries
+        self._fitted: dict[int, tuple] = {}
+
+    def at(self, latent: int) -> tuple[dict, dict]:
+        """(PCA fitted on the training set augmented like the models', plain PCA) test scores."""
+        from hpo.baseline import fit_pca
+
+        if latent not in self._fitted:
+            fair = fit_pca(self.data, latent, augment=self.symmetries)
+            plain = fit_pca(self.data, latent) if self.symmetries else fair
+            self._fitted[latent] = tuple(p.evaluate(self.data.test, self.data) for p in (fair, plain))
+        return self._fitted[latent]
+
+
 def format_summary(summary: pd.DataFrame, metric: str) -> str:
-    """The table `hpo.optimize` prints: best model per study on the test split, beside the screen."""
-    lines = [f"{'architecture':<13}{'trials C/P/F':>13}{'best':>6}{'val ' + metric:>13}"
-             f"{'test rel_l2':>12}{'test mse':>10}{'screen val':>12}{'screen test':>12}{'PCA test':>10}"]
+    """The table `hpo.optimize` prints: best model per study on the test split, beside the screen and
+    PCA at the best model's latent size."""
+    lines = [f"{'study':<26}{'latent':>7}{'trials C/P/F':>13}{'best':>6}{'val ' + metric:>13}"
+             f"{'test rel_l2':>12}{'test mse':>10}{'screen val':>12}{'screen test':>12}"
+             f"{'PCA test':>10}{'x PCA':>7}"]
     for row in summary.to_dict(orient="records"):
         counts = f"{row['n_complete']}/{row['n_pruned']}/{row['n_failed']}"
         if "best_trial" in row and not _missing(row.get("best_trial")):
@@ -333,10 +446,14 @@ def format_summary(summary: pd.DataFrame, metric: str) -> str:
                     f"{row['test_rel_l2']:>12.4g}{row['test_mse']:>10.4g}")
         else:
             best = f"{'-':>6}{'-':>13}{'-':>12}{'-':>10}"
-        lines.append(f"{row['architecture']:<13}{counts:>13}{best}{row['screen_val_mean']:>12.4g}"
-                     f"{row['screen_test_mean']:>12.4g}{row['pca_test_rel_l2']:>10.4g}")
+        latent = "-" if _missing(row.get("latent")) else str(int(row["latent"]))
+        ratio = row.get("ratio_to_pca", math.nan)
+        lines.append(f"{row['study']:<26}{latent:>7}{counts:>13}{best}{row['screen_val_mean']:>12.4g}"
+                     f"{row['screen_test_mean']:>12.4g}{row['pca_test_rel_l2']:>10.4g}"
+                     f"{'-' if _missing(ratio) else f'{ratio:.2f}':>7}")
     lines.append("(C/P/F: complete/pruned/failed; test figures: the best model, held-out test split; "
-                 "screen: the matched-size screen's means)")
+                 "screen: the matched-size screen's means at that latent size; PCA: same latent size, "
+                 "fitted on the same (augmented) training set; x PCA: test rel_l2 / PCA's)")
     return "\n".join(lines)
 
 

@@ -5,10 +5,12 @@
                            [--pruner median|hyperband|sha|none] [--sampler tpe|random] [--workers N]
                            [--max-params N] [--max-failures N] [--seed N] [--space FILE] [--quick]
                            [--engine optuna|keras-tuner]
-                           [--tuner hyperband|bayesian|random]
+                           [--tuner hyperband|bayesian|random] [--latent 8,16] [--augment LIST|none]
 
 --trials counts COMPLETE and PRUNED trials: a failed trial (NaN, out of memory, a bug) is replaced, and
 after --max-failures failed trials in a row the run stops with the last error and exit code 1.
+With --latent, one study per (architecture, latent size), `<run>-<architecture>-z<latent>`, with the
+latent size fixed: their best models draw error against latent size beside PCA (optimize.html).
 Re-running the same command resumes each study and runs only the missing trials. With PostgreSQL
 (`--storage postgresql://...`), the same command on several machines shares the studies.
 """
@@ -20,11 +22,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+from hpo.augment import parse as parse_augment
 from hpo.backend import import_keras_quietly, quiet_optuna
 from hpo.cli import ArgumentParser, run
 from hpo.config import DEFAULT_SEED
 from hpo.data.arguments import add_data_arguments, load_keywords
 from hpo.optimization import ENGINES, QUICK_SETTINGS, TUNERS, OptimizeConfig, format_summary, optimize, validate
+from hpo.screening import parse_latents
 from hpo.storage import STORAGE_ENV, redact, resolve_storage_url
 from hpo.study import PRUNERS, SAMPLERS, StudySettings
 
@@ -35,6 +39,10 @@ def build_parser() -> ArgumentParser:
     chosen.add_argument("--top", type=int, default=None, metavar="K",
                         help="the K best of the latest screen of --run")
     chosen.add_argument("--architectures", metavar="a,b", default=None, help="name them instead")
+    chosen.add_argument("--latent", metavar="N[,N...]", default=None,
+                        help="fixed latent sizes: one study per (architecture, size), named "
+                             "<run>-<architecture>-z<size>; --top K takes the screen's best K at each "
+                             "size it screened (default: the latent size is searched)")
     parser.add_argument("--run", default="default", help="the screen's run name (default: default)")
     parser.add_argument("--storage", metavar="URL", default=None,
                         help=f"Optuna storage (default ${STORAGE_ENV} or sqlite:///studies/hpo.db)")
@@ -66,9 +74,13 @@ def build_parser() -> ArgumentParser:
     search.add_argument("--tuner", choices=TUNERS, default="hyperband",
                         help="the KerasTuner tuner (default: hyperband, which runs as many trials as "
                              "its brackets need for --epochs and ignores --trials)")
+    search.add_argument("--augment", metavar="LIST", default=None,
+                        help="symmetries searched as training knobs: shift-x,mirror-x or none "
+                             "(default: those the screen trained with)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seeds split, sampler, weights")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke/demo budget: quick embedded data, 10 trials of <= 8 epochs")
+                        help="smoke/demo budget: quick embedded data, 10 trials of <= 8 epochs "
+                             "(patience 3)")
     parser.add_argument("--heartbeat", type=int, default=None, metavar="SECONDS",
                         help="heartbeat interval; a trial silent 3x as long is failed and retried "
                              "(default 10)")
@@ -88,9 +100,11 @@ def config_from_args(args) -> OptimizeConfig:
         explicit.update(heartbeat_interval=args.heartbeat, grace_period=3 * args.heartbeat)
     settings = replace(settings, **explicit)
     names = tuple(n.strip() for n in (args.architectures or "").split(",") if n.strip())
+    latents = () if args.latent is None else tuple(sorted(set(parse_latents(args.latent))))
     return OptimizeConfig(run=args.run, top=args.top, architectures=names, settings=settings,
                           n_workers=args.workers, space_file=args.space, data_kwargs=load_keywords(args),
-                          engine=args.engine, tuner=args.tuner)
+                          engine=args.engine, tuner=args.tuner, latents=latents,
+                          augment=parse_augment(args.augment))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

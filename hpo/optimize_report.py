@@ -19,6 +19,10 @@ def write_optimize_report(path: Path, run: str, names: Sequence[str], storage_ur
     from optuna import visualization as vis
 
     sections: list = [("Best models on the test split", report.table_html(summary))]
+    front = report.front_figure(summary)
+    if front is not None:
+        sections.append(("Error against latent size: each study's best model on the test split, "
+                         "PCA of the same size beside it", front))
     storage = open_storage(storage_url)
     for name in names:
         study = optuna.load_study(study_name=name, storage=storage)

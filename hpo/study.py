@@ -52,7 +52,9 @@ class StudySettings:
     # A compute budget: no trial starts once the study's trials have run this many epochs in all
     # (what the benchmarks hold equal between engines); None: n_trials alone decides.
     epoch_budget: int | None = None
-    patience: int = 5  # EarlyStopping inside a trial (best weights restored)
+    # EarlyStopping inside a trial (best weights restored); None: a quarter of `epochs`, at least 3
+    # (hpo.training.scaled_patience), as in the screen.
+    patience: int | None = None
     pruner: str = "median"  # prunes a trial whose epoch-k value is worse than the median at k
     sampler: str = "tpe"  # model-based, seeded
     max_params: int | None = None  # trials above it are rejected before training
@@ -298,6 +300,7 @@ class KerasObjective:
         params = suggest(trial, self.space)
         n_params = architectures.count_params(self.architecture, params, self.data.input_shape)
         trial.set_user_attr("n_params", n_params)
+        trial.set_user_attr("latent", params.get("latent"))  # also when the study fixes it
         if settings.max_params is not None and n_params > settings.max_params:
             trial.set_user_attr("rejected", f"{n_params:,} parameters > --max-params "
                                             f"{settings.max_params:,}")

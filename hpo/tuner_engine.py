@@ -30,7 +30,7 @@ from hpo import architectures, training
 from hpo.augment import from_params
 from hpo.config import studies_dir
 from hpo.errors import ConfigError
-from hpo.optimization import TUNERS, study_name
+from hpo.optimization import TUNERS
 from hpo.space import suggest, to_keras_tuner
 from hpo.storage import open_storage
 from hpo.study import StudySettings, epochs_spent, store_best_model
@@ -101,11 +101,15 @@ class FlowHyperModel(kt.HyperModel):
             tuner.oracle.max_trials = len(tuner.oracle.trials)
 
 
-def make_tuner(name: str, hypermodel: FlowHyperModel, settings: StudySettings, run: str) -> kt.Tuner:
+def make_tuner(name: str, hypermodel: FlowHyperModel, settings: StudySettings, run: str,
+               project: str | None = None) -> kt.Tuner:
+    """KerasTuner's `name` tuner; `project` names its folder (default `<architecture>-<tuner>`)."""
     common = dict(objective=kt.Objective(f"val_{settings.metric}", direction="min"),
                   seed=settings.seed, directory=str(studies_dir() / run / "keras-tuner"),
                   # One project per tuner: switching --tuner starts its own search, not a clash.
-                  project_name=f"{hypermodel.architecture}-{name}", overwrite=False)
+                  project_name=project or f"{hypermodel.architecture}-{name}", overwrite=False,
+                  # The same rule as the Optuna engine's --max-failures.
+                  max_consecutive_failed_trials=settings.max_failures)
     if name == "hyperband":
         # With an epoch budget, iterate the brackets until it is spent (None: no iteration limit).
         iterations = 1 if settings.epoch_budget is None else None
@@ -118,18 +122,20 @@ def make_tuner(name: str, hypermodel: FlowHyperModel, settings: StudySettings, r
     raise ConfigError(f"--tuner must be one of {', '.join(TUNERS)}, but got {name!r}")
 
 
-def run_keras_tuner(config, architecture: str, storage_url: str, data, tuner_name: str,
-                    say: Callable[[str], None]) -> int:
-    """Run (or resume) KerasTuner on one architecture, then mirror its trials into Optuna.
+def run_keras_tuner(config, architecture: str, name: str, space: dict, storage_url: str, data,
+                    tuner_name: str, say: Callable[[str], None]) -> int:
+    """Run (or resume) KerasTuner on one architecture's study `name` (its latent size fixed or not,
+    as `space` says), then mirror its trials into that Optuna study.
 
     Returns:
         The number of trials newly written to the Optuna study.
     """
-    space = architectures.load_spaces(config.space_file)[architecture]
-    name = study_name(config.run, architecture, "keras-tuner")
     study = optuna.load_study(study_name=name, storage=open_storage(storage_url))
     hypermodel = FlowHyperModel(architecture, space, data, config.settings, epochs_spent(study))
-    tuner = make_tuner(tuner_name, hypermodel, config.settings, config.run)
+    # A study per latent size gets its own project (name: <run>-<architecture>-z<latent>-keras-tuner).
+    suffix = name[len(f"{config.run}-{architecture}"):].removesuffix("-keras-tuner")
+    tuner = make_tuner(tuner_name, hypermodel, config.settings, config.run,
+                       f"{architecture}{suffix}-{tuner_name}")
     if config.settings.epoch_budget is None or hypermodel.epochs_spent < config.settings.epoch_budget:
         tuner.search(verbose=0)
     added = mirror_to_optuna(tuner, space, name, storage_url, f"val_{config.settings.metric}",

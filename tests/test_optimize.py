@@ -111,6 +111,35 @@ def test_optimize_top_1_completes_stores_best_model_and_resumes(workspace):
     assert len(study.get_trials()) == 6 and finished_trials(study) == 6
 
 
+def test_latent_sizes_run_one_study_each_with_the_size_fixed_and_draw_the_front(workspace, capsys):
+    url = sqlite(workspace)
+    args = cli_args(workspace, url, "--top", "1", "--latent", "12,8", "--trials", "2", "--epochs", "2")
+    assert run(optimize_main, args) == 0
+    storage = open_storage(url)
+    screen_attrs = optuna.load_study(study_name="t-screen", storage=storage).user_attrs
+    top = screen_attrs["ranking"][0]
+    summary_lines = capsys.readouterr().out
+    for latent in (8, 12):
+        study = optuna.load_study(study_name=f"t-{top}-z{latent}", storage=storage)
+        assert study.user_attrs["latent"] == latent
+        trials = study.get_trials()
+        assert len(trials) == 2 and {t.user_attrs["latent"] for t in trials} == {latent}
+        assert "latent" not in trials[0].params  # fixed, not searched
+        assert f"t-{top}-z{latent}" in summary_lines
+    assert f"t-{top}" not in [s.study_name for s in storage.get_all_studies()]  # no searched study
+    # PCA beside each best model is fitted at that size on the same training split: at 8 (a size
+    # the screen ran) it matches the screen's own PCA.
+    html = (workspace / "studies" / "t" / "optimize.html").read_text()
+    assert "Error against latent size" in html
+    pca_8 = screen_attrs["pca_by_latent"]["8"]["test"]["rel_l2"]
+    row = next(line for line in summary_lines.splitlines() if line.startswith(f"t-{top}-z8 "))
+    assert f"{pca_8:.4g}" in row.split()
+    # The same command again trains nothing.
+    assert run(optimize_main, args) == 0
+    assert all(len(optuna.load_study(study_name=f"t-{top}-z{z}", storage=storage).get_trials()) == 2
+               for z in (8, 12))
+
+
 def val_rel_l2_by_hand(model, workspace: Path) -> float:
     from hpo.data import load
 
@@ -287,6 +316,9 @@ def invoke(argv) -> tuple[int, list[str]]:
     (["--top", "1", "--trials", "0"], "--trials must be at least 1"),
     (["--top", "1", "--max-failures", "0"], "--max-failures must be at least 1, but got 0"),
     (["--top", "1", "--pruner", "always"], "invalid choice: 'always'"),
+    (["--top", "1", "--latent", "8,x"], "--latent must be one integer or a comma-separated list"),
+    (["--top", "1", "--latent", "1"], "--latent must list integers >= 2, but got 1"),
+    (["--top", "1", "--augment", "rotate"], "--augment: unknown symmetry 'rotate'"),
 ])
 def test_bad_flags_exit_2_with_one_line(workspace, capsys, extra, expected):
     code, _ = invoke(cli_args(workspace, sqlite(workspace), *extra))
