@@ -159,10 +159,10 @@ def _screen(workdir: Path, data_path: Path, quick: bool, out: Path) -> None:
     from hpo.data import load
     from hpo.screening import ScreenConfig, quick as quick_settings, screen
 
-    # One repeat: the screen a user runs before optimizing (quick: a few epochs, only the ranking's
-    # shape matters in the smoke test).
+    # One repeat: the screen a user runs before optimizing (quick: a few epochs at one latent size,
+    # only the ranking's shape matters in the smoke test).
     config = ScreenConfig(run="bench", repeats=1)
-    config = replace(quick_settings(config), epochs=4) if quick else config
+    config = replace(quick_settings(config), epochs=4, latent=(8,)) if quick else config
     started = time.perf_counter()
     screen(config, load(data_path), f"sqlite:///{workdir}/screen.db", progress=print)
     import optuna

@@ -40,6 +40,9 @@ class Results:
     def __init__(self, folder: Path = RESULTS):
         self._folder, self._cache = folder, {}
 
+    def has(self, name: str) -> bool:
+        return (self._folder / f"{name}.json").exists()
+
     def __getitem__(self, name: str) -> dict:
         if name not in self._cache:
             self._cache[name] = json.loads((self._folder / f"{name}.json").read_text())
@@ -151,29 +154,31 @@ def render_screening_value(results: Results) -> str:
 
 
 def render_quality(results: Results) -> str:
+    if not results.has("quality"):
+        return ("Not measured on the v2 data yet: `python -m bench.quality` (about an hour on 2 cores, "
+                "after `python -m bench.screen`) writes `bench/results/quality.json`, and this block.")
     quality = results["quality"]
-    lines = ["| method | test rel_l2 (median of seeds) | PCA, same latent size | ratio | test MSE | "
-             "PCA MSE | ratio | beats PCA |", "|---|---|---|---|---|---|---|---|"]
-    for row in quality["summary"]:
-        lines.append(f"| ({row['key']}) {METHOD_NAMES[row['method']]} | {row['test_rel_l2_median']:.4f} | "
-                     f"{row['pca_test_rel_l2_median']:.4f} | {row['rel_l2_ratio_to_pca_median']:.2f}x | "
-                     f"{row['test_mse_median']:.4f} | {row['pca_test_mse_median']:.4f} | "
-                     f"{row['mse_ratio_to_pca_median']:.2f}x | {row['beats_pca_seeds']}/{row['seeds']} "
-                     f"seeds |")
-    rows = quality["rows"]
-    latents = sorted({row["latent"] for row in rows})
-    beat = sum(row["rel_l2_ratio_to_pca"] < 1 for row in rows)
-    lines += ["", f"- Over all {len(rows)} best models (every method and seed): test rel_l2 "
-                  f"{_span([r['test_rel_l2'] for r in rows], 2)} against PCA's "
-                  f"{_span([r['pca_test_rel_l2'] for r in rows], 2)}; PCA is "
-                  f"{_span([r['rel_l2_ratio_to_pca'] for r in rows], 2, 'x')} lower in rel_l2 and "
-                  f"{_span([r['mse_ratio_to_pca'] for r in rows], 2, 'x')} lower in MSE; "
-                  f"{beat} of {len(rows)} beat PCA.",
-              f"- Latent sizes the searches chose: {', '.join(map(str, latents))}."]
-    screen_pca = quality.get("screen_pca_latent50")
-    if screen_pca:
-        lines.append(f"- PCA at the screen's latent size ({screen_pca['n_components']}): validation "
-                     f"rel_l2 {screen_pca['val']['rel_l2']:.3f}, test {screen_pca['test']['rel_l2']:.3f}.")
+    budget = quality["budget"]
+    lines = [f"`{quality['command']}` on the default screen's top two at each size "
+             f"({quality['wall_s']:.0f} s here; the PCA it is judged against is fitted on the "
+             f"training split augmented with {', '.join(quality['augment']) or 'nothing'}, plain PCA "
+             "beside it):", "",
+             "| latent | architecture | trials (pruned) | epochs | val rel_l2 | test rel_l2 | "
+             "screen's test rel_l2 | PCA | plain PCA | × PCA |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in quality["rows"]:
+        screen = r["screen_test_rel_l2"]
+        lines.append(f"| {r['latent']} | {r['architecture']} | {r['trials']} ({r['pruned']}) | "
+                     f"{r['epochs_spent']} | {r['val_rel_l2']:.4f} | {r['test_rel_l2']:.4f} | "
+                     f"{'–' if screen is None else f'{screen:.4f}'} | {r['pca_test_rel_l2']:.4f} | "
+                     f"{r['plain_pca_test_rel_l2']:.4f} | {r['ratio_to_pca']:.2f} |")
+    lines.append("")
+    for latent, best in quality["by_latent"].items():
+        lines.append(f"- **Latent {latent}: the best model ({best['architecture']}, chosen on "
+                     f"validation) reaches {best['ratio_to_pca']:.2f}× PCA's test rel_l2 (target ≤ "
+                     f"{quality['target_ratio']}×: {'met' if best['meets_target'] else 'not met'})**; "
+                     f"{best['ratio_to_plain_pca']:.2f}× plain PCA's.")
+    lines.append(f"- Budget: at most {budget['epochs']} epochs per trial and {budget['epoch_budget']} "
+                 f"per study, at most {budget['trials']} trials.")
     return "\n".join(lines)
 
 
@@ -284,13 +289,32 @@ def render_workers(results: Results) -> str:
 
 
 def render_screen(results: Results) -> str:
+    """The default screen's compression curve as a table: test rel_l2 per architecture and latent
+    size beside PCA's, and what the screen cost."""
     screen = results["screen"]
-    lines = ["| screen | wall time | ranking (validation rel_l2) |", "|---|---|---|"]
-    for row in screen["results"]:
-        ranking = row["ranking"].split(":", 1)[-1].strip()
-        lines.append(f"| `{row['command']}` | {row['wall_s']:.0f} s | {ranking} |")
-    lines.append(f"\n(target for the default data: {screen['target_default_s'] / 60:.0f} min on "
-                 f"{screen['machine']['cores']} cores.)")
+    runs = [r for r in screen["runs"] if r["state"] == "complete"]
+    names = list(dict.fromkeys(r["architecture"] for r in screen["runs"]))
+    lines = ["| latent | " + " | ".join(f"`{n}`" for n in names) + " | PCA | plain PCA | "
+             "beat PCA on test |", "|---" * (len(names) + 4) + "|"]
+    for latent in screen["latents"]:
+        at = screen["per_latent"][str(latent)]
+        cells = []
+        for name in names:
+            values = [r["test_rel_l2"] for r in runs if r["architecture"] == name
+                      and r["latent"] == latent]
+            cells.append(f"{sum(values) / len(values):.3f}" if values else "–")
+        lines.append(f"| {latent} | " + " | ".join(cells) + f" | {at['pca_test_rel_l2']:.3f} | "
+                     f"{at['plain_pca_test_rel_l2']:.3f} | "
+                     f"{', '.join(at['beat_pca_on_test']) or 'none'} |")
+    repeats = max(r["repeat"] for r in screen["runs"]) + 1
+    per_epoch = list(screen["seconds_per_epoch"].values())
+    lines += ["", f"Test rel_l2 of each run (`{screen['command']}`: {screen['n_runs']} runs of at most "
+                  f"{screen['settings']['epochs']} epochs, augmented with "
+                  f"{', '.join(screen['augment']) or 'nothing'}; PCA fitted on the same augmented "
+                  f"training set, plain PCA on the training set as it is). Training took "
+                  f"{screen['training_s'] / 3600:.1f} h on {screen['machine']['cores']} cores "
+                  f"({min(per_epoch):.1f}–{max(per_epoch):.1f} s per epoch)."
+                  + ("" if repeats == 1 else f" Means over {repeats} repeats.")]
     return "\n".join(lines)
 
 

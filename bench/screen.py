@@ -1,10 +1,14 @@
-"""Benchmark: wall time of `hpo.screen` on the embedded dataset (quick, and default with --repeats 1).
+"""Benchmark: the default screen's compression curve and cost (and the quick screen's wall time).
 
-    python -m bench.screen [--quick] [--out DIR]
+    python -m bench.screen [--quick] [--out DIR] [--home DIR]
 
-Each run uses a fresh SQLite storage in a temporary folder. Target (issue 3): default <= 5 min on
-2 cores with --repeats 1; the default --repeats 3 costs about three times that. `--quick` times only
-the quick screen (the smoke test). Prints a table and writes bench/results/screen[-quick].json.
+Full: `python -m hpo.screen --repeats 1` on the default embedded data (every architecture at latent
+sizes 8, 16 and 32, 30 epochs, PCA at each size), stored in studies/bench-screen/ (--home), so an
+interrupted run resumes where it stopped and `bench.quality` starts its studies from this screen.
+Writes bench/results/screen.json (every run's validation and test rel_l2 beside PCA's, the ranking
+per latent size, the training time), screen.csv (hpo.screen's own table) and screen.png (the curve
+for the README). `--quick` times `hpo.screen --quick` in a temporary folder (the smoke test) and
+writes screen-quick.json.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,48 +25,117 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 REPO = Path(__file__).resolve().parents[1]
+HOME = REPO / "studies" / "bench-screen"
+FULL_FLAGS = ["--repeats", "1"]  # one seed per run: 15 runs of 30 epochs are 2-3 hours on 2 cores
 
 
-def time_screen(flags: list[str]) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "HPO_HOME": str(Path(folder) / "studies")}
-        # The embedded data are cached in the checkout's studies/ (generation is benchmarked apart).
-        data = subprocess.run([sys.executable, "-c", "from hpo.data.embedded import "
-                               f"default_dataset_path as d; print(d(quick={'--quick' in flags}))"],
-                              cwd=REPO, capture_output=True, text=True, check=True).stdout.split()[-1]
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "hpo.screen", *flags, "--data",
-                               str(REPO / data), "--storage", f"sqlite:///{folder}/hpo.db"],
-                              cwd=REPO, env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - started
+def _screen(flags: list[str], home: Path, quiet: bool) -> tuple[float, str]:
+    """Run hpo.screen with HPO_HOME=home and its storage there; (wall seconds, stdout)."""
+    env = {**os.environ, "HPO_HOME": str(home)}
+    # The embedded data are cached under `home` (generation is benchmarked apart).
+    data = subprocess.run([sys.executable, "-c", "from hpo.data.embedded import "
+                           f"default_dataset_path as d; print(d(quick={'--quick' in flags}))"],
+                          cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout.split()[-1]
+    command = [sys.executable, "-m", "hpo.screen", *flags, "--data", data,
+               "--storage", f"sqlite:///{home}/hpo.db"]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, env=env, text=True,
+                          stdout=subprocess.PIPE if quiet else None)
     if done.returncode != 0:
-        raise SystemExit(done.stderr[-2000:])
-    ranking = [line for line in done.stdout.splitlines() if line.startswith("ranking")]
-    return {"command": "python -m hpo.screen " + " ".join(flags), "wall_s": round(wall, 1),
-            "ranking": ranking[0] if ranking else ""}
+        raise SystemExit(f"hpo.screen failed with exit code {done.returncode}")
+    return time.perf_counter() - started, done.stdout or ""
 
 
-def main() -> None:
+def quick(out: Path) -> None:
+    from bench.machine import machine
+
+    with tempfile.TemporaryDirectory() as folder:
+        wall, stdout = _screen(["--quick"], Path(folder), quiet=True)
+    ranking = next((line for line in stdout.splitlines() if line.startswith("ranking (")), "")
+    record = {"machine": machine(), "quick": True, "command": "python -m hpo.screen --quick",
+              "wall_s": round(wall, 1), "ranking": ranking}
+    print(f"{record['command']}: {wall:.1f} s; {ranking}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "screen-quick.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {out / 'screen-quick.json'}")
+
+
+def curve_record(home: Path) -> dict:
+    """What the README reads from the stored default screen: every run beside PCA, per latent size
+    the ranking and which architectures beat PCA, and the training time spent."""
+    import optuna
+    import pandas as pd
+
+    from hpo import keys
+
+    study = optuna.load_study(study_name="default-screen", storage=f"sqlite:///{home}/hpo.db")
+    attrs = study.user_attrs
+    runs = pd.read_csv(home / "default" / "screen.csv")
+    trials = study.get_trials(deepcopy=False)
+    seconds = sum(t.user_attrs.get("seconds_per_epoch", 0) * t.user_attrs.get("epochs_run", 0)
+                  for t in trials)
+    per_latent = {}
+    for latent, rows in runs.groupby("latent"):
+        done = rows[rows["state"] == "complete"]
+        pca = attrs[keys.PCA_BY_LATENT][keys.latent_key(latent)]
+        per_latent[str(latent)] = {
+            "ranking": attrs[keys.RANKING_BY_LATENT][keys.latent_key(latent)],
+            "pca_val_rel_l2": pca["val"]["rel_l2"], "pca_test_rel_l2": pca["test"]["rel_l2"],
+            "plain_pca_val_rel_l2": pca["plain"]["val"]["rel_l2"],
+            "plain_pca_test_rel_l2": pca["plain"]["test"]["rel_l2"],
+            "beat_pca_on_validation": sorted(done.loc[done["val_rel_l2"] < pca["val"]["rel_l2"],
+                                                      "architecture"]),
+            "beat_pca_on_test": sorted(done.loc[done["test_rel_l2"] < pca["test"]["rel_l2"],
+                                                "architecture"])}
+    columns = ["architecture", "latent", "repeat", "state", "n_params", "epochs_run", "val_rel_l2",
+               "test_rel_l2", "next_step_test_rel_l2", "persistence_test_rel_l2",
+               "pca_persistence_test_rel_l2"]
+    rows = json.loads(runs[columns].to_json(orient="records"))
+    return {"latents": sorted(int(k) for k in per_latent), "settings": attrs[keys.SETTINGS],
+            "augment": attrs.get(keys.AUGMENT, []), "per_latent": per_latent, "runs": rows,
+            "training_s": round(seconds, 1), "n_runs": len(trials),
+            "seconds_per_epoch": {f"{r.params['architecture']} z{r.params['latent']}":
+                                  round(r.user_attrs.get("seconds_per_epoch", 0), 2) for r in trials}}
+
+
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     # --quick-only: this benchmark's flag before every benchmark took --quick
     parser.add_argument("--quick", "--quick-only", action="store_true",
                         help="time only the quick screen (the smoke test)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the JSON")
-    args = parser.parse_args()
+    parser.add_argument("--home", type=Path, default=HOME,
+                        help="where the default screen is stored and resumed (HPO_HOME)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        quick(args.out)
+        return
     from bench.machine import machine
 
-    runs = [["--quick"]] + ([] if args.quick else [["--repeats", "1"]])
-    rows = [time_screen(flags) for flags in runs]
-    facts = machine()
-    print(f"machine: {facts}")
-    print(f"{'command':<42}{'wall s':>8}  ranking")
-    for row in rows:
-        print(f"{row['command']:<42}{row['wall_s']:>8.1f}  {row['ranking']}")
+    home = args.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    wall, _ = _screen(FULL_FLAGS, home, quiet=False)  # resumes: only missing runs train
+    record = {"machine": machine(), "quick": False,
+              "command": "python -m hpo.screen " + " ".join(FULL_FLAGS),
+              "wall_s_this_call": round(wall, 1), **curve_record(home)}
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / ("screen-quick.json" if args.quick else "screen.json")
-    out.write_text(json.dumps({"machine": facts, "results": rows, "target_default_s": 300},
-                              indent=2) + "\n")
-    print(f"wrote {out}")
+    (args.out / "screen.json").write_text(json.dumps(record, indent=1) + "\n")
+    shutil.copy(home / "default" / "screen.csv", args.out / "screen.csv")
+    write_png(home, args.out / "screen.png")
+    print(f"wrote {args.out / 'screen.json'}, screen.csv and screen.png ({record['n_runs']} runs, "
+          f"{record['training_s'] / 3600:.2f} h of training)")
+
+
+def write_png(home: Path, png: Path) -> None:
+    import pandas as pd
+
+    from bench.snapshot import save_png
+    from hpo.report import compression_curve_figure
+
+    figure = compression_curve_figure(pd.read_csv(home / "default" / "screen.csv"), "rel_l2")
+    figure.update_layout(title="Compression curve, default data: rel_l2 against latent size "
+                               "(PCA of the same size dashed, fitted on the augmented training set)")
+    print(f"wrote {png}" if save_png(figure, png, height=560) else f"no {png}: chromium is missing")
 
 
 if __name__ == "__main__":

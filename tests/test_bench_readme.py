@@ -27,19 +27,19 @@ def test_a_figure_edited_by_hand_or_a_changed_json_is_caught(tmp_path):
     """The check can fail: a README whose table disagrees with its JSON, and JSON that changed."""
     edited = tmp_path / "README.md"
     text = readme.README.read_text()
-    quality = json.loads((readme.RESULTS / "quality.json").read_text())
-    shown = f"{quality['summary'][0]['test_rel_l2_median']:.4f}"
+    generate = json.loads((readme.RESULTS / "generate.json").read_text())
+    shown = f"| {generate['results'][0]['case_cpu_s_sum']:.1f} |"
     assert shown in text  # the block shows the JSON's figure...
-    edited.write_text(text.replace(shown, "0.0001", 1))
+    edited.write_text(text.replace(shown, "| 0.1 |", 1))
     assert readme.main(["--check", "--readme", str(edited)]) == 1  # ...and a hand edit is caught
 
     results = tmp_path / "results"
     shutil.copytree(readme.RESULTS, results)
-    quality["summary"][0]["test_rel_l2_median"] = 0.25
-    (results / "quality.json").write_text(json.dumps(quality))
+    generate["results"][0]["case_cpu_s_sum"] = 1234.5
+    (results / "generate.json").write_text(json.dumps(generate))
     assert readme.main(["--check", "--results", str(results)]) == 1
     assert readme.main(["--results", str(results), "--readme", str(edited)]) == 0
-    assert "| 0.2500 |" in edited.read_text()  # rewritten from the new JSON
+    assert "| 1234.5 |" in edited.read_text()  # rewritten from the new JSON
 
 
 def test_a_block_without_renderer_is_an_error(tmp_path):

@@ -210,7 +210,9 @@ def write_simulations(out: Path, results: list[dict], generator: dict) -> None:
     lx = float(first["x"][1] - first["x"][0]) * n_x
     modes = ", ".join(sorted({f"{m[0]} x {m[1]}" for m in (r["n_modes"] for r in results)}))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
+    # This process's own temporary name: two processes generating the same cached file (parallel
+    # test workers, two users) each write theirs, and the last rename wins with identical content.
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
     with h5py.File(tmp, "w") as f:
         f.create_dataset("unscaled_data", data=unscaled, chunks=(1,) + unscaled.shape[1:])
         data = f.create_dataset("scaled_data", data=scaled, chunks=(1,) + scaled.shape[1:])
