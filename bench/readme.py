@@ -294,7 +294,7 @@ def render_screen(results: Results) -> str:
     screen = results["screen"]
     runs = [r for r in screen["runs"] if r["state"] == "complete"]
     names = list(dict.fromkeys(r["architecture"] for r in screen["runs"]))
-    lines = ["| latent | " + " | ".join(f"`{n}`" for n in names) + " | PCA | plain PCA | "
+    lines = ["| latent | " + " | ".join(f"`{n}`" for n in names) + " | PCA (augmented) | plain PCA | "
              "beat PCA on test |", "|---" * (len(names) + 4) + "|"]
     for latent in screen["latents"]:
         at = screen["per_latent"][str(latent)]
@@ -312,7 +312,8 @@ def render_screen(results: Results) -> str:
                   f"{screen['settings']['epochs']} epochs, augmented with "
                   f"{', '.join(screen['augment']) or 'nothing'}; PCA fitted on the same augmented "
                   f"training set, plain PCA on the training set as it is). Training took "
-                  f"{screen['training_s'] / 3600:.1f} h on {screen['machine']['cores']} cores "
+                  f"{screen['training_s'] / 3600:.1f} h ({screen['training_s'] / 60:.0f} min) on "
+                  f"{screen['machine']['cores']} cores "
                   f"({min(per_epoch):.1f}–{max(per_epoch):.1f} s per epoch)."
                   + ("" if repeats == 1 else f" Means over {repeats} repeats.")]
     return "\n".join(lines)

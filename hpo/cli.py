@@ -7,6 +7,7 @@ import sys
 from typing import Callable, Sequence
 
 from hpo.errors import HpoError
+from hpo.stopping import StopRequested
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -27,6 +28,10 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         message = redact(" ".join(str(exc).split("\n")))
         print(f"error: {message}", file=sys.stderr)
         return exc.exit_code
+    except StopRequested as stop:  # SIGTERM/SIGINT while optimizing: stopped cleanly, nothing lost
+        print(f"stopped by {stop.signal_name}: the running trial was marked failed and queued "
+              "again; run the same command to resume", file=sys.stderr)
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -29,9 +29,10 @@ from hpo.config import studies_dir
 from hpo.errors import ConfigError, StudyFailed
 from hpo.screening import study_name as screen_study_name
 from hpo.serialize import json_safe
-from hpo.space import Fixed
+from hpo.space import Fixed, nearest_inside
+from hpo.stopping import StopRequested, StopSignals
 from hpo.storage import open_storage, redact, resolve_storage_url
-from hpo.study import (PRUNERS, SAMPLERS, KerasObjective, StudySettings, Worker, configure_threads,
+from hpo.study import (FROM_SCREEN, PRUNERS, SAMPLERS, KerasObjective, StudySettings, Worker, configure_threads,
                        failure_message, finished_trials, load_best_model, make_pruner, make_sampler,
                        study_needs_trials)
 
@@ -210,8 +211,9 @@ def optimize(config: OptimizeConfig, storage: str | None = None,
     config = replace(config, settings=settings)
     spaces = architectures.load_spaces(config.space_file)  # a bad --space file fails here, early
     for plan in plans:
-        _create_study(plan, storage_url, data, settings, symmetries)
         space = study_space(spaces[plan.architecture], plan.latent, symmetries)
+        if _create_study(plan, storage_url, data, settings, symmetries) and config.engine == "optuna":
+            _enqueue_screen_winner(plan, space, storage_url, screen, say)
         if config.engine == "keras-tuner":
             from hpo.tuner_engine import run_keras_tuner
 
@@ -234,7 +236,8 @@ def optimize(config: OptimizeConfig, storage: str | None = None,
 
 
 def _create_study(plan: StudyPlan, storage_url: str, data, settings: StudySettings,
-                  symmetries: tuple[str, ...]) -> None:
+                  symmetries: tuple[str, ...]) -> bool:
+    """Create the study (or check a stored one's data); True when it was created now."""
     name = plan.name
     study = optuna.create_study(study_name=name, storage=open_storage(storage_url),
                                 direction="minimize", load_if_exists=True)
@@ -245,11 +248,43 @@ def _create_study(plan: StudyPlan, storage_url: str, data, settings: StudySettin
         study.set_user_attr("metric", settings.metric)
         study.set_user_attr(keys.LATENT, plan.latent)  # None: searched
         study.set_user_attr(keys.AUGMENT, list(symmetries))
-        return
+        return True
     problems = data.mismatches(stored)
     if problems:
         raise ConfigError(f"the study {name!r} was run on other data ({'; '.join(problems)}); "
                           f"pass the same data flags or use another --run")
+    return False
+
+
+def _enqueue_screen_winner(plan: StudyPlan, space: dict, storage_url: str, screen: optuna.Study,
+                           say) -> None:
+    """Queue the screen's configuration of this architecture (its best repeat, at the study's latent
+    size, or the smallest screened for a study that searches it) as the new study's first trial,
+    user attr `from_screen`: trained with the same recipe and budget, the study's best is then never
+    worse than what the screen found."""
+    from hpo.architectures.presets import in_search_terms
+
+    runs = [t for t in screen.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+            if t.params.get(keys.ARCHITECTURE) == plan.architecture and "params" in t.user_attrs]
+    latents = sorted({int(t.params.get(keys.LATENT, t.user_attrs.get(keys.LATENT, 0))) for t in runs})
+    latent = plan.latent if plan.latent is not None else (latents[0] if latents else None)
+    runs = [t for t in runs if int(t.params.get(keys.LATENT, t.user_attrs.get(keys.LATENT, 0))) == latent]
+    if not runs:
+        say(f"note: the screen has no finished {plan.architecture} run at latent {latent}; "
+            f"{plan.name!r} starts from the sampler alone")
+        return
+    best = min(runs, key=lambda t: t.value)
+    params, moved = nearest_inside(space, in_search_terms(best.user_attrs["params"]))
+    if moved:  # e.g. a small --params budget left fewer filters than the space's lowest
+        say(f"note: the screen's {plan.architecture} lies outside the search space of "
+            f"{plan.name!r} ({', '.join(moved)}); its nearest point inside is queued instead")
+    study = optuna.load_study(study_name=plan.name, storage=open_storage(storage_url))
+    study.enqueue_trial(params, user_attrs={FROM_SCREEN: {
+        "study": screen.study_name, "trial": best.number, "latent": latent,
+        "repeat": best.params.get(keys.REPEAT), "value": best.value, "moved": moved}},
+        skip_if_exists=True)  # two machines creating the study at once queue it once
+    say(f"study {plan.name!r}: trial 0 is the screen's {plan.architecture} at latent {latent} "
+        f"(value {best.value:.4g})")
 
 
 def _run_workers(config: OptimizeConfig, name: str, architecture: str, storage_url: str,
@@ -280,7 +315,33 @@ def _run_workers(config: OptimizeConfig, name: str, architecture: str, storage_u
     context = multiprocessing.get_context("spawn")
     slots: list = [None] * config.n_workers
     exits = []
+    with StopSignals() as stop:
+        failure, timed_out = _supervise(config, name, architecture, storage_url, deadline,
+                                        first_trial, study, context, slots, exits, stop,
+                                        process_target or _worker_process)
+    if failure:
+        raise StudyFailed(failure)
+    crashed = [code for code in exits if code != 0]
+    if crashed:
+        message = (f"{len(crashed)} worker process(es) of {name!r} exited with {crashed}; finished "
+                   f"trials are stored, running the same command again completes the rest")
+        if not timed_out and study_needs_trials(study, settings.n_trials, settings.epoch_budget):
+            raise StudyFailed(message)  # the study lacks trials: the run must not end as if done
+        say(f"note: {message}")
+
+
+def _supervise(config: OptimizeConfig, name: str, architecture: str, storage_url: str,
+               deadline: float | None, first_trial: int, study: optuna.Study, context, slots: list,
+               exits: list, stop: StopSignals, target: Callable) -> tuple[str | None, bool]:
+    """Keep `slots` filled with worker processes until the study holds its trials; (the failure
+    message, whether the timeout passed). A stop signal is passed on to the workers (each queues
+    its running trial again), and StopRequested raised once they have exited."""
+    settings = config.settings
+    failure, timed_out = None, False
     while True:
+        if stop.received:
+            _stop_workers(slots)
+            raise StopRequested(stop.received)
         for index, process in enumerate(slots):
             if process is not None and process.exitcode is not None:
                 exits.append(process.exitcode)
@@ -292,21 +353,26 @@ def _run_workers(config: OptimizeConfig, name: str, architecture: str, storage_u
         needed = not timed_out and needs and not failure and not any(code != 0 for code in exits)
         for index in range(len(slots)):
             if slots[index] is None and needed:
-                slots[index] = context.Process(target=process_target or _worker_process, args=(
+                slots[index] = context.Process(target=target, args=(
                     config, name, architecture, storage_url, index, deadline, first_trial))
                 slots[index].start()
         if all(process is None for process in slots):
-            break
+            return failure, timed_out
         time.sleep(0.5)
-    if failure:
-        raise StudyFailed(failure)
-    crashed = [code for code in exits if code != 0]
-    if crashed:
-        message = (f"{len(crashed)} worker process(es) of {name!r} exited with {crashed}; finished "
-                   f"trials are stored, running the same command again completes the rest")
-        if not timed_out and study_needs_trials(study, settings.n_trials, settings.epoch_budget):
-            raise StudyFailed(message)  # the study lacks trials: the run must not end as if done
-        say(f"note: {message}")
+
+
+def _stop_workers(slots: list, wait: float = 60.0) -> None:
+    """SIGTERM every live worker process (each fails and queues its running trial, then exits) and
+    wait for them; one that does not exit within `wait` seconds is killed (its heartbeat then
+    queues the trial again)."""
+    live = [process for process in slots if process is not None and process.exitcode is None]
+    for process in live:
+        process.terminate()
+    for process in live:
+        process.join(wait)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
 
 
 def _worker_process(config: OptimizeConfig, name: str, architecture: str, storage_url: str,
@@ -328,6 +394,8 @@ def _worker_process(config: OptimizeConfig, name: str, architecture: str, storag
                 max_trials=config.settings.trials_per_process, first_trial=first_trial)
     except StudyFailed:
         pass  # the parent finds the same failed trials in the study and stops the run, once
+    except StopRequested:
+        pass  # its trial is queued again; exit 0, the parent stops the run
 
 
 def _worker(config: OptimizeConfig, name: str, architecture: str, storage_url: str, space: dict,

@@ -250,6 +250,24 @@ def to_keras_tuner(hp, space: Space) -> dict:
     return params
 
 
+def nearest_inside(space: Space, params: Mapping) -> tuple[dict, list[str]]:
+    """`params` moved into the space: each searched value outside its range (or choices) replaced by
+    the closest allowed one (a choice by the default); also the names of those moved. Optuna cannot
+    hold a value outside a param's distribution in every path (its retry of a failed trial
+    re-validates), so a configuration from elsewhere enters a study through this."""
+    moved: list[str] = []
+
+    def pick(name, param):
+        if isinstance(param, Fixed) or name not in params:
+            return params.get(name, param.value if isinstance(param, Fixed) else param.default_value())
+        value = _clamp(params[name], param)
+        if value != params[name]:
+            moved.append(f"{name} {params[name]!r} -> {value!r}")
+        return value
+
+    return _walk(space, pick), moved
+
+
 def complete(space: Space, params: Mapping | None) -> dict:
     """`params` with every missing key taken from `defaults(space)`.
 

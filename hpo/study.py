@@ -14,6 +14,7 @@ written.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
@@ -32,6 +33,7 @@ from hpo.claims import ClaimLock
 from hpo.config import DEFAULT_SEED, studies_dir
 from hpo.errors import ConfigError, StudyFailed
 from hpo.serialize import json_safe
+from hpo.stopping import StopRequested, StopSignals
 from hpo.storage import redact
 
 PRUNERS = ("median", "hyperband", "sha", "none")
@@ -40,6 +42,12 @@ SAMPLERS = ("tpe", "random")
 # Trial user attrs the worker writes (read by tests, benchmarks and reports).
 FAILURE = "failure"  # why a trial of ours failed (NaN, out of memory, a bug); absent if its worker died
 WORKER_PID = "worker_pid"  # the process that ran the trial
+# Why a stop signal (SIGTERM, SIGINT) cut the trial short; like a worker that died, no failure of the
+# study's (no FAILURE attr): its queued copy runs again.
+STOPPED = "stopped"
+# The screen's configuration queued as a study's first trial: {"study", "trial", "latent", "repeat",
+# "value"} of the screen run it repeats.
+FROM_SCREEN = "from_screen"
 
 
 @dataclass(frozen=True)
@@ -357,13 +365,16 @@ class Worker:
         Raises:
             StudyFailed: the study's last `settings.max_failures` trials failed.
         """
-        while deadline is None or time.time() < deadline:
-            if max_trials is not None and len(self.outcomes) >= max_trials:
-                break
-            trial = self._claim()
-            if trial is None:
-                break
-            self.outcomes.append(self._run_trial(trial))
+        with StopSignals() as stop:
+            while deadline is None or time.time() < deadline:
+                if max_trials is not None and len(self.outcomes) >= max_trials:
+                    break
+                if stop.received:  # arrived between trials: nothing to queue again
+                    raise StopRequested(stop.received)
+                trial = self._claim()
+                if trial is None:
+                    break
+                self.outcomes.append(self._run_trial(trial, stop))
         return self.outcomes
 
     def _claim(self) -> optuna.Trial | None:
@@ -385,12 +396,17 @@ class Worker:
                 raise StudyFailed(message)
             return self.study.ask()  # takes a WAITING trial first
 
-    def _run_trial(self, trial: optuna.Trial) -> TrialOutcome:
+    def _run_trial(self, trial: optuna.Trial, stop: StopSignals | None = None) -> TrialOutcome:
         started = time.monotonic()
         storage = self.study._storage  # noqa: SLF001 - Optuna exposes no public accessor
         with _Heartbeat(storage, trial._trial_id, self.settings.heartbeat_interval):  # noqa: SLF001
             trial.set_user_attr(WORKER_PID, os.getpid())
-            result = self._evaluate(trial)
+            try:
+                with stop.interruptible() if stop else _nothing():
+                    result = self._evaluate(trial)
+            except StopRequested as stopped:
+                self._queue_again(trial, stopped.signal_name)
+                raise
             trial.set_user_attr("rss_mib", round(resident_mib()))  # memory stays flat? (see bench)
         if result.state == TrialState.FAIL:
             # An exception's text may quote a database URL: never store its password.
@@ -419,6 +435,23 @@ class Worker:
             return TrialResult(TrialState.FAIL,
                                note=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
 
+    def _queue_again(self, trial: optuna.Trial, signal_name: str) -> None:
+        """A stop signal cut this trial short: FAIL it now and queue a copy, as the heartbeat path
+        does for a trial whose worker was killed (Optuna's retry callback: same params, system
+        attr `failed_trial`), so the next run picks it up first."""
+        storage = self.study._storage  # noqa: SLF001 - Optuna exposes no public accessor
+        trial.set_user_attr(STOPPED, f"stopped by {signal_name}; queued again")
+        self.study.tell(trial, state=TrialState.FAIL)
+        retry = storage.get_heartbeat_stale_trial_callback()
+        frozen = storage.get_trial(trial._trial_id)  # noqa: SLF001
+        if retry is not None:
+            retry(self.study, frozen)
+        else:
+            self.study.enqueue_trial(frozen.params, user_attrs={"failed_trial": frozen.number})
+        if self.progress is not None:
+            self.progress(f"{self.label}trial {trial.number:>3} stopped by {signal_name}: marked "
+                          "FAIL and queued again")
+
     def _keep_if_best(self, trial: optuna.Trial, value: float, model) -> None:
         """Store the model if it is the study's best so far."""
         with self.lock.held():  # two workers improving at once must not both win
@@ -438,6 +471,11 @@ class Worker:
         self.progress(f"{self.label}trial {outcome.number:>3} "
                       f"{outcome.state.name:<8} value {value:<9} best {best:<9} "
                       f"{outcome.seconds:6.1f} s  rss {resident_mib():5.0f} MiB  {outcome.note}")
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield
 
 
 def resident_mib() -> float:

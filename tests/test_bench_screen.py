@@ -32,3 +32,4 @@ def test_the_curve_record_sets_every_run_beside_pca_at_its_size(tmp_path, monkey
     # PCA with more components reconstructs at least as well (the same fit, truncated).
     assert record["per_latent"]["8"]["pca_test_rel_l2"] <= record["per_latent"]["4"]["pca_test_rel_l2"]
     assert record["training_s"] > 0
+    assert all(r["late_gain"] is None for r in record["runs"])  # 1 epoch: no last quarter to judge

@@ -23,7 +23,7 @@ from hpo.optimization import OptimizeConfig, optimize
 from hpo.optimize import main as optimize_main
 from hpo.screening import ScreenConfig, screen
 from hpo.storage import open_storage
-from hpo.study import (FAILURE, WORKER_PID, StudySettings, epochs_spent, finished_trials,
+from hpo.study import (FAILURE, FROM_SCREEN, STOPPED, WORKER_PID, StudySettings, epochs_spent, finished_trials,
                        load_best_model)
 
 pytestmark = pytest.mark.slow
@@ -138,6 +138,38 @@ def test_latent_sizes_run_one_study_each_with_the_size_fixed_and_draw_the_front(
     assert run(optimize_main, args) == 0
     assert all(len(optuna.load_study(study_name=f"t-{top}-z{z}", storage=storage).get_trials()) == 2
                for z in (8, 12))
+
+
+def test_the_screens_winner_is_each_studys_first_trial(workspace):
+    """Trial 0 repeats the screen's best run of the architecture (same params, seed and budget), so
+    a study's best is never worse than what the screen found. The tiny screen's widths lie below the
+    declared space's 4 filters, so the space is widened to hold them (else the nearest point inside
+    is queued: see the SIGTERM tests, whose trial 0 is that)."""
+    space = workspace / "wide.toml"
+    space.write_text("[all]\nfilters = { low = 1, high = 128 }\n")
+    optimize(config(workspace, settings={"n_trials": 2, "epochs": 1}, space_file=space),
+             sqlite(workspace), progress=None)
+    storage = open_storage(sqlite(workspace))
+    screen = optuna.load_study(study_name="t-screen", storage=storage)
+    top = screen.user_attrs["ranking"][0]
+    screened = min((t for t in screen.trials if t.params["architecture"] == top
+                    and t.state == TrialState.COMPLETE), key=lambda t: t.value)
+    study = optuna.load_study(study_name=f"t-{top}", storage=storage)
+    first = study.trials[0]
+    assert first.user_attrs[FROM_SCREEN] == {"study": "t-screen", "trial": screened.number,
+                                             "latent": 8, "repeat": 0, "value": screened.value,
+                                             "moved": []}
+    built = screened.user_attrs["params"]
+    assert first.params["learning_rate"] == built["learning_rate"]
+    assert first.params["batch_size"] == built["batch_size"]
+    # The same model: the screen's width multiplier folded into the filters.
+    assert first.user_attrs["n_params"] == screened.user_attrs["n_params"]
+    assert first.value == pytest.approx(screened.value, rel=1e-2)
+    assert study.best_value <= screened.value * (1 + 1e-2)
+    # Resuming the study queues nothing again.
+    optimize(config(workspace, settings={"n_trials": 3, "epochs": 1}, space_file=space),
+             sqlite(workspace), progress=None)
+    assert [FROM_SCREEN in t.user_attrs for t in study.trials] == [True, False, False]
 
 
 def val_rel_l2_by_hand(model, workspace: Path) -> float:
@@ -286,6 +318,69 @@ def _kill_mid_trial_then_rerun(workspace: Path, storage: str, study_name: str) -
     assert retried[0].user_attrs[WORKER_PID] not in (worker.pid, os.getpid())  # the re-run ran it
     assert finished_trials(study) == 3  # the requested count, nothing lost
     return study
+
+
+def _stop_mid_trial_then_rerun(workspace: Path, storage: str, n_workers: int) -> None:
+    """Start `hpo.optimize`, send SIGTERM (what `docker stop` sends) while its trials train: it
+    exits 0 within seconds, each running trial FAIL (attr `stopped`, no failure of the study's) with
+    one WAITING copy of the same params; the same command then completes them."""
+    args = [sys.executable, "-m", "hpo.optimize",
+            *cli_args(workspace, storage, "--architectures", "conv", "--trials", str(n_workers),
+                      "--pruner", "none", "--workers", str(n_workers), "--heartbeat", "2")]
+    long_trials = [*args, "--epochs", "400"]  # minutes of training: the signal lands mid-trial
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    worker = subprocess.Popen(long_trials, cwd=workspace, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    training = []
+    while time.monotonic() < deadline and len(training) < n_workers:
+        time.sleep(0.2)
+        try:
+            trials = optuna.load_study(study_name="t-conv", storage=open_storage(storage)).trials
+        except KeyError:
+            continue
+        training = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
+    assert len(training) == n_workers, "the trials never started training"
+    # Trial 0 is the screen's conv, moved inside the space (its widths are below 4 filters): the
+    # queued copy below must still pass Optuna's re-validation.
+    assert training[0].number != 0 or training[0].user_attrs[FROM_SCREEN]["moved"]
+    sent = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    stderr = worker.communicate(timeout=120)[1]
+    assert worker.returncode == 0, stderr[-2000:]
+    assert time.monotonic() - sent < 30, "the worker took more than a few seconds to stop"
+    assert "stopped by SIGTERM" in stderr and "Traceback" not in stderr
+
+    trials = optuna.load_study(study_name="t-conv", storage=open_storage(storage)).trials
+    assert TrialState.RUNNING not in [t.state for t in trials]
+    stopped = [t for t in trials if t.state == TrialState.FAIL]
+    assert sorted(t.number for t in stopped) == sorted(t.number for t in training)
+    for trial in stopped:
+        assert trial.user_attrs[STOPPED] == "stopped by SIGTERM; queued again"
+        assert FAILURE not in trial.user_attrs  # no failure of the study's: --max-failures ignores it
+        copies = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
+        assert [(c.state, c.params) for c in copies] == [(TrialState.WAITING, trial.params)]
+
+    rerun = subprocess.run(args, cwd=workspace, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    study = optuna.load_study(study_name="t-conv", storage=open_storage(storage))
+    copies = [t for t in study.trials if t.system_attrs.get("failed_trial") is not None]
+    assert len(copies) == n_workers and {t.state for t in copies} <= set(DONE)
+    assert finished_trials(study) == n_workers  # the queued copies were the trials asked for
+
+
+def test_sigterm_stops_a_worker_cleanly_on_sqlite(workspace):
+    _stop_mid_trial_then_rerun(workspace, sqlite(workspace), n_workers=1)
+
+
+def test_sigterm_stops_two_worker_processes_cleanly_on_postgres(workspace, postgres_url):
+    """The parent passes the signal on to its spawned workers and waits for them."""
+    if "t-screen" not in [s.study_name for s in open_storage(postgres_url).get_all_studies()]:
+        screen_into(postgres_url, workspace / "tiny.h5")
+    for summary in optuna.get_all_study_summaries(postgres_url):
+        if summary.study_name == "t-conv":  # left by another test
+            optuna.delete_study(study_name="t-conv", storage=open_storage(postgres_url))
+    _stop_mid_trial_then_rerun(workspace, postgres_url, n_workers=2)
 
 
 def test_kill_9_mid_trial_loses_nothing_on_sqlite(workspace):

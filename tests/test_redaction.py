@@ -85,7 +85,7 @@ def test_no_cli_prints_or_writes_the_password(password_url, tmp_path):
     fast = ["--quick", "--run", "leak"]
     runs = {
         "screen": _run(["-m", "hpo.screen", *fast, "--storage", url, "--architectures", "conv",
-                        "--epochs", "1", "--repeats", "1"], home),
+                        "--epochs", "1", "--repeats", "1", "--latent", "8"], home),
         # The URL from the environment, as the Compose stack passes it.
         "optimize": _run(["-m", "hpo.optimize", *fast, "--top", "1", "--trials", "1",
                           "--epochs", "1"], home, env_url=url),

@@ -149,3 +149,22 @@ def _describe_latent(name: str, params: dict) -> str:
     top, bottom = split_latent(params["latent"], params["latent_split"])
     return f"{params['latent']} ({top} top + {bottom} bottom)"
 
+
+
+def in_search_terms(params: dict) -> dict:
+    """The same model with its width multiplier folded into the filters (width 1.0), as the search
+    spaces express models (their `width` is fixed at 1.0): how a screened configuration is enqueued
+    as a study's first trial."""
+    from hpo.architectures.blocks import LAYER_SPACE, scale
+
+    width = params.get("width", 1.0)
+    # The matched preset has no weight decay (l2 0); the spaces' log range starts at 1e-7, which
+    # changes no model measurably (the comment at LAYER_SPACE) and which a log scale can hold.
+    floor = LAYER_SPACE["l2"].param.low
+
+    def term(key, value):
+        if key.startswith("filters_"):
+            return scale(width, value)
+        return max(value, floor) if key.startswith("l2_") else value
+
+    return {**{key: term(key, value) for key, value in params.items()}, "width": 1.0}
