@@ -91,11 +91,26 @@ def curve_record(home: Path) -> dict:
                "test_rel_l2", "next_step_test_rel_l2", "persistence_test_rel_l2",
                "pca_persistence_test_rel_l2"]
     rows = json.loads(runs[columns].to_json(orient="records"))
+    gains = {(t.params["architecture"], t.params["latent"], t.params["repeat"]): late_gain(t)
+             for t in trials}
+    for row in rows:
+        row["late_gain"] = gains.get((row["architecture"], row["latent"], row["repeat"]))
     return {"latents": sorted(int(k) for k in per_latent), "settings": attrs[keys.SETTINGS],
             "augment": attrs.get(keys.AUGMENT, []), "per_latent": per_latent, "runs": rows,
             "training_s": round(seconds, 1), "n_runs": len(trials),
             "seconds_per_epoch": {f"{r.params['architecture']} z{r.params['latent']}":
                                   round(r.user_attrs.get("seconds_per_epoch", 0), 2) for r in trials}}
+
+
+def late_gain(trial) -> float | None:
+    """How much the validation rel_l2 still fell in the last quarter of the epoch budget, relative
+    to the run's best: about 0 when the recipe reached its plateau within the budget."""
+    values = [trial.intermediate_values[k] for k in sorted(trial.intermediate_values)]
+    if len(values) < 4:
+        return None
+    cut = (3 * len(values)) // 4
+    best = min(values)
+    return round((min(values[:cut]) - best) / best, 4)
 
 
 def main(argv=None) -> None:
@@ -106,6 +121,9 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the JSON")
     parser.add_argument("--home", type=Path, default=HOME,
                         help="where the default screen is stored and resumed (HPO_HOME)")
+    parser.add_argument("--latent", default=None, metavar="N[,N...]",
+                        help="the latent sizes (default: hpo.screen's); a subset of a stored screen "
+                             "reports those sizes without training the others")
     args = parser.parse_args(argv)
     if args.quick:
         quick(args.out)
@@ -114,9 +132,10 @@ def main(argv=None) -> None:
 
     home = args.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    wall, _ = _screen(FULL_FLAGS, home, quiet=False)  # resumes: only missing runs train
+    flags = FULL_FLAGS + ([] if args.latent is None else ["--latent", args.latent])
+    wall, _ = _screen(flags, home, quiet=False)  # resumes: only missing runs train
     record = {"machine": machine(), "quick": False,
-              "command": "python -m hpo.screen " + " ".join(FULL_FLAGS),
+              "command": "python -m hpo.screen " + " ".join(flags),
               "wall_s_this_call": round(wall, 1), **curve_record(home)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "screen.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -127,15 +146,27 @@ def main(argv=None) -> None:
 
 
 def write_png(home: Path, png: Path) -> None:
+    """The compression curve (screen.png) and the learning curves at the smallest latent size
+    (screen-learning.png), for the README."""
+    import optuna
     import pandas as pd
 
     from bench.snapshot import save_png
-    from hpo.report import compression_curve_figure
+    from hpo.report import compression_curve_figure, learning_curves_figure
 
     figure = compression_curve_figure(pd.read_csv(home / "default" / "screen.csv"), "rel_l2")
     figure.update_layout(title="Compression curve, default data: rel_l2 against latent size "
                                "(PCA of the same size dashed, fitted on the augmented training set)")
     print(f"wrote {png}" if save_png(figure, png, height=560) else f"no {png}: chromium is missing")
+    study = optuna.load_study(study_name="default-screen", storage=f"sqlite:///{home}/hpo.db")
+    trials = study.get_trials(deepcopy=False)
+    smallest = min(t.params["latent"] for t in trials)
+    figure = learning_curves_figure([t for t in trials if t.params["latent"] == smallest], "rel_l2",
+                                    [smallest])
+    figure.update_layout(title=f"Learning curves at latent {smallest}, default recipe: validation "
+                               "rel_l2 (solid) and training rel_l2 (dotted) per epoch")
+    learning = png.with_name(png.stem + "-learning.png")
+    print(f"wrote {learning}" if save_png(figure, learning, height=520) else "no learning curves")
 
 
 if __name__ == "__main__":
