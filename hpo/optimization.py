@@ -32,9 +32,9 @@ from hpo.serialize import json_safe
 from hpo.space import Fixed, nearest_inside
 from hpo.stopping import StopRequested, StopSignals
 from hpo.storage import open_storage, redact, resolve_storage_url
-from hpo.study import (FROM_SCREEN, PRUNERS, SAMPLERS, KerasObjective, StudySettings, Worker, configure_threads,
-                       failure_message, finished_trials, load_best_model, make_pruner, make_sampler,
-                       study_needs_trials)
+from hpo.study import (FROM_SCREEN, PRUNERS, SAMPLERS, KerasObjective, StudySettings, Worker,
+                       configure_threads, failure_message, finished_trials, load_best_model,
+                       make_pruner, make_sampler, study_needs_trials)
 
 
 @dataclass(frozen=True)
@@ -211,8 +211,9 @@ def optimize(config: OptimizeConfig, storage: str | None = None,
     config = replace(config, settings=settings)
     spaces = architectures.load_spaces(config.space_file)  # a bad --space file fails here, early
     for plan in plans:
-        space = study_space(spaces[plan.architecture], plan.latent, symmetries)
-        if _create_study(plan, storage_url, data, settings, symmetries) and config.engine == "optuna":
+        created = _create_study(plan, storage_url, data, settings, symmetries)
+        space = _stored_space(spaces[plan.architecture], plan.name, storage_url)
+        if created and config.engine == "optuna":
             _enqueue_screen_winner(plan, space, storage_url, screen, say)
         if config.engine == "keras-tuner":
             from hpo.tuner_engine import run_keras_tuner
@@ -254,6 +255,14 @@ def _create_study(plan: StudyPlan, storage_url: str, data, settings: StudySettin
         raise ConfigError(f"the study {name!r} was run on other data ({'; '.join(problems)}); "
                           f"pass the same data flags or use another --run")
     return False
+
+
+def _stored_space(declared: dict, name: str, storage_url: str) -> dict:
+    """The space of study `name`: the declared one with the latent size and the searched symmetries
+    stored when the study was created (a study from before they were stored: latent searched, no
+    augmentation), so every worker, in any process or on any machine, searches the same space."""
+    attrs = optuna.load_study(study_name=name, storage=open_storage(storage_url)).user_attrs
+    return study_space(declared, attrs.get(keys.LATENT), augment.check(attrs.get(keys.AUGMENT) or ()))
 
 
 def _enqueue_screen_winner(plan: StudyPlan, space: dict, storage_url: str, screen: optuna.Study,
@@ -385,10 +394,8 @@ def _worker_process(config: OptimizeConfig, name: str, architecture: str, storag
     quiet_optuna()
     configure_threads(config.n_workers)
     data = load(**config.data_kwargs)
-    # The study's fixed latent size and searched symmetries were stored when it was created.
-    attrs = optuna.load_study(study_name=name, storage=open_storage(storage_url)).user_attrs
-    space = study_space(architectures.load_spaces(config.space_file)[architecture],
-                        attrs.get(keys.LATENT), augment.check(attrs.get(keys.AUGMENT) or ()))
+    space = _stored_space(architectures.load_spaces(config.space_file)[architecture], name,
+                          storage_url)
     try:
         _worker(config, name, architecture, storage_url, space, data, index, print, deadline,
                 max_trials=config.settings.trials_per_process, first_trial=first_trial)
