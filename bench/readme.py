@@ -316,6 +316,17 @@ def render_screen(results: Results) -> str:
                   f"{screen['machine']['cores']} cores "
                   f"({min(per_epoch):.1f}–{max(per_epoch):.1f} s per epoch)."
                   + ("" if repeats == 1 else f" Means over {repeats} repeats.")]
+    gains = sorted(r["late_gain"] for r in runs if r.get("late_gain") is not None)
+    if gains:
+        lines.append(f"\nPlateau: in the last quarter of the epoch budget the validation rel_l2 "
+                     f"improved by {100 * gains[len(gains) // 2]:.1f}% of its best (median over the "
+                     f"runs; at most {100 * gains[-1]:.1f}%).")
+    steps = [r for r in runs if r.get("next_step_test_rel_l2") is not None]
+    for r in steps:
+        lines.append(f"\n`{r['architecture']}`'s next-step head at latent {r['latent']}: test rel_l2 "
+                     f"{r['next_step_test_rel_l2']:.3f}; persistence x̂(t+1) = x(t) "
+                     f"{r['persistence_test_rel_l2']:.3f}; persistence through PCA of the same size "
+                     f"{r['pca_persistence_test_rel_l2']:.3f}.")
     return "\n".join(lines)
 
 
