@@ -15,6 +15,7 @@ written.
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import math
 import os
@@ -407,6 +408,11 @@ class Worker:
             except StopRequested as stopped:
                 self._queue_again(trial, stopped.signal_name)
                 raise
+            if stop is not None and stop.received and result.state == TrialState.FAIL:
+                # The interruption reached us as another exception (a library on the way wrapped
+                # it; seen under load with two workers on PostgreSQL): a stop all the same.
+                self._queue_again(trial, stop.received)
+                raise StopRequested(stop.received)
             trial.set_user_attr("rss_mib", round(resident_mib()))  # memory stays flat? (see bench)
         if result.state == TrialState.FAIL:
             # An exception's text may quote a database URL: never store its password.
@@ -443,7 +449,9 @@ class Worker:
         trial.set_user_attr(STOPPED, f"stopped by {signal_name}; queued again")
         self.study.tell(trial, state=TrialState.FAIL)
         retry = storage.get_heartbeat_stale_trial_callback()
-        frozen = storage.get_trial(trial._trial_id)  # noqa: SLF001
+        frozen = copy.deepcopy(storage.get_trial(trial._trial_id))  # noqa: SLF001
+        # The copy inherits the user attrs (from_screen, ...), but is not itself stopped.
+        frozen.user_attrs = {k: v for k, v in frozen.user_attrs.items() if k != STOPPED}
         if retry is not None:
             retry(self.study, frozen)
         else:

@@ -356,10 +356,11 @@ def _stop_mid_trial_then_rerun(workspace: Path, storage: str, n_workers: int) ->
     stopped = [t for t in trials if t.state == TrialState.FAIL]
     assert sorted(t.number for t in stopped) == sorted(t.number for t in training)
     for trial in stopped:
-        assert trial.user_attrs[STOPPED] == "stopped by SIGTERM; queued again"
+        assert trial.user_attrs.get(STOPPED) == "stopped by SIGTERM; queued again", trial.user_attrs
         assert FAILURE not in trial.user_attrs  # no failure of the study's: --max-failures ignores it
         copies = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
         assert [(c.state, c.params) for c in copies] == [(TrialState.WAITING, trial.params)]
+        assert STOPPED not in copies[0].user_attrs  # the copy runs afresh
 
     rerun = subprocess.run(args, cwd=workspace, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
