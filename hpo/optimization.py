@@ -27,6 +27,7 @@ from hpo import architectures, augment, keys
 from hpo.claims import ClaimLock
 from hpo.config import studies_dir
 from hpo.errors import ConfigError, StudyFailed
+from hpo.screening import latent_of
 from hpo.screening import study_name as screen_study_name
 from hpo.serialize import json_safe
 from hpo.space import Fixed, nearest_inside
@@ -275,9 +276,9 @@ def _enqueue_screen_winner(plan: StudyPlan, space: dict, storage_url: str, scree
 
     runs = [t for t in screen.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
             if t.params.get(keys.ARCHITECTURE) == plan.architecture and "params" in t.user_attrs]
-    latents = sorted({int(t.params.get(keys.LATENT, t.user_attrs.get(keys.LATENT, 0))) for t in runs})
+    latents = sorted({latent_of(t) for t in runs})
     latent = plan.latent if plan.latent is not None else (latents[0] if latents else None)
-    runs = [t for t in runs if int(t.params.get(keys.LATENT, t.user_attrs.get(keys.LATENT, 0))) == latent]
+    runs = [t for t in runs if latent_of(t) == latent]
     if not runs:
         say(f"note: the screen has no finished {plan.architecture} run at latent {latent}; "
             f"{plan.name!r} starts from the sampler alone")

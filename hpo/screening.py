@@ -255,9 +255,9 @@ def screen(config: ScreenConfig, data: FlowData, storage: str | None = None,
                                  steps is not None) for latent in latents}
 
     trials = [t for t in study.get_trials(deepcopy=False)
-              if t.params.get(keys.ARCHITECTURE) in names and _latent_of(t) in latents
+              if t.params.get(keys.ARCHITECTURE) in names and latent_of(t) in latents
               and t.params.get(keys.REPEAT, 0) < config.repeats]
-    boards = {latent: leaderboard([t for t in trials if _latent_of(t) == latent], config.metric,
+    boards = {latent: leaderboard([t for t in trials if latent_of(t) == latent], config.metric,
                                   pca[latent]) for latent in latents}
     rankings = {latent: ranking_of(board) for latent, board in boards.items()}
     smallest = latents[0]
@@ -330,7 +330,7 @@ def _open_study(config: ScreenConfig, data: FlowData, storage: str | None) -> op
     return study
 
 
-def _latent_of(trial: optuna.trial.FrozenTrial) -> int | None:
+def latent_of(trial: optuna.trial.FrozenTrial) -> int | None:
     """The run's latent slot: its param, or (screens stored before the axis) the size it built."""
     value = trial.params.get(keys.LATENT, trial.user_attrs.get(keys.LATENT))
     return None if value is None else int(value)
@@ -338,7 +338,7 @@ def _latent_of(trial: optuna.trial.FrozenTrial) -> int | None:
 
 def _finished_runs(study: optuna.Study) -> set[tuple[str, int, int]]:
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-    return {(t.params[keys.ARCHITECTURE], _latent_of(t), t.params[keys.REPEAT])
+    return {(t.params[keys.ARCHITECTURE], latent_of(t), t.params[keys.REPEAT])
             for t in study.get_trials(deepcopy=False, states=finished)
             if keys.ARCHITECTURE in t.params and keys.REPEAT in t.params}
 
@@ -484,7 +484,7 @@ def runs_table(trials: Iterable[optuna.trial.FrozenTrial], pca: dict[int, dict[s
     the same unless augmented), and for two-headed models the next-step error beside persistence."""
     rows = []
     for trial in trials:
-        latent = _latent_of(trial)
+        latent = latent_of(trial)
         baseline = pca[latent]
         attrs = trial.user_attrs
         val, test = attrs.get("val", {}), attrs.get("test", {})
@@ -611,7 +611,7 @@ def _reconstruction_samples(out: Path, data: FlowData, trials, board: pd.DataFra
     if (out / "samples" / "input.npy").exists():
         samples["input"] = np.load(out / "samples" / "input.npy")
     for name in board["architecture"]:
-        done = [t for t in trials if t.params[keys.ARCHITECTURE] == name and _latent_of(t) == latent
+        done = [t for t in trials if t.params[keys.ARCHITECTURE] == name and latent_of(t) == latent
                 and t.state == optuna.trial.TrialState.COMPLETE]
         if done:
             best = min(done, key=lambda t: t.value)
