@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
 import gc
 import math
 import os
@@ -388,6 +389,7 @@ class Worker:
         settings = self.settings
         with self.lock.held():
             optuna.storages.fail_stale_trials(self.study)
+            self._fail_orphans()
             trials = self.study.get_trials(deepcopy=False)
             if not _needs_trials(trials, settings.n_trials, settings.epoch_budget):
                 return None
@@ -395,13 +397,36 @@ class Worker:
                                       self.first_trial)
             if message:
                 raise StudyFailed(message)
-            return self.study.ask()  # takes a WAITING trial first
+            trial = self.study.ask()  # takes a WAITING trial first
+            # Beat and sign at once: a trial that has neither is one whose worker died right here.
+            self.study._storage.record_heartbeat(trial._trial_id)  # noqa: SLF001
+            trial.set_user_attr(WORKER_PID, os.getpid())
+            return trial
+
+    def _fail_orphans(self) -> None:
+        """Fail and queue again the RUNNING trials whose worker died between Optuna's ask and its
+        first heartbeat (a kill -9 in that instant): Optuna never counts a trial without a heartbeat
+        as stale, so it would stay RUNNING forever. Such a trial carries no worker pid; a live
+        worker signs its trial milliseconds after ask, so one unsigned for longer than the grace
+        period is dead."""
+        storage = self.study._storage  # noqa: SLF001 - Optuna exposes no public accessor
+        now = datetime.datetime.now()
+        retry = storage.get_heartbeat_stale_trial_callback()
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            unsigned_for = (now - trial.datetime_start).total_seconds()
+            if WORKER_PID in trial.user_attrs or unsigned_for <= self.settings.grace_period:
+                continue
+            try:
+                failed = storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)  # noqa: SLF001
+            except optuna.exceptions.UpdateFinishedTrialError:  # another worker failed it first
+                continue
+            if failed and retry is not None:
+                retry(self.study, copy.deepcopy(storage.get_trial(trial._trial_id)))  # noqa: SLF001
 
     def _run_trial(self, trial: optuna.Trial, stop: StopSignals | None = None) -> TrialOutcome:
         started = time.monotonic()
         storage = self.study._storage  # noqa: SLF001 - Optuna exposes no public accessor
         with _Heartbeat(storage, trial._trial_id, self.settings.heartbeat_interval):  # noqa: SLF001
-            trial.set_user_attr(WORKER_PID, os.getpid())
             try:
                 with stop.interruptible() if stop else _nothing():
                     result = self._evaluate(trial)

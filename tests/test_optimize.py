@@ -297,8 +297,10 @@ def _kill_mid_trial_then_rerun(workspace: Path, storage: str, study_name: str) -
             study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
             # Mid-training of the last trial (the others finished): the re-run must then still
             # run the trial queued again, though the count of trials is already full.
-            running = [t for t in study.get_trials()
-                       if t.state == TrialState.RUNNING and t.number == 2]
+            # Signed by its worker (which beats first): the kill hits the heartbeat path. A kill
+            # before that is tests/test_trial_accounting.py's orphan.
+            running = [t for t in study.get_trials() if t.state == TrialState.RUNNING
+                       and t.number == 2 and WORKER_PID in t.user_attrs]
         except KeyError:
             pass
     assert running, "the worker never got a trial running"

@@ -130,6 +130,25 @@ def test_a_trial_whose_worker_died_is_retried_and_is_no_failure_of_the_study(tmp
     assert trials[3].system_attrs["failed_trial"] == 2 and trials[3].params == trials[2].params
 
 
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_retried(tmp_path):
+    """A kill -9 between Optuna's ask and the first heartbeat: the trial has no heartbeat, so
+    Optuna never finds it stale; without hpo's own check it would stay RUNNING forever."""
+    url = sqlite_url(tmp_path)
+    heartbeat = {"heartbeat_interval": 1, "grace_period": 1}
+    dying = make_worker(url, Scripted(""), **heartbeat)
+    orphan = dying.study.ask()  # created RUNNING; then the worker died: no beat, no pid
+    # Within the grace period a worker leaves it alone (its own worker may be about to sign it).
+    make_worker(url, Scripted("C"), n_trials=1, **heartbeat).run()
+    assert stored(url)[orphan.number].state == TrialState.RUNNING
+    time.sleep(2.2)  # past the grace period
+    make_worker(url, Scripted("CC"), n_trials=2, **heartbeat).run()
+    trials = stored(url)
+    assert trials[orphan.number].state == F and FAILURE not in trials[orphan.number].user_attrs
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == orphan.number]
+    assert len(retried) == 1 and retried[0].state == C
+    assert all(t.user_attrs[WORKER_PID] == os.getpid() for t in trials if t.state == C)
+
+
 def _failing_worker(url: str, start, max_failures: int) -> None:
     """A spawned worker whose every trial fails; exit code 3 when it stopped with StudyFailed."""
     start.wait()
