@@ -8,7 +8,9 @@ of the runs: on 2 cores that overlaps one run's single-threaded parts with the o
 3. overhead (bench.overhead); 4. workers (bench.optimize) and storage stress (bench.stress), timed
 alone; data generation (bench.generate); the default screen's compression curve (bench.screen, 2-3
 hours, resumable); 5. the best autoencoder against PCA at latent 8 and 16 (bench.quality, about an
-hour, from bench.screen's screen). Full: several hours on 2 cores; --quick: a few minutes, the smoke
+hour, from bench.screen's screen); the learning-curve table (bench.curves, 1-2 hours, resumable)
+and the search methods replayed against it (bench.replay, minutes). Full: several hours on 2
+cores; --quick: a few minutes, the smoke
 test of every benchmark. Each
 writes its JSON and HTML under --out (default bench/results/); this writes suite[-quick].json with
 each benchmark's wall time. A full run into bench/results/ then rewrites the README's figures from
@@ -30,7 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 # bench.quality starts from bench.screen's stored default screen, so it runs after it.
 BENCHMARKS = (("bench.search", True), ("bench.screening_value", True),
               ("bench.overhead", False), ("bench.optimize", False), ("bench.stress", False),
-              ("bench.generate", False), ("bench.screen", False), ("bench.quality", False))
+              ("bench.generate", False), ("bench.screen", False), ("bench.quality", False),
+              ("bench.curves", False), ("bench.replay", False))
 
 
 def main() -> None:

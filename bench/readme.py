@@ -182,6 +182,49 @@ def render_quality(results: Results) -> str:
     return "\n".join(lines)
 
 
+def _interval(stat: dict, digits: int = 3, share: bool = False) -> str:
+    """`median [low, high]` of a replay statistic; None (a median of infinities) reads "never"."""
+    def one(value):
+        if value is None:
+            return "never"
+        return f"{value:.0%}" if share else f"{value:.{digits}f}"
+    return f"{one(stat['median'])} [{one(stat['low'])}, {one(stat['high'])}]"
+
+
+def render_replay(results: Results) -> str:
+    if not results.has("replay"):
+        return ("**Not measured yet:** the table is being built (`python -m bench.curves`, "
+                "resumable); `bench.replay` refuses a partial table. Until it runs, the live 3-seed "
+                "tables below are the only search figures.")
+    replay = results["replay"]
+    n_seeds = len(replay["seeds"]) if isinstance(replay["seeds"], list) else replay["seeds"]
+    lines = [f"{n_seeds} seeds per method; E = {replay['epochs']} epochs per trial, a budget of "
+             f"{replay['budget_per_architecture']} epochs ({replay['budget_in_full_trials']} full "
+             "trials) per architecture; median [95% bootstrap interval] over seeds. Regret: best "
+             "validation rel_l2 found minus the table's best.", ""]
+    for scope, result in replay["scopes"].items():
+        lines += [f"**{scope}: {', '.join(result['architectures'])}, {result['budget_epochs']} "
+                  "epochs:**", "",
+                  "| method | epochs to random's final best (share of budget) | regret at 25% | "
+                  "regret at 50% | regret at 100% | test rel_l2 of its best |",
+                  "|---|---|---|---|---|---|"]
+        for method, row in result["methods"].items():
+            lines.append(f"| {method} | {_interval(row['share_to_random_best'], share=True)} | "
+                         f"{_interval(row['regret']['25%'])} | {_interval(row['regret']['50%'])} | "
+                         f"{_interval(row['regret']['100%'])} | {_interval(row['test_rel_l2'])} |")
+        targets = result["targets"]
+        reach, beat = (targets["default_reaches_random_best_within_40pct"],
+                       targets["default_beats_kerastuner"])
+        lines += ["", f"- Target 1 ({reach['method']} reaches random's final best within "
+                      f"{reach['threshold']:.0%} of the budget): **{'met' if reach['met'] else 'not met'}** "
+                      f"({_interval(reach['share'], share=True)}).",
+                  f"- Target 2 ({beat['method']} beats KerasTuner Hyperband at equal budget): "
+                  f"**{'met' if beat['met'] else 'not met'}** (regret {_interval(beat['regret_at_100pct'])} "
+                  f"against {_interval(beat['kerastuner_regret_at_100pct'])}).",
+                  f"- Lowest median regret at 100%: {', '.join(result['best_method']['methods'])}.", ""]
+    return "\n".join(lines)
+
+
 def render_generate(results: Results) -> str:
     generate = results["generate"]
     lines = ["| dataset | simulations | snapshots | grid | walls | wall time (target) | CPU s, all cases |",
@@ -340,6 +383,7 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "search-figures": render_search_figures,
     "screening-value": render_screening_value,
     "quality": render_quality,
+    "replay": render_replay,
 }
 
 
