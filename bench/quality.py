@@ -195,7 +195,9 @@ def main(argv=None) -> None:
                                                    else "bench-quality")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{workdir / 'hpo.db'}"
-    data_path = _data_path(args.quick, workdir)
+    # The screen's own file: the data fingerprint (size, mtime, ...) of a regenerated copy differs,
+    # and hpo.optimize refuses data other than what the screen saw.
+    data_path = _data_path(args.quick, workdir if args.quick else args.screen_storage.parent.resolve())
     prepare_screen(args, workdir, storage, data_path)
     started = time.perf_counter()
     _hpo("hpo.optimize", ["--top", "2", "--latent", ",".join(map(str, LATENTS)), "--run", "default",

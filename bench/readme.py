@@ -222,7 +222,49 @@ def render_replay(results: Results) -> str:
                   f"**{'met' if beat['met'] else 'not met'}** (regret {_interval(beat['regret_at_100pct'])} "
                   f"against {_interval(beat['kerastuner_regret_at_100pct'])}).",
                   f"- Lowest median regret at 100%: {', '.join(result['best_method']['methods'])}.", ""]
+    if "defaults" in replay:
+        lines += _replay_defaults(replay["defaults"])
     return "\n".join(lines)
+
+
+PRUNER_NAMES = {"none": "no pruning", "median": "median pruning",
+                "sha": "successive-halving pruning", "hyperband": "Hyperband pruning"}
+
+
+def _replay_defaults(defaults: dict, top: int = 8) -> list[str]:
+    """The defaults grid by rank, its best `top` rows and the current default's, and one sentence:
+    the best combination against the current default."""
+    def name(row: dict) -> str:
+        return (f"TPE + {PRUNER_NAMES.get(row['pruner'], row['pruner'])}, {row['startup']} "
+                f"start-up trials, {row['epochs']} epochs per trial")
+
+    current, best = defaults["current"], defaults["best"]
+    rows = sorted(defaults["grid"] + ([] if current["in_grid"] else [current]),
+                  key=lambda row: row["rank"])
+    shown = rows[:top] + ([current] if current["rank"] > top else [])
+    lines = [(f"**Defaults from evidence ({defaults['scope']}: {defaults['architecture']}, "
+              f"{defaults['budget_epochs']} epochs): {len(defaults['grid'])} combinations of "
+              f"TPE's pruner, start-up trials and epochs per trial, ranked by {defaults['rule']}; "
+              f"the best {min(top, len(rows))}"
+              + (", and the current default" if current["rank"] > top
+                 else ", the current default marked") + ":**"), "",
+             ("| rank | pruner | start-up trials | epochs per trial | regret at 100% | epochs to "
+              "random's final best (share of budget) |"), "|---|---|---|---|---|---|"]
+    for row in shown:
+        mark = " (current default)" if row["rank"] == current["rank"] else ""
+        lines.append(f"| {row['rank']} | {row['pruner']}{mark} | {row['startup']} | "
+                     f"{row['epochs']} | {_interval(row['regret_at_100pct'], 4)} | "
+                     f"{_interval(row['share_to_random_best'], share=True)} |")
+    if defaults["current_default_is_best"]:
+        verdict = (f"**Best: the current default, {name(best)}** (median regret "
+                   f"{_interval(best['regret_at_100pct'], 4)}).")
+    else:
+        lower = defaults["regret_lower_by"]
+        verdict = (f"**Best: {name(best)}**, median regret {_interval(best['regret_at_100pct'], 4)}"
+                   f", {'–' if lower is None else f'{lower:.4f}'} below the current default ("
+                   f"{name(current)}: {_interval(current['regret_at_100pct'], 4)}); the intervals "
+                   f"{'overlap' if defaults['intervals_overlap'] else 'do not overlap'}.")
+    return lines + ["", f"- {verdict}", f"- {defaults['note']}", ""]
 
 
 def render_generate(results: Results) -> str:

@@ -43,8 +43,23 @@ seed, as a share of the budget (never: infinite); the best validation value of t
 within 25, 50 and 100% of the budget, and its regret (minus the table's optimum in the scope: the
 lowest validation value of any configuration at any epoch); the test rel_l2 of the best-on-
 validation configuration. In top1 a two-stage run may pick the other architecture; its regret is
-still against the first's optimum. Prints a table; writes <out>/replay[-quick].json (the summary
-and every seed's trials) and .html (anytime regret curves), and for a full run replay.png.
+still against the first's optimum.
+
+Defaults from evidence (record["defaults"]): candidates for hpo.optimize's defaults, replayed on
+top1 with the same seeds: TPE with pruner none, median, sha or hyperband x 3, 5 or 10 random
+start-up trials x at most 10, 20 or E epochs per trial (a third, two thirds and all of E; --quick:
+none or median x 3 or 10 x E/3 or E), and the current default (median, start-up trials as
+make_sampler derives them from n_trials = B // E, E epochs) beside them. A trial of M < E epochs
+reads only the table's first M epochs, with early stopping's patience max(3, ceil(M / 4)); the
+table's cosine schedule was laid out over E epochs, so a truncated curve is not exactly a cosine
+run over M epochs (the JSON's note says so). Per candidate: the median regret at 100% of the budget
+and the median share of the budget to reach random search's final best (the `random` method at E
+epochs, same seed), each with its 95% bootstrap interval. The best: the lowest median regret; ties
+broken by the lower median share, then fewer epochs per trial, then the current default.
+
+Prints a table; writes <out>/replay[-quick].json (the summary and every seed's trials; for the
+defaults, every seed's regret and share) and .html (anytime regret curves), and for a full run
+replay.png.
 """
 
 from __future__ import annotations
@@ -92,6 +107,18 @@ N_GRID = 100  # points of the anytime curves' common epoch grid
 # Early stopping, as hpo.training.scaled_patience (not imported: hpo.training imports TensorFlow).
 PATIENCE_SHARE, MIN_PATIENCE = 0.25, 3
 OBJECTIVE = "val_rel_l2"
+# Defaults from evidence: candidates for hpo.optimize's pruner, TPE's start-up trials and epochs per
+# trial, replayed on top1 (--quick: fewer). Epochs as shares of E: 10, 20 and 30 for E = 30.
+GRID_PRUNERS, QUICK_GRID_PRUNERS = ("none", "median", "sha", "hyperband"), ("none", "median")
+GRID_STARTUP, QUICK_GRID_STARTUP = (3, 5, 10), (3, 10)
+GRID_EPOCH_SHARES, QUICK_GRID_EPOCH_SHARES = (1 / 3, 2 / 3, 1.0), (1 / 3, 1.0)
+DEFAULTS_RULE = ("lowest median regret at 100% of the budget; ties: the lower median share of the "
+                 "budget to reach random's final best, then fewer epochs per trial, then the current "
+                 "default (a change needs evidence)")
+TRUNCATION_NOTE = ("A trial of M < E epochs reads the first M epochs of runs trained for E: their "
+                   "cosine schedule was laid out over E epochs, so a truncated cosine curve is not a "
+                   "cosine run over M epochs (whose rate would have decayed by epoch M; it would "
+                   "likely end lower). Regret is against the table's optimum at any epoch up to E.")
 
 # A trial's end: COMPLETE (early stopping or all epochs), PRUNED, FAIL (NaN), CUT (at the budget).
 COMPLETE, PRUNED, FAIL, CUT = "COMPLETE", "PRUNED", "FAIL", "CUT"
@@ -408,28 +435,38 @@ def make_study(method: str, seed: int, epochs: int, budget: int, name: str = "re
             pick each trial's bracket: a fixed name keeps a replay reproducible (Optuna's default
             name is random).
     """
+    from hpo.study import make_pruner, make_sampler
+
+    sampler, pruner = OPTUNA_METHODS[method]
+    n_trials = _expected_trials(epochs, budget)
+    return _create_study(make_sampler(sampler, seed, n_trials), make_pruner(pruner, epochs), name)
+
+
+def _create_study(sampler, pruner, name: str):
     import optuna
 
     from hpo.backend import quiet_optuna
-    from hpo.study import make_pruner, make_sampler
 
     quiet_optuna()
-    sampler, pruner = OPTUNA_METHODS[method]
-    n_trials = _expected_trials(epochs, budget)
-    return optuna.create_study(study_name=name, direction="minimize",
-                               sampler=make_sampler(sampler, seed, n_trials),
-                               pruner=make_pruner(pruner, epochs))
+    return optuna.create_study(study_name=name, direction="minimize", sampler=sampler,
+                               pruner=pruner)
 
 
 def run_study(study, table: Table, architecture: str, budget: int,
-              first_params: dict | None = None) -> list[TrialRecord]:
+              first_params: dict | None = None, epochs: int | None = None) -> list[TrialRecord]:
     """Ask `study` for trials and replay them from the table until `budget` epochs are spent (or
-    max_failures trials fail in a row); each trial reports every epoch and may be pruned."""
+    max_failures trials fail in a row); each trial reports every epoch and may be pruned.
+
+    Args:
+        epochs: the most epochs per trial (default E): a trial reads only the table's first
+            `epochs` epochs, with early stopping's patience for a run of that many.
+    """
     from optuna.trial import TrialState
 
     if first_params is not None:
         study.enqueue_trial(first_params)
-    curves, patience, max_failures = (table.curves[architecture], patience_for(table.epochs),
+    epochs = table.epochs if epochs is None else epochs
+    curves, patience, max_failures = (table.curves[architecture], patience_for(epochs),
                                       _max_failures())
     records: list[TrialRecord] = []
     spent = failures = 0
@@ -441,7 +478,8 @@ def run_study(study, table: Table, architecture: str, budget: int,
             trial.report(val, step=epoch - 1)  # KerasPruningCallback's step: Keras' 0-based epoch
             return trial.should_prune()
 
-        record = replay_trial(architecture, curves[key], patience, budget - spent, prune=prune)
+        record = replay_trial(architecture, curves[key], patience, budget - spent,
+                              last_epoch=epochs, prune=prune)
         if record.state == COMPLETE:
             study.tell(trial, record.value)
         else:  # a CUT trial was stopped from outside, as a pruned one
@@ -652,12 +690,13 @@ class Settings:
     budget: int  # B, epochs per architecture (top2: 2 B)
     seeds: tuple[int, ...]
     quick: bool
+    grid: tuple[Combination, ...] = ()  # the candidate defaults (summarize_defaults)
 
     @classmethod
     def make(cls, epochs: int, quick: bool, n_seeds: int | None = None) -> Settings:
         trials = QUICK_TRIALS if quick else FULL_TRIALS
         n_seeds = (QUICK_SEEDS if quick else FULL_SEEDS) if n_seeds is None else n_seeds
-        return cls(trials * epochs, tuple(range(n_seeds)), quick)
+        return cls(trials * epochs, tuple(range(n_seeds)), quick, defaults_grid(epochs, quick))
 
 
 def scope_architectures(table: Table, scope: str) -> tuple[str, ...]:
@@ -795,6 +834,164 @@ def _anytime_bands(curves: dict, budget: int, optimum: float, seeds: tuple[int, 
     return bands
 
 
+# --- defaults from evidence ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Combination:
+    """A candidate for hpo.optimize's defaults: TPE with `startup` random start-up trials, the pruner
+    `pruner` (hpo.study's names), at most `epochs` epochs per trial."""
+
+    pruner: str
+    startup: int
+    epochs: int
+
+    def to_dict(self) -> dict:
+        return {"pruner": self.pruner, "startup": self.startup, "epochs": self.epochs}
+
+
+def defaults_grid(epochs: int, quick: bool) -> tuple[Combination, ...]:
+    """Every candidate for a table of E = `epochs`: pruner x start-up trials x epochs per trial."""
+    pruners, startups, shares = ((QUICK_GRID_PRUNERS, QUICK_GRID_STARTUP, QUICK_GRID_EPOCH_SHARES)
+                                 if quick else (GRID_PRUNERS, GRID_STARTUP, GRID_EPOCH_SHARES))
+    levels = sorted({max(1, round(share * epochs)) for share in shares})
+    return tuple(Combination(p, n, m) for p in pruners for n in startups for m in levels)
+
+
+def current_default(epochs: int, budget: int) -> Combination:
+    """hpo.optimize's defaults today for a study of `budget` epochs: StudySettings' pruner, TPE's
+    start-up trials as make_sampler derives them from n_trials = B // E, E epochs per trial."""
+    from hpo.study import StudySettings
+
+    return Combination(StudySettings().pruner,
+                       _live_startup_trials(_expected_trials(epochs, budget)), epochs)
+
+
+def _live_startup_trials(n_trials: int) -> int:
+    """The start-up trials of make_sampler's TPE for `n_trials`. Optuna's TPESampler has no public
+    getter for them, so this adapter reads its private attribute, here alone (a test checks it
+    against the rule, max(3, min(10, n_trials // 3)))."""
+    from hpo.study import make_sampler
+
+    return make_sampler("tpe", 0, n_trials)._n_startup_trials
+
+
+def combination_search(table: Table, combination: Combination, seed: int,
+                       budget: int) -> list[TrialRecord]:
+    """One TPE study of `combination` on the table's first architecture with seed `seed`, replayed
+    until `budget` epochs are spent; a trial reads only the table's first combination.epochs epochs
+    (early stopping's patience for that many)."""
+    import optuna
+
+    from hpo.study import make_pruner
+
+    architecture = table.architectures[0]
+    # make_sampler takes n_trials and derives the start-up count from it; to pass the count itself,
+    # the sampler is built here as make_sampler builds it (seed, n_startup_trials, nothing else).
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=combination.startup)
+    # The pruner as a live run with --epochs M builds it (Hyperband's max_resource M); the name as
+    # optuna_search's, so the current default replays tpe+median's top1 studies exactly.
+    study = _create_study(sampler, make_pruner(combination.pruner, combination.epochs),
+                          name=f"replay-{architecture}-seed{seed}")
+    return run_study(study, table, architecture, budget, epochs=combination.epochs)
+
+
+def summarize_defaults(table: Table, settings: Settings, runs: Runs,
+                       progress: Callable[[str], None] | None = print) -> dict:
+    """Replay every candidate of settings.grid, and the current default, on top1 for every seed.
+
+    Per candidate, over seeds: the median regret at 100% of the budget and the median share of the
+    budget to reach random search's final best of the same seed (the `random` method at E epochs),
+    each with its 95% bootstrap interval. The best candidate by DEFAULTS_RULE, among the grid and
+    the current default, is set beside the current default.
+    """
+    architecture, budget, seeds = table.architectures[0], settings.budget, settings.seeds
+    optimum = table.optimum((architecture,))["val_rel_l2"]
+    targets = {s: best_at(anytime(trials), budget)
+               for s, trials in _random_trials(table, runs, seeds, budget).items()}
+    current = current_default(table.epochs, budget)
+    candidates = list(settings.grid) + ([] if current in settings.grid else [current])
+    rows = []
+    for combination in candidates:
+        started = time.perf_counter()
+        trials = {s: combination_search(table, combination, s, budget) for s in seeds}
+        curves = {s: anytime(t) for s, t in trials.items()}
+        regrets = [best_at(curves[s], budget) - optimum for s in seeds]
+        shares = [epochs_to_reach(curves[s], targets[s]) / budget for s in seeds]
+        rows.append({**combination.to_dict(), "regret_at_100pct": _stat(regrets),
+                     "share_to_random_best": _stat(shares),
+                     "seeds_reaching_random_best": sum(math.isfinite(x) for x in shares),
+                     "trials_per_seed": float(np.median([len(t) for t in trials.values()])),
+                     "per_seed": {"regret_at_100pct": [_rounded(x) for x in regrets],
+                                  "share_to_random_best": [_rounded(x) for x in shares]}})
+        if progress is not None:
+            progress(f"{_label(combination):<22}top1: {len(seeds)} seeds, "
+                     f"{rows[-1]['trials_per_seed']:.0f} trials per seed (median), "
+                     f"{time.perf_counter() - started:.1f} s")
+    order = rank_defaults(rows, candidates.index(current))
+    for rank, i in enumerate(order, start=1):
+        rows[i]["rank"] = rank
+    best, now = rows[order[0]], rows[candidates.index(current)]
+    current_is_best = order[0] == candidates.index(current)
+    lower_by = (None if current_is_best
+                else _finite(_or_inf(now["regret_at_100pct"]["median"])
+                             - _or_inf(best["regret_at_100pct"]["median"])))
+    return {"scope": "top1", "architecture": architecture, "budget_epochs": budget,
+            "sampler": "tpe", "levels": {"pruner": sorted({c.pruner for c in settings.grid},
+                                                          key=GRID_PRUNERS.index),
+                                         "startup": sorted({c.startup for c in settings.grid}),
+                                         "epochs": sorted({c.epochs for c in settings.grid})},
+            "rule": DEFAULTS_RULE, "grid": rows[:len(settings.grid)], "best": best,
+            "current": {**now, "in_grid": current in settings.grid},
+            "current_default_is_best": current_is_best, "regret_lower_by": lower_by,
+            "intervals_overlap": None if current_is_best else _overlap(
+                best["regret_at_100pct"], now["regret_at_100pct"]),
+            "note": TRUNCATION_NOTE}
+
+
+def _random_trials(table: Table, runs: Runs, seeds: tuple[int, ...],
+                   budget: int) -> dict[int, list[TrialRecord]]:
+    """Random search's top1 trials per seed: the methods' own, or run here if they left it out."""
+    architecture = table.architectures[0]
+    studies = runs.studies.get(BASELINE)
+    if studies is not None:
+        return {s: studies[s][architecture] for s in seeds}
+    return {s: optuna_search(table, architecture, BASELINE, s, budget) for s in seeds}
+
+
+def rank_defaults(rows: list[dict], current: int) -> list[int]:
+    """The candidates' indices, best first by DEFAULTS_RULE (a None median, "never", ranks last).
+
+    Args:
+        rows: per candidate, its "regret_at_100pct" and "share_to_random_best" statistics and its
+            "epochs" per trial.
+        current: the index of the current default, which wins a tie on all three.
+    """
+    def key(i: int) -> tuple:
+        row = rows[i]
+        return (_or_inf(row["regret_at_100pct"]["median"]),
+                _or_inf(row["share_to_random_best"]["median"]), row["epochs"], i != current, i)
+
+    return sorted(range(len(rows)), key=key)
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else value
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    """Whether two statistics' 95% intervals overlap (None: an infinite bound)."""
+    return (_or_inf(a["high"]) >= _or_inf(b["low"])) and (_or_inf(b["high"]) >= _or_inf(a["low"]))
+
+
+def _label(combination: Combination | dict) -> str:
+    c = combination.to_dict() if isinstance(combination, Combination) else combination
+    return f"tpe+{c['pruner']} s{c['startup']} e{c['epochs']}"
+
+
+# --- the record ---------------------------------------------------------------------------------
+
+
 def raw_trials(runs: Runs) -> dict:
     """Every seed's trials as rows of TRIAL_COLUMNS, enough to recompute every figure: "studies"
     per method, seed and architecture (top1: the first architecture's; top2: both, in the table's
@@ -819,6 +1016,7 @@ def replay(table: Table, settings: Settings, methods: tuple[str, ...] = METHODS,
                                      settings.budget * len(scope_architectures(table, scope)),
                                      settings.seeds)
               for scope in SCOPES}
+    defaults = summarize_defaults(table, settings, runs, progress)
     return {"table": str(table.path), "epochs": table.epochs,
             "budget_per_architecture": settings.budget,
             "budget_in_full_trials": settings.budget // table.epochs, "quick": settings.quick,
@@ -827,7 +1025,7 @@ def replay(table: Table, settings: Settings, methods: tuple[str, ...] = METHODS,
             "architectures": list(table.architectures), "screen_config": table.screen_config,
             "patience": patience_for(table.epochs),
             "bootstrap": {"resamples": N_RESAMPLES, "seed": BOOTSTRAP_SEED, "interval": 0.95},
-            "scopes": scopes, "trials": raw_trials(runs)}
+            "scopes": scopes, "defaults": defaults, "trials": raw_trials(runs)}
 
 
 # --- output -------------------------------------------------------------------------------------
@@ -868,7 +1066,40 @@ def format_table(record: dict) -> str:
             lines.append(f"seeds that stopped short of the budget (3 failed trials in a row, or "
                          f"KerasTuner out of new points): {', '.join(short)}")
         lines += _target_lines(result)
+    if "defaults" in record:
+        lines += ["", *format_defaults(record["defaults"])]
     return "\n".join(lines)
+
+
+def format_defaults(defaults: dict) -> list[str]:
+    """The candidates by rank (best first), the current default marked, and the verdict."""
+    rows = defaults["grid"] + ([] if defaults["current"]["in_grid"] else [defaults["current"]])
+    lines = [(f"defaults ({defaults['scope']}: {defaults['architecture']}, budget "
+              f"{defaults['budget_epochs']} epochs; TPE, pruner x start-up trials x epochs per "
+              f"trial); rank: {defaults['rule']}"),
+             (f"{'rank':>4}  {'pruner':<10}{'startup':>8}{'epochs':>7}{'regret @100%':>26}"
+              f"{'share to random best':>26}{'reached':>9}{'trials':>8}")]
+    current = defaults["current"]["rank"]
+    for row in sorted(rows, key=lambda r: r["rank"]):
+        reached = f"{row['seeds_reaching_random_best']}/{row['share_to_random_best']['n']}"
+        mark = "  <- current default" if row["rank"] == current else ""
+        lines.append(f"{row['rank']:>4}  {row['pruner']:<10}{row['startup']:>8}{row['epochs']:>7}"
+                     f"{_show(row['regret_at_100pct']):>26}"
+                     f"{_show(row['share_to_random_best'], share=True):>26}{reached:>9}"
+                     f"{row['trials_per_seed']:>8.0f}{mark}")
+    best = defaults["best"]
+    if defaults["current_default_is_best"]:
+        lines.append(f"best: the current default, {_label(best)} (median regret "
+                     f"{_show(best['regret_at_100pct'])})")
+    else:
+        overlap = "overlap" if defaults["intervals_overlap"] else "do not overlap"
+        lower = defaults["regret_lower_by"]
+        lines.append(f"best: {_label(best)}, median regret {_show(best['regret_at_100pct'])}, "
+                     f"{'never' if lower is None else f'{lower:.4f}'} lower than the current "
+                     f"default {_label(defaults['current'])}'s {_show(defaults['current']['regret_at_100pct'])}; "
+                     f"the intervals {overlap}")
+    lines.append(f"note: {defaults['note']}")
+    return lines
 
 
 def _target_lines(result: dict) -> list[str]:

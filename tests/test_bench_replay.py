@@ -16,8 +16,8 @@ import numpy as np
 import optuna
 import pytest
 
-from bench import replay
-from bench.replay import COMPLETE, CUT, FAIL, PRUNED
+from bench import readme, replay
+from bench.replay import COMPLETE, CUT, FAIL, PRUNED, Combination
 
 ROOT = Path(__file__).resolve().parents[1]
 # KerasTuner 1.4.8's oracle calls threading.currentThread().getName(), deprecated: not ours to fix.
@@ -256,15 +256,23 @@ def test_bootstrap_interval_holds_the_median_and_narrows_with_more_seeds():
     assert replay.bootstrap_median([math.inf] * 5 + [1.0])[0] == math.inf  # "never"
 
 
-def test_quick_run_writes_every_method_in_both_scopes(tmp_path):
-    table, out = write_table(tmp_path / "table"), tmp_path / "out"
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict, Path]:
+    """`python -m bench.replay --quick` on the synthetic table, once for the tests that read it:
+    the process, its JSON record and its --out folder."""
+    folder = tmp_path_factory.mktemp("quick")
+    table, out = write_table(folder / "table"), folder / "out"
     result = subprocess.run([sys.executable, "-m", "bench.replay", "--quick", "--table", str(table),
                              "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    return result, json.loads((out / "replay-quick.json").read_text()), out
+
+
+def test_quick_run_writes_every_method_in_both_scopes(quick_run):
+    result, record, out = quick_run
     assert result.stdout.startswith("machine:")
     assert "Traceback" not in result.stderr  # KerasTuner's failed-trial tracebacks stay quiet
-    record = json.loads((out / "replay-quick.json").read_text())
     assert record["quick"] and record["seeds"] == list(range(replay.QUICK_SEEDS))
     assert record["budget_per_architecture"] == replay.QUICK_TRIALS * EPOCHS
     for scope, n_architectures in (("top1", 1), ("top2", 2)):
@@ -321,3 +329,183 @@ def test_bad_tables_exit_2_naming_the_problem(tmp_path, capsys):
     meta["architectures"].append("vqvae2")
     missing.with_suffix(".json").write_text(json.dumps(meta))
     assert "vqvae2" in _main_error(capsys, "--table", str(missing))
+
+
+# --- defaults from evidence ---------------------------------------------------------------------
+
+
+def _combination(row: dict) -> Combination:
+    return Combination(row["pruner"], row["startup"], row["epochs"])
+
+
+def test_the_defaults_grid_has_every_combination(quick_run):
+    full = replay.defaults_grid(30, quick=False)  # the real table's E
+    assert len(full) == len(set(full)) == 4 * 3 * 3
+    assert set(full) == {Combination(p, n, m) for p in ("none", "median", "sha", "hyperband")
+                         for n in (3, 5, 10) for m in (10, 20, 30)}
+    # The quick run's JSON: every combination of its levels, once, each over every seed.
+    _, record, _ = quick_run
+    defaults = record["defaults"]
+    quick = replay.defaults_grid(EPOCHS, quick=True)
+    assert {c.epochs for c in quick} == {EPOCHS // 3, EPOCHS}
+    levels = defaults["levels"]
+    assert [_combination(row) for row in defaults["grid"]] == list(quick) == [
+        Combination(p, n, m) for p in levels["pruner"] for n in levels["startup"]
+        for m in levels["epochs"]]
+    assert all(row["regret_at_100pct"]["n"] == row["share_to_random_best"]["n"]
+               == replay.QUICK_SEEDS for row in defaults["grid"])
+    assert "cosine" in defaults["note"]
+    # Printed after the methods' tables: every candidate, the current default marked.
+    printed = quick_run[0].stdout.split("\ndefaults (top1")[1]
+    assert sum(line.strip()[:1].isdigit() for line in printed.splitlines()) == len(quick)
+    assert "<- current default" in printed
+
+
+def _late_drop_table(path: Path, drop_after: int) -> replay.Table:
+    """One knob, four configurations; every curve falls to 0.01 after epoch `drop_after`."""
+    curves = {}
+    for config in range(4):
+        val = np.full(EPOCHS, 0.01)
+        val[:drop_after] = 0.5 - 0.05 * np.arange(drop_after) + 0.01 * config  # falling slowly
+        curves[(config,)] = replay.Curve(config, val, val + 0.01)
+    return replay.Table(path, EPOCHS, {"x": (0, 1, 2, 3)}, ("a", "b"), {},
+                        {"a": curves, "b": curves})
+
+
+@pytest.mark.parametrize("pruner", list(replay.GRID_PRUNERS))
+def test_a_truncated_trial_never_reads_beyond_its_epochs(tmp_path, pruner):
+    short = 2
+    table = _late_drop_table(tmp_path / "curves.csv", drop_after=short)
+    lowest_seen = 0.5 - 0.05 * (short - 1)  # config 0 at epoch 2
+    for seed in range(3):
+        records = replay.combination_search(table, Combination(pruner, 3, short), seed, 40)
+        assert sum(r.epochs for r in records) == 40
+        assert all(r.epochs <= short for r in records)
+        assert min(r.value for r in records if r.value is not None) == pytest.approx(lowest_seen)
+    # The control: with E epochs per trial the late drop is found.
+    records = replay.combination_search(table, Combination(pruner, 3, EPOCHS), 0, 40)
+    assert min(r.value for r in records if r.value is not None) == 0.01
+
+
+def test_truncated_rows_of_the_quick_run_never_beat_the_first_epochs(quick_run):
+    """Every seed's regret of an M-epoch row is at least what the table's first M epochs allow."""
+    _, record, _ = quick_run
+    table = replay.load_table(Path(record["table"]))
+    defaults = record["defaults"]
+    optimum = table.optimum(table.architectures[:1])["val_rel_l2"]
+    for row in defaults["grid"]:
+        floor = min(np.nanmin(c.val[:row["epochs"]]) for c in table.curves["conv"].values()) - optimum
+        assert all(r >= floor - 1e-4 for r in row["per_seed"]["regret_at_100pct"])  # 5 digits kept
+        if row["epochs"] < EPOCHS:
+            assert floor > 0.05  # the synthetic curves fall to their last epoch
+
+
+def _check_defaults(defaults: dict) -> None:
+    """The JSON's best is the argmin of the stated rule over the grid and the current default, the
+    ranks follow the rule, and the comparison with the current default is the JSON's own numbers."""
+    current = defaults["current"]
+    rows = defaults["grid"] + ([] if current["in_grid"] else [current])
+    assert current["in_grid"] == (_combination(current) in map(_combination, defaults["grid"]))
+
+    def inf(value):
+        return math.inf if value is None else value
+
+    def key(row):
+        return (inf(row["regret_at_100pct"]["median"]), inf(row["share_to_random_best"]["median"]),
+                row["epochs"], _combination(row) != _combination(current))
+
+    best = min(rows, key=key)
+    assert _combination(defaults["best"]) == _combination(best) and best["rank"] == 1
+    assert sorted(row["rank"] for row in rows) == list(range(1, len(rows) + 1))
+    by_rank = sorted(rows, key=lambda row: row["rank"])
+    assert [key(row) for row in by_rank] == sorted(key(row) for row in rows)
+    assert defaults["current_default_is_best"] == (_combination(best) == _combination(current))
+    if defaults["current_default_is_best"]:
+        assert defaults["regret_lower_by"] is None and defaults["intervals_overlap"] is None
+    else:
+        ours, theirs = best["regret_at_100pct"], current["regret_at_100pct"]
+        assert defaults["regret_lower_by"] == pytest.approx(theirs["median"] - ours["median"])
+        assert defaults["regret_lower_by"] >= 0
+        assert defaults["intervals_overlap"] == (ours["high"] >= theirs["low"]
+                                                 and theirs["high"] >= ours["low"])
+
+
+def test_the_best_combination_is_the_argmin_of_the_rule(quick_run):
+    _check_defaults(quick_run[1]["defaults"])
+
+
+def test_ranking_breaks_ties_by_share_then_epochs_then_the_current_default():
+    def row(regret, share, epochs):
+        return {"regret_at_100pct": {"median": regret}, "share_to_random_best": {"median": share},
+                "epochs": epochs}
+
+    rows = [row(None, 0.1, 10),  # 0: no result in most seeds: last
+            row(0.02, 0.9, 30),  # 1
+            row(0.01, None, 10),  # 2: never reached random's best
+            row(0.01, 0.5, 30),  # 3
+            row(0.01, 0.5, 20),  # 4: ties 3 and 5 on regret and share, fewer epochs
+            row(0.01, 0.5, 30)]  # 5: ties 3 in full; the current default wins the tie
+    assert replay.rank_defaults(rows, current=5) == [4, 5, 3, 2, 1, 0]
+    assert replay.rank_defaults(rows, current=0) == [4, 3, 5, 2, 1, 0]
+
+
+def _overfitting_table(path: Path) -> replay.Table:
+    """Curves that bottom out at epoch 2 and rise after: a third of E loses nothing."""
+    curves = {}
+    for config in range(8):
+        val = 0.2 + 0.02 * config + 0.05 * np.abs(np.arange(1, EPOCHS + 1) - 2)
+        curves[(config,)] = replay.Curve(config, val, val)
+    return replay.Table(path, EPOCHS, {"x": tuple(range(8))}, ("a", "b"), {},
+                        {"a": curves, "b": curves})
+
+
+def test_the_current_default_follows_the_live_rule_and_replays_tpe_median(quick_run, tmp_path):
+    for n_trials in range(1, 40):  # make_sampler's rule, read from the live sampler
+        assert replay._live_startup_trials(n_trials) == max(3, min(10, n_trials // 3))
+    assert replay.current_default(30, 20 * 30) == Combination("median", 6, 30)  # 20 full trials
+    _, record, _ = quick_run
+    current, n_trials = record["defaults"]["current"], record["budget_in_full_trials"]
+    assert _combination(current) == Combination("median", max(3, min(10, n_trials // 3)), EPOCHS)
+    # Its studies are tpe+median's on top1, seed by seed: the grid builds TPE as make_sampler does.
+    method = record["scopes"]["top1"]["methods"]["tpe+median"]
+    assert current["regret_at_100pct"] == method["regret"]["100%"]
+    assert current["share_to_random_best"] == method["share_to_random_best"]
+    # Out of the grid (20 full trials: 6 start-up trials), it is replayed and ranked beside it.
+    table = _overfitting_table(tmp_path / "curves.csv")
+    settings = replay.Settings(20 * EPOCHS, (0, 1, 2), False,
+                               (Combination("none", 3, 2), Combination("median", 3, EPOCHS)))
+    defaults = replay.summarize_defaults(table, settings, replay.Runs({}, {}), progress=None)
+    assert not defaults["current"]["in_grid"] and len(defaults["grid"]) == 2
+    assert _combination(defaults["current"]) == Combination("median", 6, EPOCHS)
+    _check_defaults(defaults)
+    assert _combination(defaults["best"]) == Combination("none", 3, 2)  # same regret, sooner
+    assert not defaults["current_default_is_best"]
+
+
+def test_the_readme_shows_the_best_combination(quick_run, tmp_path):
+    _, record, _ = quick_run
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "replay.json").write_text(json.dumps(record))
+    text = readme.render_replay(readme.Results(results))
+    defaults, best = record["defaults"], record["defaults"]["best"]
+    name = (f"TPE + {readme.PRUNER_NAMES[best['pruner']]}, {best['startup']} start-up trials, "
+            f"{best['epochs']} epochs per trial")
+    verdict = next(line for line in text.splitlines() if line.startswith("- **Best"))
+    assert name in verdict
+    assert ("current default" in verdict) and (defaults["current_default_is_best"]
+                                              == ("Best: the current default" in verdict))
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert rows[0].startswith(f"| 1 | {best['pruner']}") and len(rows) <= 9
+    # A best that is not the current default: named, and the current default's row shown even
+    # outside the top rows.
+    table = _overfitting_table(tmp_path / "curves.csv")
+    settings = replay.Settings(20 * EPOCHS, (0, 1, 2), False,
+                               (Combination("none", 3, 2), Combination("none", 5, 2),
+                                Combination("median", 3, EPOCHS)))
+    other = replay.summarize_defaults(table, settings, replay.Runs({}, {}), progress=None)
+    lines = readme._replay_defaults(other, top=1)
+    verdict = next(line for line in lines if line.startswith("- **Best"))
+    assert "Best: TPE + no pruning, 3 start-up trials, 2 epochs per trial" in verdict
+    assert "below the current default (TPE + median pruning, 6 start-up trials" in verdict
+    assert "(current default)" in "\n".join(lines)
