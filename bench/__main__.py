@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = (("bench.search", True), ("bench.screening_value", True),
               ("bench.overhead", False), ("bench.optimize", False), ("bench.stress", False),
               ("bench.generate", False), ("bench.screen", False), ("bench.quality", False),
-              ("bench.curves", False), ("bench.replay", False))
+              ("bench.curves", False), ("bench.replay", False), ("bench.live_check", False))
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 LATENTS = (8, 16)
 TARGET_RATIO = 0.7  # the issue's: the best autoencoder at <= 0.7x PCA's test rel_l2
 FULL = {"epochs": 20, "epoch_budget": 60, "trials": 10}
-QUICK = {"epochs": 2, "epoch_budget": 4, "trials": 2}
+QUICK = {"epochs": 2, "epoch_budget": 2, "trials": 1}  # each study: the screen's run, again
 QUICK_ARCHITECTURES = "conv,dual"  # the quick screen's: two, so that --top 2 has its two
 SCREEN_STORAGE = REPO / "studies" / "bench-screen" / "hpo.db"  # bench.screen's
 

@@ -39,7 +39,7 @@ def _run(out: Path, *flags: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.slow  # 8 tiny trainings in two spawned processes: ~20 s
+@pytest.mark.slow  # 8 tiny trainings in two spawned processes, 4 live ones: ~60 s
 def test_quick_table_records_every_epoch_and_resumes(tmp_path):
     first = _run(tmp_path, "--limit", "3")
     assert first.returncode == 0, first.stderr[-3000:]
@@ -69,3 +69,12 @@ def test_quick_table_records_every_epoch_and_resumes(tmp_path):
     record = json.loads((tmp_path / "replay-quick.json").read_text())
     assert record["scopes"]["top1"]["architectures"] == meta["architectures"][:1]
     assert record["epochs"] == QUICK_EPOCHS
+    # The check against reality: the same searches trained live pick the same configurations and
+    # find the table's values (the same seed and recipe repeat a run, up to thread noise).
+    live = subprocess.run([sys.executable, "-m", "bench.live_check", "--quick", "--methods", "random",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert live.returncode == 0, live.stderr[-3000:]
+    checked = json.loads((tmp_path / "live_check-quick.json").read_text())["methods"]["random"]
+    for seed, value in checked["live_best"].items():
+        assert value == pytest.approx(checked["replayed_best_same_seed"][seed], abs=2e-3)

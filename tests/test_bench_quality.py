@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.slow  # 1-3 min: a 4-run screen and four 2-trial studies on the quick data
+pytestmark = pytest.mark.slow  # 1-3 min: a 4-run screen and four 1-trial studies on the quick data
 
 
 @pytest.fixture(scope="module")
