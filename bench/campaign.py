@@ -64,7 +64,7 @@ class Budget:
 # at a time; an epoch of the top architectures costs 2-3 s): 5 epochs per trial, 6 trials' worth.
 FULL = Budget(epochs_per_trial=5, patience=2, epochs_per_architecture=30, seeds=(0, 1, 2))
 # Quick: a smoke test of every path (quick data, a few tiny trials, one seed, runs in this process).
-QUICK = Budget(epochs_per_trial=3, patience=1, epochs_per_architecture=6, seeds=(0,))
+QUICK = Budget(epochs_per_trial=2, patience=1, epochs_per_architecture=4, seeds=(0,))
 
 
 def default_workdir(quick: bool) -> Path:

@@ -4,8 +4,9 @@
                             [--trials N] [--workdir DIR] [--out DIR]
 
 What a user runs after the default screen: `hpo.optimize --top 2 --latent 8,16`, one study per
-(architecture, latent size), each searching the declared space with the latent size fixed, with
-median pruning. The screen is `bench.screen`'s (run "default" of studies/bench-screen/hpo.db, the
+(architecture, latent size), each searching the declared space narrowed by bench/quality_space.toml
+(three levels, 3x3 kernels: the declared space's one-level encoders cost minutes per epoch here, one
+trial would take the hour) with the latent size fixed, with median pruning. The screen is `bench.screen`'s (run "default" of studies/bench-screen/hpo.db, the
 default data; it is copied here, so the studies resume without touching it). `--quick` screens
 two architectures of the quick data for two epochs first (a smoke test).
 
@@ -36,6 +37,7 @@ FULL = {"epochs": 20, "epoch_budget": 60, "trials": 10}
 QUICK = {"epochs": 2, "epoch_budget": 2, "trials": 1}  # each study: the screen's run, again
 QUICK_ARCHITECTURES = "conv,dual"  # the quick screen's: two, so that --top 2 has its two
 SCREEN_STORAGE = REPO / "studies" / "bench-screen" / "hpo.db"  # bench.screen's
+SPACE = Path(__file__).parent / "quality_space.toml"  # the space narrowed to fit the hour
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -201,7 +203,7 @@ def main(argv=None) -> None:
     prepare_screen(args, workdir, storage, data_path)
     started = time.perf_counter()
     _hpo("hpo.optimize", ["--top", "2", "--latent", ",".join(map(str, LATENTS)), "--run", "default",
-                          "--data", str(data_path), "--storage", storage,
+                          "--data", str(data_path), "--storage", storage, "--space", str(SPACE),
                           "--epochs", str(budget["epochs"]), "--epoch-budget",
                           str(budget["epoch_budget"]), "--trials", str(budget["trials"])], workdir)
     wall = time.perf_counter() - started
@@ -212,7 +214,8 @@ def main(argv=None) -> None:
     import_keras_quietly()
     record = collect(storage, load(data_path), budget)
     record.update({"machine": machine(), "quick": args.quick, "wall_s": round(wall, 1),
-                   "command": f"python -m hpo.optimize --top 2 --latent 8,16 --epochs "
+                   "command": f"python -m hpo.optimize --top 2 --latent 8,16 "
+                              f"--space bench/quality_space.toml --epochs "
                               f"{budget['epochs']} --epoch-budget {budget['epoch_budget']} "
                               f"--trials {budget['trials']}"})
     print(f"machine: {record['machine']}")
