@@ -130,12 +130,25 @@ def fresh_postgres(admin_url: str):
             c.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
-def screened_storage(url: str, data_path: Path) -> None:
-    from hpo.data import load
-    from hpo.screening import ScreenConfig, screen
+_SCREENED: dict[Path, str] = {}  # data file -> the SQLite URL holding its screen, made once
 
-    screen(ScreenConfig(architectures=("conv",), epochs=1, repeats=1, run="bench"),
-           load(data_path), url, progress=None)
+
+def screened_storage(url: str, data_path: Path) -> None:
+    """Give the storage at `url` the screen every part starts from: a one-epoch screen of conv,
+    trained once per process and copied into each fresh storage (Optuna's copy_study: the study,
+    its attrs and trials)."""
+    import optuna
+
+    if data_path not in _SCREENED:
+        from hpo.data import load
+        from hpo.screening import ScreenConfig, screen
+
+        template = f"sqlite:///{tempfile.mkdtemp(prefix='hpo-bench-screen-')}/screen.db"
+        screen(ScreenConfig(architectures=("conv",), epochs=1, repeats=1, run="bench"),
+               load(data_path), template, progress=None)
+        _SCREENED[data_path] = template
+    optuna.copy_study(from_study_name="bench-screen", from_storage=_SCREENED[data_path],
+                      to_storage=url)
 
 
 def postgres_unreachable(admin_url: str) -> str | None:
