@@ -182,13 +182,11 @@ def render_quality(results: Results) -> str:
     return "\n".join(lines)
 
 
-def _interval(stat: dict, digits: int = 3, share: bool = False) -> str:
-    """`median [low, high]` of a replay statistic; None (a median of infinities) reads "never"."""
-    def one(value):
-        if value is None:
-            return "never"
-        return f"{value:.0%}" if share else f"{value:.{digits}f}"
-    return f"{one(stat['median'])} [{one(stat['low'])}, {one(stat['high'])}]"
+def _interval(stat: dict, share: bool = False) -> str:
+    """A replay statistic as the replay prints it, to 3 decimals."""
+    from bench.replay import show_interval
+
+    return show_interval(stat, digits=3, share=share)
 
 
 def render_replay(results: Results) -> str:

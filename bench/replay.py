@@ -1031,8 +1031,8 @@ def replay(table: Table, settings: Settings, methods: tuple[str, ...] = METHODS,
 # --- output -------------------------------------------------------------------------------------
 
 
-def _show(stat: dict, digits: int = 4, share: bool = False) -> str:
-    """"median [low, high]"; None (infinite) as "never"."""
+def show_interval(stat: dict, digits: int = 4, share: bool = False) -> str:
+    """"median [low, high]" of a statistic; None (a median of infinities) as "never"."""
     def one(value):
         if value is None:
             return "never"
@@ -1056,10 +1056,10 @@ def format_table(record: dict) -> str:
                   + f"{'test rel_l2':>26}{'trials':>8}"]
         for method, row in result["methods"].items():
             reached = f"{row['seeds_reaching_random_best']}/{row['share_to_random_best']['n']}"
-            lines.append(f"{method:<22}{_show(row['share_to_random_best'], share=True):>26}"
+            lines.append(f"{method:<22}{show_interval(row['share_to_random_best'], share=True):>26}"
                          f"{reached:>9}"
-                         + "".join(f"{_show(row['regret'][k]):>26}" for k in ("25%", "50%", "100%"))
-                         + f"{_show(row['test_rel_l2']):>26}{row['trials_per_seed']:>8.0f}")
+                         + "".join(f"{show_interval(row['regret'][k]):>26}" for k in ("25%", "50%", "100%"))
+                         + f"{show_interval(row['test_rel_l2']):>26}{row['trials_per_seed']:>8.0f}")
         short = [f"{m} {row['seeds_under_budget']}" for m, row in result["methods"].items()
                  if row["seeds_under_budget"]]
         if short:
@@ -1084,19 +1084,19 @@ def format_defaults(defaults: dict) -> list[str]:
         reached = f"{row['seeds_reaching_random_best']}/{row['share_to_random_best']['n']}"
         mark = "  <- current default" if row["rank"] == current else ""
         lines.append(f"{row['rank']:>4}  {row['pruner']:<10}{row['startup']:>8}{row['epochs']:>7}"
-                     f"{_show(row['regret_at_100pct']):>26}"
-                     f"{_show(row['share_to_random_best'], share=True):>26}{reached:>9}"
+                     f"{show_interval(row['regret_at_100pct']):>26}"
+                     f"{show_interval(row['share_to_random_best'], share=True):>26}{reached:>9}"
                      f"{row['trials_per_seed']:>8.0f}{mark}")
     best = defaults["best"]
     if defaults["current_default_is_best"]:
         lines.append(f"best: the current default, {_label(best)} (median regret "
-                     f"{_show(best['regret_at_100pct'])})")
+                     f"{show_interval(best['regret_at_100pct'])})")
     else:
         overlap = "overlap" if defaults["intervals_overlap"] else "do not overlap"
         lower = defaults["regret_lower_by"]
-        lines.append(f"best: {_label(best)}, median regret {_show(best['regret_at_100pct'])}, "
+        lines.append(f"best: {_label(best)}, median regret {show_interval(best['regret_at_100pct'])}, "
                      f"{'never' if lower is None else f'{lower:.4f}'} lower than the current "
-                     f"default {_label(defaults['current'])}'s {_show(defaults['current']['regret_at_100pct'])}; "
+                     f"default {_label(defaults['current'])}'s {show_interval(defaults['current']['regret_at_100pct'])}; "
                      f"the intervals {overlap}")
     lines.append(f"note: {defaults['note']}")
     return lines
@@ -1108,12 +1108,12 @@ def _target_lines(result: dict) -> list[str]:
     if reach:
         lines.append(f"target: {DEFAULT_METHOD} reaches random's final best within "
                      f"{TARGET_SHARE:.0%} of the budget: {'met' if reach['met'] else 'NOT met'} "
-                     f"(median share {_show(reach['share'], share=True)})")
+                     f"(median share {show_interval(reach['share'], share=True)})")
     beats = targets.get("default_beats_kerastuner")
     if beats:
         lines.append(f"target: {DEFAULT_METHOD} beats {KERASTUNER} (median regret at 100%): "
-                     f"{'met' if beats['met'] else 'NOT met'} ({_show(beats['regret_at_100pct'])} "
-                     f"against {_show(beats['kerastuner_regret_at_100pct'])})")
+                     f"{'met' if beats['met'] else 'NOT met'} ({show_interval(beats['regret_at_100pct'])} "
+                     f"against {show_interval(beats['kerastuner_regret_at_100pct'])})")
     best = result["best_method"]
     if best["methods"]:
         lines.append(f"best: {', '.join(best['methods'])} (lowest median regret at 100%: "
