@@ -5,7 +5,7 @@
     run = campaign.run("tpe+median", ranking[0], seed=0) # trials, epochs, best model's test metrics
 
 Every run is a real `hpo.optimize` (or `--engine keras-tuner`) on a copy of the screen's storage, in
-its own folder (HPO_HOME) and its own process (TensorFlow keeps memory per fitted model). Its trials
+its own folder (its Workspace) and its own process (TensorFlow keeps memory per fitted model). Its trials
 and its best model's scores are kept in `run.json`, so the search, screening-value and quality
 benchmarks share runs instead of repeating them: a run is only ever computed once per work folder.
 """
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from hpo import keys
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,9 @@ QUICK = Budget(epochs_per_trial=2, patience=1, epochs_per_architecture=4, seeds=
 
 
 def default_workdir(quick: bool) -> Path:
-    from hpo.config import studies_dir
+    from hpo.workspace import Workspace
 
-    return studies_dir().resolve() / "bench" / ("quick" if quick else "full")
+    return Workspace().root.resolve() / "bench" / ("quick" if quick else "full")
 
 
 class Campaign:
@@ -133,14 +134,7 @@ def _in_fresh_process(target, *args, fresh: bool = True) -> dict:
     """Run target(*args) in a spawned process (its own TensorFlow; or in this one, when not
     `fresh`); return the JSON it wrote to its last argument."""
     if not fresh:
-        home = os.environ.get("HPO_HOME")
-        try:
-            target(*args)
-        finally:  # the run pointed HPO_HOME at its own folder
-            if home is None:
-                os.environ.pop("HPO_HOME", None)
-            else:
-                os.environ["HPO_HOME"] = home
+        target(*args)
         return json.loads(args[-1].read_text())
     process = multiprocessing.get_context("spawn").Process(target=target, args=args)
     process.start()
@@ -151,17 +145,18 @@ def _in_fresh_process(target, *args, fresh: bool = True) -> dict:
 
 
 def _screen(workdir: Path, data_path: Path, quick: bool, out: Path) -> None:
-    os.environ["HPO_HOME"] = str(workdir)
     from hpo.backend import import_keras_quietly, quiet_optuna
 
     import_keras_quietly()
     quiet_optuna()
     from hpo.data import load
-    from hpo.screening import ScreenConfig, quick as quick_settings, screen
+    from hpo.screen.config import ScreenConfig, quick as quick_settings
+    from hpo.screen.screening import screen
+    from hpo.workspace import Workspace
 
     # One repeat: the screen a user runs before optimizing (quick: a few epochs at one latent size,
     # only the ranking's shape matters in the smoke test).
-    config = ScreenConfig(run="bench", repeats=1)
+    config = ScreenConfig(run="bench", repeats=1, workspace=Workspace(workdir))
     config = replace(quick_settings(config), epochs=4, latent=(8,)) if quick else config
     started = time.perf_counter()
     screen(config, load(data_path), f"sqlite:///{workdir}/screen.db", progress=print)
@@ -169,8 +164,8 @@ def _screen(workdir: Path, data_path: Path, quick: bool, out: Path) -> None:
 
     study = optuna.load_study(study_name="bench-screen", storage=f"sqlite:///{workdir}/screen.db")
     attrs = study.user_attrs
-    out.write_text(json.dumps({"ranking": attrs["ranking"], "leaderboard": attrs.get("leaderboard"),
-                               "pca": attrs.get("pca"), "metric": attrs.get("metric"),
+    out.write_text(json.dumps({"ranking": attrs[keys.RANKING], "leaderboard": attrs.get(keys.LEADERBOARD),
+                               "pca": attrs.get(keys.PCA), "metric": attrs.get(keys.METRIC),
                                "wall_s": round(time.perf_counter() - started, 1),
                                "epochs": config.epochs, "repeats": config.repeats}, indent=1))
 
@@ -183,10 +178,11 @@ def _run(workdir: Path, data_path: Path, method: Method, architecture: str, seed
     if folder.exists():  # a run cut short earlier: start it again from the screen
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    os.environ["HPO_HOME"] = str(folder)  # artifacts, KerasTuner state, report of this run only
-    # A new file name per attempt: hpo.storage caches engines per URL, and a re-run in this process
-    # must not reach the deleted attempt's database through a cached connection.
-    storage_file = folder / f"storage-{time.time_ns()}.db"
+    from hpo.storage import clear_storage_cache
+
+    # An attempt's database may have been deleted above: no cached connection may reach it.
+    clear_storage_cache()
+    storage_file = folder / "storage.db"
     shutil.copy(workdir / "screen.db", storage_file)
     from hpo.backend import import_keras_quietly, quiet_optuna
 
@@ -194,15 +190,19 @@ def _run(workdir: Path, data_path: Path, method: Method, architecture: str, seed
     quiet_optuna()
     import optuna
 
-    from hpo.optimization import OptimizeConfig, optimize, study_name
-    from hpo.study import StudySettings
+    from hpo.optimize.config import OptimizeConfig, study_name
+    from hpo.optimize.optimization import optimize
+    from hpo.optimize.settings import StudySettings
+    from hpo.workspace import Workspace
 
     settings = StudySettings(n_trials=10_000, epochs=budget.epochs_per_trial,
                              patience=budget.patience, pruner=method.pruner, sampler=method.sampler,
                              seed=seed, epoch_budget=budget.epochs_per_architecture)
     config = OptimizeConfig(run="bench", architectures=(architecture,), settings=settings,
                             data_kwargs={"path": data_path}, engine=method.engine, space_file=SPACE,
-                            tuner="hyperband")
+                            tuner="hyperband",
+                            # artifacts, KerasTuner state, report of this run only
+                            workspace=Workspace(folder))
     url = f"sqlite:///{storage_file}"
     print(f"[{method.label} {architecture} seed {seed}] budget {budget.epochs_per_architecture} "
           f"epochs", flush=True)
@@ -217,7 +217,7 @@ def _run(workdir: Path, data_path: Path, method: Method, architecture: str, seed
     best_trial = row.get("best_trial")
     best = None
     if best_trial is not None and best_trial == best_trial:  # NaN when nothing completed
-        best = {"trial": int(best_trial), "val": row[f"val_{settings.metric}"],
+        best = {"trial": int(best_trial), "val": row[keys.monitor_key(settings.metric)],
                 "test_rel_l2": row["test_rel_l2"], "test_mse": row["test_mse"],
                 "latent": study.trials[int(best_trial)].params.get("latent")}
     record = {"method": method.label, "architecture": architecture, "seed": seed,

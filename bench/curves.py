@@ -74,12 +74,12 @@ def reduced_spec():
 def data_path(variant: str) -> Path:
     """The cached file of the variant ("reduced", "default" or "quick"), generated on first use."""
     from hpo.data.embedded import default_dataset_path, generate_dataset
-    from hpo.config import studies_dir
+    from hpo.workspace import Workspace
 
     if variant != "reduced":
         return default_dataset_path(quick=variant == "quick")
     spec = reduced_spec()
-    path = studies_dir() / "data" / f"rayleigh_benard-reduced-{spec.key()}.h5"
+    path = Workspace().data_dir / f"rayleigh_benard-reduced-{spec.key()}.h5"
     if not path.exists():
         print(f"generating the reduced default data into {path}", flush=True)
         generate_dataset(path, spec=spec)

@@ -35,6 +35,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from hpo import keys
+
 RESULTS = Path(__file__).parent / "results"
 ADMIN_URL = os.environ.get("HPO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 # What --quick changes: (full, quick).
@@ -141,7 +143,8 @@ def screened_storage(url: str, data_path: Path) -> None:
 
     if data_path not in _SCREENED:
         from hpo.data import load
-        from hpo.screening import ScreenConfig, screen
+        from hpo.screen.config import ScreenConfig
+        from hpo.screen.screening import screen
 
         template = f"sqlite:///{tempfile.mkdtemp(prefix='hpo-bench-screen-')}/screen.db"
         screen(ScreenConfig(architectures=("conv",), epochs=1, repeats=1, run="bench"),
@@ -198,21 +201,24 @@ def write_chart(results: dict, path: Path) -> None:
     fig.write_html(path, include_plotlyjs="cdn")
 
 
-def run_study(url: str, data_path: Path, **settings_changes):
-    from hpo.optimization import OptimizeConfig, optimize
-    from hpo.study import StudySettings
+def run_study(url: str, data_path: Path, home: str, **settings_changes):
+    """hpo.optimize on conv, its outputs in the workspace `home`; (seconds, RSS per trial line)."""
+    from hpo.optimize.config import OptimizeConfig
+    from hpo.optimize.optimization import optimize
+    from hpo.optimize.settings import StudySettings
+    from hpo.workspace import Workspace
 
     n_workers = settings_changes.pop("n_workers", 1)
     config = OptimizeConfig(run="bench", architectures=("conv",), n_workers=n_workers,
                             settings=replace(StudySettings(seed=0), **settings_changes),
-                            data_kwargs={"path": data_path})
+                            data_kwargs={"path": data_path}, workspace=Workspace(home))
     samples = []
     started = time.perf_counter()
     optimize(config, url, progress=lambda line: samples.append(rss_mib()) if "trial" in line else None)
     return time.perf_counter() - started, samples
 
 
-def memory_variant(url: str, data_path: Path, n_trials: int, trials_per_process: int,
+def memory_variant(url: str, data_path: Path, home: str, n_trials: int, trials_per_process: int,
                    result_path: Path) -> None:
     """One memory variant, run in a process spawned for it alone; writes its JSON to result_path."""
     import optuna
@@ -223,18 +229,18 @@ def memory_variant(url: str, data_path: Path, n_trials: int, trials_per_process:
     quiet_optuna()
     at_start = rss_mib()  # a fresh process with Keras imported, as a fresh worker before its trials
     with SpawnedWorkers() as workers:
-        run_study(url, data_path, n_trials=n_trials, epochs=MEMORY_EPOCHS, patience=100,
+        run_study(url, data_path, home, n_trials=n_trials, epochs=MEMORY_EPOCHS, patience=100,
                   pruner="none", trials_per_process=trials_per_process)
     trials = sorted(optuna.load_study(study_name="bench-conv", storage=url).get_trials(),
                     key=lambda t: t.number)
     result_path.write_text(json.dumps({
         "pid": os.getpid(), "rss_mib_at_start": round(at_start),
-        "rss_mib_after_each": [t.user_attrs["rss_mib"] for t in trials],
+        "rss_mib_after_each": [t.user_attrs[keys.RSS_MIB] for t in trials],
         "trial_pids": workers.trial_pids(trials), "worker_pids": sorted(workers.seen),
         "states": [t.state.name for t in trials]}))
 
 
-def measure_workers(args, data_path: Path) -> list[dict] | str:
+def measure_workers(args, data_path: Path, home: str) -> list[dict] | str:
     """Part 1: the same trials with 1 and 2 workers on PostgreSQL; a string when skipped."""
     import optuna
 
@@ -247,7 +253,8 @@ def measure_workers(args, data_path: Path) -> list[dict] | str:
         with fresh_postgres(args.postgres) as url:
             screened_storage(url, data_path)
             with SpawnedWorkers() as spawned:
-                seconds, _ = run_study(url, data_path, n_workers=n_workers, n_trials=args.trials,
+                seconds, _ = run_study(url, data_path, home, n_workers=n_workers,
+                                       n_trials=args.trials,
                                        epochs=args.worker_epochs, patience=100, pruner="none")
             trials = optuna.load_study(study_name="bench-conv", storage=url).get_trials()
             states = [t.state.name for t in trials]
@@ -273,7 +280,8 @@ def measure_pruning(args, data_path: Path, home: str) -> dict:
     n_trials, max_epochs = PRUNING[args.quick]["trials"], PRUNING[args.quick]["epochs"]
     url = f"sqlite:///{home}/pruning.db"
     screened_storage(url, data_path)
-    run_study(url, data_path, n_trials=n_trials, epochs=max_epochs, patience=3, pruner="median")
+    run_study(url, data_path, home, n_trials=n_trials, epochs=max_epochs, patience=3,
+              pruner="median")
     trials = optuna.load_study(study_name="bench-conv", storage=url).get_trials()
     pruned = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED]
     epochs_run = sum(len(t.intermediate_values) for t in trials)
@@ -303,7 +311,7 @@ def measure_memory(args, data_path: Path, home: str) -> dict:
         screened_storage(url, data_path)
         result_path = Path(home) / f"memory-{label}.json"
         process = context.Process(target=memory_variant, args=(
-            url, data_path, args.memory_trials, per_process, result_path))
+            url, data_path, home, args.memory_trials, per_process, result_path))
         process.start()
         process.join()
         if process.exitcode != 0:
@@ -347,8 +355,7 @@ def main() -> None:
     import_keras_quietly()
     quiet_optuna()
     data_path = default_dataset_path(quick=True)
-    home = tempfile.mkdtemp(prefix="hpo-bench-")
-    os.environ["HPO_HOME"] = home  # spawned variant and worker processes inherit it
+    home = tempfile.mkdtemp(prefix="hpo-bench-")  # the workspace of every measured study
     suffix = "-quick" if args.quick else ""
     out, page = args.out / f"optimize{suffix}.json", args.out / f"optimize{suffix}.html"
     kept = {} if set(args.only) == set(PARTS) or not out.exists() else json.loads(out.read_text())
@@ -360,7 +367,7 @@ def main() -> None:
         if part not in args.only:
             continue
         if part == "workers":
-            results["workers"] = measure_workers(args, data_path)
+            results["workers"] = measure_workers(args, data_path, home)
         elif part == "pruning":
             results["pruning"] = measure_pruning(args, data_path, home)
         else:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -54,21 +53,20 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _hpo(module: str, args: list[str], workdir: Path) -> None:
-    """Run `python -m <module>` with its progress shown; HPO_HOME is the work folder."""
-    env = {**os.environ, "HPO_HOME": str(workdir)}
-    command = [sys.executable, "-m", module, *args]
+    """Run `python -m <module>` with its progress shown; the work folder is its --home."""
+    command = [sys.executable, "-m", module, *args, "--home", str(workdir)]
     print("$ " + " ".join(command[1:]), flush=True)
-    done = subprocess.run(command, cwd=REPO, env=env)
+    done = subprocess.run(command, cwd=REPO)
     if done.returncode != 0:
         raise SystemExit(f"{module} failed with exit code {done.returncode}")
 
 
 def _data_path(quick: bool, workdir: Path) -> Path:
-    code = f"from hpo.data.embedded import default_dataset_path as d; print(d(quick={quick}))"
-    env = {**os.environ, "HPO_HOME": str(workdir)}
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
-                         text=True, check=True).stdout
-    return Path(out.split()[-1])
+    """The embedded data cached in the work folder (generated there on first use)."""
+    from hpo.data.embedded import default_dataset_path
+    from hpo.workspace import Workspace
+
+    return default_dataset_path(quick=quick, workspace=Workspace(workdir))
 
 
 def prepare_screen(args, workdir: Path, storage: str, data: Path) -> None:
@@ -113,7 +111,7 @@ def collect(storage: str, data, budget: dict) -> dict:
             if "best_test" not in attrs:
                 continue
             best = next(t for t in study.get_trials(deepcopy=False)
-                        if t.number == attrs["best_model_trial"])
+                        if t.number == attrs[keys.BEST_MODEL_TRIAL])
             trials = study.get_trials(deepcopy=False)
             mine.append({
                 "latent": latent, "architecture": architecture, "study": study.study_name,
@@ -121,12 +119,12 @@ def collect(storage: str, data, budget: dict) -> dict:
                 "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in trials),
                 "epochs_spent": sum(len(t.intermediate_values) for t in trials),
                 "best_trial": best.number, "best_params": best.params,
-                "val_rel_l2": attrs["best_val"]["rel_l2"], "test_rel_l2": attrs["best_test"]["rel_l2"],
+                "val_rel_l2": attrs[keys.BEST_VAL]["rel_l2"], "test_rel_l2": attrs[keys.BEST_TEST]["rel_l2"],
                 "val_curve": [best.intermediate_values[k] for k in sorted(best.intermediate_values)],
                 "screen_val_rel_l2": screened.get(architecture, {}).get("val_mean"),
                 "screen_test_rel_l2": screened.get(architecture, {}).get("test_mean"),
                 "pca_test_rel_l2": pca["test"], "plain_pca_test_rel_l2": pca["plain_test"],
-                "ratio_to_pca": attrs["best_test"]["rel_l2"] / pca["test"]})
+                "ratio_to_pca": attrs[keys.BEST_TEST]["rel_l2"] / pca["test"]})
         rows += mine
         if mine:
             best = min(mine, key=lambda row: row["val_rel_l2"])

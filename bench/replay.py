@@ -10,7 +10,7 @@ be repeated over enough seeds to tell methods apart from seed noise.
 A replayed trial reads its configuration's curve epoch by epoch, as a live trial would see it:
 - Optuna methods report each epoch's validation value (`trial.report` at step epoch - 1, as
   optuna_integration's KerasPruningCallback does) and ask `trial.should_prune()`, with the live
-  run's sampler and pruner (`hpo.study.make_sampler`, `make_pruner`);
+  run's sampler and pruner (`hpo.optimize.settings.make_sampler`, `make_pruner`);
 - early stopping as hpo.training's: after max(3, ceil(E / 4)) epochs without a strict improvement
   the trial ends; its value is its best epoch's validation value (the best weights are restored),
   its test value that epoch's test rel_l2;
@@ -66,7 +66,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import contextlib
 import functools
 import json
 import math
@@ -77,6 +76,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from hpo.adapters.keras_tuner_internals import failed_trials_untraced
 
 import numpy as np
 
@@ -406,14 +407,14 @@ def replay_trial(architecture: str, curve: Curve, patience: int, epochs_left: in
 
 
 def _max_failures() -> int:
-    from hpo.study import StudySettings
+    from hpo.optimize.settings import StudySettings
 
     return StudySettings().max_failures
 
 
 def _expected_trials(epochs: int, budget: int) -> int:
     """What hpo.optimize hands the sampler as n_trials for this budget (TPE's start-up share)."""
-    from hpo.study import StudySettings
+    from hpo.optimize.settings import StudySettings
 
     # bench/campaign.py's live runs: n_trials unbounded, the epoch budget decides.
     return StudySettings(n_trials=10_000, epochs=epochs, epoch_budget=budget).expected_trials()
@@ -435,14 +436,14 @@ def make_study(method: str, seed: int, epochs: int, budget: int, name: str = "re
             pick each trial's bracket: a fixed name keeps a replay reproducible (Optuna's default
             name is random).
     """
-    from hpo.study import make_pruner, make_sampler
+    from hpo.optimize.settings import make_pruner, make_sampler
 
     sampler, pruner = OPTUNA_METHODS[method]
     n_trials = _expected_trials(epochs, budget)
-    return _create_study(make_sampler(sampler, seed, n_trials), make_pruner(pruner, epochs), name)
+    return create_study(make_sampler(sampler, seed, n_trials), make_pruner(pruner, epochs), name)
 
 
-def _create_study(sampler, pruner, name: str):
+def create_study(sampler, pruner, name: str):
     import optuna
 
     from hpo.backend import quiet_optuna
@@ -509,7 +510,7 @@ def kerastuner_search(table: Table, architecture: str, seed: int, budget: int,
                         hyperparameters=space, max_consecutive_failed_trials=_max_failures(),
                         directory=str(directory), project_name=project, overwrite=True)
     try:
-        with _failed_trials_untraced():
+        with failed_trials_untraced():
             tuner.search(verbose=0)
     except RuntimeError:
         # KerasTuner ends a search by raising after max_consecutive_failed_trials failures in a
@@ -523,20 +524,6 @@ def kerastuner_search(table: Table, architecture: str, seed: int, budget: int,
 
 def _failed_in_a_row(records: list[TrialRecord], n: int) -> bool:
     return len(records) >= n and all(r.state == FAIL for r in records[-n:])
-
-
-@contextlib.contextmanager
-def _failed_trials_untraced():
-    """KerasTuner prints the traceback of every failed trial (a NaN run here) while its module
-    flag `keras_tuner.src.config.DEBUG` is on, its default; it has no public switch, so this adapter
-    turns it off for one search (tests/test_bench_replay.py checks that none is printed)."""
-    from keras_tuner.src import config
-
-    saved, config.DEBUG = config.DEBUG, False
-    try:
-        yield
-    finally:
-        config.DEBUG = saved
 
 
 def _import_keras_tuner():
@@ -571,7 +558,7 @@ def _table_hyperband_class(keras_tuner):
             self.records.append(record)
             self.spent += record.epochs
             if self.spent >= self.budget:
-                # As hpo.tuner_engine: cap the oracle at the trials it has, so it starts no more.
+                # As hpo.optimize.tuner_engine: cap the oracle at the trials it has, so it starts no more.
                 self.oracle.max_trials = len(self.oracle.trials)
             if record.state == FAIL:
                 raise keras_tuner.errors.FailedTrialError("diverged: NaN val_rel_l2")
@@ -861,19 +848,17 @@ def defaults_grid(epochs: int, quick: bool) -> tuple[Combination, ...]:
 def current_default(epochs: int, budget: int) -> Combination:
     """hpo.optimize's defaults today for a study of `budget` epochs: StudySettings' pruner, TPE's
     start-up trials as make_sampler derives them from n_trials = B // E, E epochs per trial."""
-    from hpo.study import StudySettings
+    from hpo.optimize.settings import StudySettings
 
     return Combination(StudySettings().pruner,
                        _live_startup_trials(_expected_trials(epochs, budget)), epochs)
 
 
 def _live_startup_trials(n_trials: int) -> int:
-    """The start-up trials of make_sampler's TPE for `n_trials`. Optuna's TPESampler has no public
-    getter for them, so this adapter reads its private attribute, here alone (a test checks it
-    against the rule, max(3, min(10, n_trials // 3)))."""
-    from hpo.study import make_sampler
+    """The start-up trials of the live TPE for `n_trials` (hpo.optimize.settings' rule)."""
+    from hpo.optimize.settings import startup_trials
 
-    return make_sampler("tpe", 0, n_trials)._n_startup_trials
+    return startup_trials(n_trials)
 
 
 def combination_search(table: Table, combination: Combination, seed: int,
@@ -881,17 +866,15 @@ def combination_search(table: Table, combination: Combination, seed: int,
     """One TPE study of `combination` on the table's first architecture with seed `seed`, replayed
     until `budget` epochs are spent; a trial reads only the table's first combination.epochs epochs
     (early stopping's patience for that many)."""
-    import optuna
 
-    from hpo.study import make_pruner
+    from hpo.optimize.settings import make_pruner, make_sampler
 
     architecture = table.architectures[0]
-    # make_sampler takes n_trials and derives the start-up count from it; to pass the count itself,
-    # the sampler is built here as make_sampler builds it (seed, n_startup_trials, nothing else).
-    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=combination.startup)
+    sampler = make_sampler("tpe", seed, _expected_trials(combination.epochs, budget),
+                           n_startup_trials=combination.startup)
     # The pruner as a live run with --epochs M builds it (Hyperband's max_resource M); the name as
     # optuna_search's, so the current default replays tpe+median's top1 studies exactly.
-    study = _create_study(sampler, make_pruner(combination.pruner, combination.epochs),
+    study = create_study(sampler, make_pruner(combination.pruner, combination.epochs),
                           name=f"replay-{architecture}-seed{seed}")
     return run_study(study, table, architecture, budget, epochs=combination.epochs)
 

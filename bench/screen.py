@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -30,16 +29,16 @@ FULL_FLAGS = ["--repeats", "1"]  # one seed per run: 15 runs of 30 epochs are 2-
 
 
 def _screen(flags: list[str], home: Path, quiet: bool) -> tuple[float, str]:
-    """Run hpo.screen with HPO_HOME=home and its storage there; (wall seconds, stdout)."""
-    env = {**os.environ, "HPO_HOME": str(home)}
+    """Run hpo.screen with `--home home` and its storage there; (wall seconds, stdout)."""
     # The embedded data are cached under `home` (generation is benchmarked apart).
-    data = subprocess.run([sys.executable, "-c", "from hpo.data.embedded import "
-                           f"default_dataset_path as d; print(d(quick={'--quick' in flags}))"],
-                          cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout.split()[-1]
-    command = [sys.executable, "-m", "hpo.screen", *flags, "--data", data,
+    from hpo.data.embedded import default_dataset_path
+    from hpo.workspace import Workspace
+
+    data = str(default_dataset_path(quick="--quick" in flags, workspace=Workspace(home)))
+    command = [sys.executable, "-m", "hpo.screen", *flags, "--data", data, "--home", str(home),
                "--storage", f"sqlite:///{home}/hpo.db"]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, env=env, text=True,
+    done = subprocess.run(command, cwd=REPO, text=True,
                           stdout=subprocess.PIPE if quiet else None)
     if done.returncode != 0:
         raise SystemExit(f"hpo.screen failed with exit code {done.returncode}")
@@ -72,7 +71,7 @@ def curve_record(home: Path) -> dict:
     attrs = study.user_attrs
     runs = pd.read_csv(home / "default" / "screen.csv")
     trials = study.get_trials(deepcopy=False)
-    seconds = sum(t.user_attrs.get("seconds_per_epoch", 0) * t.user_attrs.get("epochs_run", 0)
+    seconds = sum(t.user_attrs.get(keys.SECONDS_PER_EPOCH, 0) * t.user_attrs.get(keys.EPOCHS_RUN, 0)
                   for t in trials)
     per_latent = {}
     for latent, rows in runs.groupby("latent"):
@@ -99,7 +98,7 @@ def curve_record(home: Path) -> dict:
             "augment": attrs.get(keys.AUGMENT, []), "per_latent": per_latent, "runs": rows,
             "training_s": round(seconds, 1), "n_runs": len(trials),
             "seconds_per_epoch": {f"{r.params['architecture']} z{r.params['latent']}":
-                                  round(r.user_attrs.get("seconds_per_epoch", 0), 2) for r in trials}}
+                                  round(r.user_attrs.get(keys.SECONDS_PER_EPOCH, 0), 2) for r in trials}}
 
 
 def late_gain(trial) -> float | None:
@@ -120,7 +119,7 @@ def main(argv=None) -> None:
                         help="time only the quick screen (the smoke test)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the JSON")
     parser.add_argument("--home", type=Path, default=HOME,
-                        help="where the default screen is stored and resumed (HPO_HOME)")
+                        help="where the default screen is stored and resumed (its --home)")
     parser.add_argument("--latent", default=None, metavar="N[,N...]",
                         help="the latent sizes (default: hpo.screen's); a subset of a stored screen "
                              "reports those sizes without training the others")
@@ -152,7 +151,7 @@ def write_png(home: Path, png: Path) -> None:
     import pandas as pd
 
     from bench.snapshot import save_png
-    from hpo.report import compression_curve_figure, learning_curves_figure
+    from hpo.reports.figures import compression_curve_figure, learning_curves_figure
 
     figure = compression_curve_figure(pd.read_csv(home / "default" / "screen.csv"), "rel_l2")
     figure.update_layout(title="Compression curve, default data: rel_l2 against latent size "

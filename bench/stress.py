@@ -53,7 +53,7 @@ def _objective(trial: optuna.Trial):
     """The trivial objective: the storage round trips of a trial, and nothing else."""
     from optuna.trial import TrialState
 
-    from hpo.study import TrialResult
+    from hpo.optimize.worker import TrialResult
 
     x = trial.suggest_float("x", -10, 10)
     return TrialResult(TrialState.COMPLETE, (x - 2) ** 2)
@@ -78,9 +78,10 @@ def _worker(url: str, n_trials: int, index: int, messages, start, locked: bool =
     """One spawned worker: open the storage, say ready, wait for the start, run hpo's Worker."""
     try:
         from hpo.backend import quiet_optuna
-        from hpo.claims import ClaimLock
+        from hpo.optimize.claims import ClaimLock
         from hpo.storage import open_storage
-        from hpo.study import StudySettings, Worker
+        from hpo.optimize.settings import StudySettings
+        from hpo.optimize.worker import Worker
 
         quiet_optuna()
         # A real worker's settings (heartbeat, max failures), for n_trials.
@@ -158,7 +159,7 @@ def check(url: str, n_trials: int, told: dict[int, tuple[int, list[int]]]) -> di
     """What the storage holds against what was asked and what the workers say they told."""
     from optuna.trial import TrialState
 
-    from hpo.study import WORKER_PID
+    from hpo.keys import WORKER_PID
 
     trials = optuna.load_study(study_name=STUDY, storage=url).get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]

@@ -1,6 +1,11 @@
-"""Names of what the screen stores in its Optuna study, defined once and imported where read or written.
+"""Every name `hpo` stores in Optuna (study and trial user attrs, trial params), defined once.
 
-A typo in a key becomes an import error instead of a silent `None`. Study user attrs of `<run>-screen`:
+Imported wherever a key is read or written, so a typo is an import error instead of a silent `None`
+(Optuna names its own stored keys the same way: `_CONSTRAINTS_KEY`). The values are the strings
+stored since the first release: studies stored before keep loading. A test
+(tests/test_house.py) fails when a module writes or reads a user attr by a bare string.
+
+The screen's study `<run>-screen` (what hpo.screen.record.ScreenRecord reads and writes):
 
     RANKING                architecture names, best first, at the smallest screened latent size
                            (what `hpo.optimize --top K` reads; a screen stored before latent sizes were
@@ -17,14 +22,22 @@ A typo in a key becomes an import error instead of a silent `None`. Study user a
     AUGMENT                the symmetries the screen trained with, e.g. ["shift-x", "mirror-x"]
     METRIC, SETTINGS, DATA the ranking metric, the settings a resume must repeat, the data described
 
-Trial params: ARCHITECTURE, LATENT (absent in screens stored before it was an axis: read the trial's
-user attr LATENT then), REPEAT. Trial user attrs added with the latent axis: CURVES, the training
-metric and the learning rate per epoch ({"<metric>": [...], "learning_rate": [...]}), beside the
-validation metric in the trial's intermediate values.
+Its trials: params ARCHITECTURE, LATENT (absent in screens stored before it was an axis: read the
+trial's user attr LATENT then), REPEAT; user attrs N_PARAMS, LATENT (the size built), EPOCHS_RUN,
+SECONDS_PER_EPOCH, PARAMS (every knob the run was built and trained with), CURVES (the training metric
+and the learning rate per epoch), VAL and TEST (scores), FAILURE (a failed run's reason).
+
+The studies of `hpo.optimize` (hpo.optimize.record.StudyRecord): DATA, ARCHITECTURE, METRIC, LATENT
+(None: searched), AUGMENT (the symmetries searched), and the best model kept (hpo.optimize.artifacts):
+BEST_MODEL_ARTIFACT_ID, BEST_MODEL_PATH, BEST_MODEL_TRIAL, BEST_MODEL_VALUE, BEST_TEST, BEST_VAL.
+Their trials' user attrs: N_PARAMS, LATENT, REJECTED, EPOCHS_RUN, SECONDS_PER_EPOCH, VAL, FAILURE,
+STOPPED, WORKER_PID, RSS_MIB, FROM_SCREEN; a KerasTuner trial mirrored into Optuna: ENGINE, TUNER,
+KERAS_TUNER_TRIAL_ID.
 """
 
 from __future__ import annotations
 
+# --- The screen's study ---------------------------------------------------------------------------
 RANKING = "ranking"
 RANKING_BY_LATENT = "ranking_by_latent"
 LEADERBOARD = "leaderboard"
@@ -33,18 +46,58 @@ PCA = "pca"
 PCA_BY_LATENT = "pca_by_latent"
 PERSISTENCE = "persistence"
 LATENTS = "latents"
-AUGMENT = "augment"
-METRIC = "metric"
 SETTINGS = "settings"
-DATA = "data"
 
-# Trial params of the screen (and its trials' user attr with the latent size actually built).
+# --- Both stages' studies -------------------------------------------------------------------------
+AUGMENT = "augment"  # the symmetries trained with (screen) or searched (optimize)
+METRIC = "metric"  # the ranking metric, on the validation split
+DATA = "data"  # FlowData.describe(): what a resume must be run on
+
+# --- Trial params (the screen), study attrs (optimize) ----------------------------------------------
 ARCHITECTURE = "architecture"
 LATENT = "latent"
 REPEAT = "repeat"
-CURVES = "curves"
+
+# --- Trial user attrs -------------------------------------------------------------------------------
+N_PARAMS = "n_params"  # trainable parameters of the model built
+EPOCHS_RUN = "epochs_run"
+SECONDS_PER_EPOCH = "seconds_per_epoch"
+PARAMS = "params"  # every knob a screen run was built and trained with
+CURVES = "curves"  # {"<metric>": training metric per epoch, "learning_rate": [...]}
+VAL = "val"  # the model's scores on the validation split (hpo.training.evaluate)
+TEST = "test"  # ... and on the test split (screen runs)
+FAILURE = "failure"  # why a trial of ours failed (NaN, out of memory, a bug); absent if its worker died
+REJECTED = "rejected"  # why a trial was pruned before training (over --max-params)
+WORKER_PID = "worker_pid"  # the process that ran the trial
+RSS_MIB = "rss_mib"  # the worker's resident memory after the trial
+# Why a stop signal (SIGTERM, SIGINT) cut the trial short; like a worker that died, no failure of the
+# study's (no FAILURE attr): its queued copy runs again.
+STOPPED = "stopped"
+# The screen's configuration queued as a study's first trial: {"study", "trial", "latent", "repeat",
+# "value", "moved"} of the screen run it repeats.
+FROM_SCREEN = "from_screen"
+# The trial a queued copy repeats (the name Optuna's heartbeat retry gives its system attr).
+FAILED_TRIAL = "failed_trial"
+# A KerasTuner trial mirrored into Optuna.
+ENGINE = "engine"
+TUNER = "tuner"
+KERAS_TUNER_TRIAL_ID = "keras_tuner_trial_id"  # "<tuner>:<KerasTuner's trial id>"
+
+# --- The best model a study keeps (study user attrs) -------------------------------------------------
+BEST_MODEL_ARTIFACT_ID = "best_model_artifact_id"
+BEST_MODEL_PATH = "best_model_path"
+BEST_MODEL_TRIAL = "best_model_trial"
+BEST_MODEL_VALUE = "best_model_value"
+BEST_TEST = "best_test"  # its scores on the test split, written by hpo.optimize's evaluation
+BEST_VAL = "best_val"
 
 
 def latent_key(latent: int) -> str:
     """The key of a latent size in the *_BY_LATENT mappings (JSON object keys are strings)."""
     return str(int(latent))
+
+
+def monitor_key(metric: str) -> str:
+    """The name Keras logs a validation metric under, which early stopping, pruning and the
+    intermediate values read: `val_rel_l2` for `rel_l2`."""
+    return f"val_{metric}"

@@ -1,38 +1,31 @@
 """The Optuna storage: one URL, resolved in one place, for every command and worker.
 
-Order: the --storage flag, then the HPO_STORAGE environment variable, then SQLite under studies/
-(an embedded default that needs no server). PostgreSQL (`postgresql://...`) lets many workers on many
-machines share the studies.
+The CLIs take the --storage flag, then the HPO_STORAGE environment variable (hpo.cli); the library
+takes that URL or, given none, SQLite in the workspace (an embedded default that needs no server).
+PostgreSQL (`postgresql://...`) lets many workers on many machines share the studies.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import re
 import warnings
 from pathlib import Path
 
 import optuna
 
-from hpo.config import studies_dir
 from hpo.errors import ConfigError
+from hpo.workspace import Workspace
 
-STORAGE_ENV = "HPO_STORAGE"
 SUPPORTED_SCHEMES = ("sqlite", "postgresql", "mysql")
 
 
-def default_storage_url() -> str:
-    return f"sqlite:///{studies_dir() / 'hpo.db'}"
-
-
-def resolve_storage_url(url: str | None = None) -> str:
-    """The storage URL to use: `url`, else $HPO_STORAGE, else SQLite in studies/.
+def resolve_storage_url(url: str | None = None, workspace: Workspace | None = None) -> str:
+    """The storage URL to use: `url`, else SQLite in `workspace` (default: ./studies).
 
     Raises:
         ConfigError: the URL names no database we support.
     """
-    url = url or os.environ.get(STORAGE_ENV) or default_storage_url()
+    url = url or (workspace or Workspace()).storage_url()
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if "://" not in url or scheme not in SUPPORTED_SCHEMES:
         raise ConfigError(f"--storage must be a database URL such as sqlite:///studies/hpo.db or "
@@ -44,9 +37,9 @@ def resolve_storage_url(url: str | None = None) -> str:
     return url
 
 
-def open_storage(url: str | None = None, heartbeat_interval: int | None = None,
+def open_storage(url: str, heartbeat_interval: int | None = None,
                  grace_period: int | None = None, max_retry: int = 3) -> optuna.storages.RDBStorage:
-    """An RDB storage on the resolved URL, one per URL and settings in a process.
+    """An RDB storage on `url`, one per URL and settings in a process (clear_storage_cache).
 
     Each RDBStorage holds its own connection pool: sharing them keeps a process that opens the same
     database many times (a screen, then studies, then the report) within PostgreSQL's client limit.
@@ -59,10 +52,25 @@ def open_storage(url: str | None = None, heartbeat_interval: int | None = None,
     Raises:
         ConfigError: the database cannot be reached or opened.
     """
-    return _open_storage(resolve_storage_url(url), heartbeat_interval, grace_period, max_retry)
+    key = (resolve_storage_url(url), heartbeat_interval, grace_period, max_retry)
+    if key not in _OPEN:
+        _OPEN[key] = _open_storage(*key)
+    return _OPEN[key]
 
 
-@functools.lru_cache(maxsize=None)
+# The storages open in this process, by (url, heartbeat_interval, grace_period, max_retry).
+_OPEN: dict[tuple, optuna.storages.RDBStorage] = {}
+
+
+def clear_storage_cache() -> None:
+    """Close every storage `open_storage` holds open in this process (their connection pools), so
+    a database can be dropped or a file removed while the process goes on (tests, benchmarks)."""
+    for storage in _OPEN.values():
+        storage.remove_session()
+        storage.engine.dispose()
+    _OPEN.clear()
+
+
 def _open_storage(url: str, heartbeat_interval: int | None, grace_period: int | None,
                   max_retry: int) -> optuna.storages.RDBStorage:
     engine_kwargs = {}
@@ -83,7 +91,7 @@ def _open_storage(url: str, heartbeat_interval: int | None, grace_period: int | 
     except Exception as exc:  # SQLAlchemy's errors vary by driver; all mean "cannot open it"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot open the storage {redact(url)}: {redact(reason)}; check --storage "
-                          f"(or ${STORAGE_ENV}) and that the database server is running") from exc
+                          f"(or $HPO_STORAGE) and that the database server is running") from exc
 
 
 # scheme://user:PASSWORD@host...: the password runs to the last "@" before whitespace (an "@" inside a

@@ -154,7 +154,7 @@ SEED_COUNTS = {"conv": 168_656, "conv_dropout": 168_656, "vqvae2": 356_178, "dep
 
 
 def _seed(name, input_shape=(200, 100, 3)):
-    return _build(name, presets.seed_params(name), input_shape)
+    return _build(name, presets.original_params(name), input_shape)
 
 
 def _conv_layers(model, prefix):
@@ -231,7 +231,7 @@ def test_seed_depthwise_structure():
 
 @pytest.mark.parametrize("name", architectures.names())
 def test_seed_preset_on_the_seed_channels(name):
-    input_shape = (200, 100, presets.SEED_CHANNELS[name])
+    input_shape = (200, 100, presets.ORIGINAL_CHANNELS[name])
     _forward_is_finite_and_shaped(_seed(name, input_shape), input_shape, batch=1)
 
 
@@ -258,7 +258,7 @@ def test_dual_fits_a_dict_of_targets():
 
 def test_seed_preset_spells_out_the_original_recipe():
     for name in architectures.names():
-        params = presets.seed_params(name)
+        params = presets.original_params(name)
         assert {params[f"activation_{i}"] for i in range(3)} == {"tanh"}
         assert {params[f"norm_{i}"] for i in range(3)} == {"none"}
         assert (params["upsample"], params["schedule"], params["shift_x"], params["mirror_x"]) == (
@@ -283,7 +283,7 @@ def test_the_matched_preset_trains_the_default_recipe():
 
 
 def test_resize_decoder_convolves_after_bilinear_upsampling_with_the_declared_kernel():
-    params = {**presets.seed_params("conv"), "kernel_2": 3, "upsample": "resize"}
+    params = {**presets.original_params("conv"), "kernel_2": 3, "upsample": "resize"}
     model = _build("conv", params, (200, 100, 3))
     resizes = [layer for layer in model.layers if isinstance(layer, keras.layers.UpSampling2D)]
     assert [(r.size, r.interpolation) for r in resizes] == [((5, 5), "bilinear"), ((2, 2), "bilinear"),
@@ -293,13 +293,13 @@ def test_resize_decoder_convolves_after_bilinear_upsampling_with_the_declared_ke
     assert decoder[0].kernel_size == (3, 3)  # stride 5, kernel 3: no longer raised to the stride
     assert isinstance(model.get_layer("decoder_output"), keras.layers.Conv2D)
     # With the seed's kernels (5 at every level) both upsamplings have the same parameters.
-    same_kernels = {**presets.seed_params("conv"), "upsample": "resize"}
+    same_kernels = {**presets.original_params("conv"), "upsample": "resize"}
     assert architectures.count_params("conv", same_kernels, (200, 100, 3)) == SEED_COUNTS["conv"]
 
 
 @pytest.mark.parametrize("norm, groups", [("group", [3, 3, 3, 3, 3, 3]), ("layer", [1] * 6)])
 def test_norm_sits_between_each_convolution_and_its_activation(norm, groups):
-    params = {**presets.seed_params("conv"), **{f"norm_{i}": norm for i in range(3)},
+    params = {**presets.original_params("conv"), **{f"norm_{i}": norm for i in range(3)},
               **{f"activation_{i}": "silu" for i in range(3)}}
     model = _build("conv", params, SMALL_GRID)
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.GroupNormalization)]

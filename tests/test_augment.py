@@ -16,7 +16,7 @@ from hpo.data import load
 from hpo.errors import ConfigError
 from hpo.space import Categorical, Fixed
 
-from conftest import write_seed
+from helpers import write_original
 
 CHANNELS = ["temperature", "pressure", "velocity_x"]
 
@@ -24,7 +24,7 @@ CHANNELS = ["temperature", "pressure", "velocity_x"]
 @pytest.fixture(scope="module")
 def velocity_data(tmp_path_factory):
     """5 simulations x 6 frames of 24 x 20 noise with a signed horizontal velocity channel."""
-    path = write_seed(tmp_path_factory.mktemp("augment") / "seed.h5", channel_names=CHANNELS)
+    path = write_original(tmp_path_factory.mktemp("augment") / "seed.h5", channel_names=CHANNELS)
     return load(path, seed=0)
 
 
@@ -86,7 +86,7 @@ def test_the_tf_data_path_draws_shifts_and_mirrors_and_moves_targets_alike(veloc
 
 
 def test_declared_symmetries_are_read_from_the_root_attrs(tmp_path):
-    path = write_seed(tmp_path / "declared.h5")
+    path = write_original(tmp_path / "declared.h5")
     assert augment.declared(load(path)) == ()  # a user's file: nothing unless asked
     with h5py.File(path, "a") as f:
         f.attrs["symmetries"] = ["mirror-x", "shift-x", "rotate"]  # unknown names are ignored

@@ -10,7 +10,7 @@ from hpo.baseline import fit_pca
 from hpo.data import load
 from hpo.errors import ConfigError
 
-from conftest import N_FRAMES, N_SIMS, write_seed
+from helpers import N_FRAMES, N_SIMS, write_original
 
 GRID, N_CHANNELS = (24, 20), 3
 
@@ -35,10 +35,10 @@ def _rel_l2(x, x_hat):
 
 def test_the_fit_ignores_the_test_split(tmp_path):
     values = _low_rank(4, noise=0.1)
-    data = load(write_seed(tmp_path / "a.h5", data=values.copy()))
+    data = load(write_original(tmp_path / "a.h5", data=values.copy()))
     changed = values.copy()
     changed[data.test.indices] = changed[data.test.indices] * 10.0 + 5.0
-    other = load(write_seed(tmp_path / "b.h5", data=changed))
+    other = load(write_original(tmp_path / "b.h5", data=changed))
     first, second = fit_pca(data, 3), fit_pca(other, 3)
     np.testing.assert_array_equal(first.mean, second.mean)
     np.testing.assert_array_equal(first.components, second.components)
@@ -47,7 +47,7 @@ def test_the_fit_ignores_the_test_split(tmp_path):
 
 
 def test_more_components_reconstruct_better(tmp_path):
-    data = load(write_seed(tmp_path / "seed.h5", data=_low_rank(4, noise=0.05)))
+    data = load(write_original(tmp_path / "seed.h5", data=_low_rank(4, noise=0.05)))
     val = [fit_pca(data, k).evaluate(data.val, data)["rel_l2"] for k in (1, 2, 3, 4)]
     train = [fit_pca(data, k).evaluate(data.train, data)["rel_l2"] for k in (1, 2, 3, 4, 8)]
     assert all(a > b for a, b in zip(val, val[1:])), val
@@ -55,7 +55,7 @@ def test_more_components_reconstruct_better(tmp_path):
 
 
 def test_reconstruction_is_exact_once_components_reach_the_rank(tmp_path):
-    data = load(write_seed(tmp_path / "seed.h5", data=_low_rank(3)))
+    data = load(write_original(tmp_path / "seed.h5", data=_low_rank(3)))
     exact = fit_pca(data, 3)
     for split in (data.train, data.val, data.test):
         assert exact.evaluate(split, data)["rel_l2"] < 1e-4
@@ -101,7 +101,7 @@ def velocity_data(tmp_path_factory):
     rng = np.random.default_rng(3)
     values = rng.normal(size=(N_SIMS * N_FRAMES, 16, 17, 2)).astype(np.float32)
     values[..., 1] += 0.7
-    path = write_seed(tmp_path_factory.mktemp("pca") / "seed.h5", data=values, n_channels=2,
+    path = write_original(tmp_path_factory.mktemp("pca") / "seed.h5", data=values, n_channels=2,
                       channel_names=["temperature", "velocity_x"])
     return load(path, seed=0)
 
@@ -148,7 +148,7 @@ def test_augmented_pca_generalises_to_shifted_frames(tmp_path):
     phases = rng.uniform(0, 2 * np.pi, size=(n, 1, 1, 1))
     profile = rng.normal(size=(1, 1, 20, 3))
     values = (np.sin(2 * np.pi * 2 * x / 24 + phases) * profile).astype(np.float32)
-    data = load(write_seed(tmp_path / "waves.h5", data=values), seed=0)
+    data = load(write_original(tmp_path / "waves.h5", data=values), seed=0)
     plain = fit_pca(data, 1).evaluate(data.test, data)["rel_l2"]
     shifted = fit_pca(data, 2, augment=("shift-x",)).evaluate(data.test, data)["rel_l2"]
     assert shifted < 1e-3 < plain  # two components (cos, sin) span every phase

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import write_seed
+from helpers import write_original
 from hpo.data import load
-from hpo.screening import ScreenConfig, screen
+from hpo.screen.config import ScreenConfig
+from hpo.screen.screening import screen
+from hpo.workspace import Workspace
 
 pytestmark = pytest.mark.slow  # four 1-epoch runs on tiny data
 
 
-def test_the_curve_record_sets_every_run_beside_pca_at_its_size(tmp_path, monkeypatch):
+def test_the_curve_record_sets_every_run_beside_pca_at_its_size(tmp_path):
     from bench.screen import curve_record
 
-    monkeypatch.setenv("HPO_HOME", str(tmp_path))
-    data = load(write_seed(tmp_path / "tiny.h5", n_sims=5, n_frames=6), seed=0)
+    data = load(write_original(tmp_path / "tiny.h5", n_sims=5, n_frames=6), seed=0)
     screen(ScreenConfig(epochs=1, repeats=1, n_params=6000, latent=(4, 8), batch_size=4,
-                        architectures=("conv", "dual"), seed=0), data,
+                        architectures=("conv", "dual"), seed=0, workspace=Workspace(tmp_path)), data,
            f"sqlite:///{tmp_path}/hpo.db", progress=None)
     record = curve_record(tmp_path)
     assert record["latents"] == [4, 8] and record["n_runs"] == 4

@@ -13,7 +13,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from hpo.claims import ClaimLock
+from hpo.optimize.claims import ClaimLock
 from hpo.storage import open_storage
 
 N_PROCESSES, N_INCREMENTS = 3, 10

@@ -193,7 +193,7 @@ def test_hpo_commands_use_only_flags_their_cli_accepts(service):
     command = dict(commands())[service]
     assert command[:2] == ["python", "-m"] and command[2].startswith("hpo."), command
     module = command[2]
-    cli = importlib.import_module(module)  # a command naming no module fails here
+    cli = importlib.import_module(f"{module}.__main__")  # a command naming no CLI fails here
     errors, rejected = io.StringIO(), False
     with redirect_stderr(errors):
         try:

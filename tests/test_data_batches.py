@@ -8,14 +8,14 @@ import pytest
 from hpo.data import epoch_order, load
 from hpo.errors import DataError
 
-from conftest import flow_fields
+from helpers import flow_fields
 
 IN_MEMORY, STREAMED = 10**9, 1  # memory budgets in bytes
 
 
 @pytest.fixture
-def both(make_seed):
-    path = make_seed()
+def both(make_original):
+    path = make_original()
     held, streamed = load(path, memory_budget_bytes=IN_MEMORY), load(path, memory_budget_bytes=STREAMED)
     assert (held.streamed, streamed.streamed) == (False, True)
     assert held.train.streamed is False and streamed.train.streamed is True

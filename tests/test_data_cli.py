@@ -15,11 +15,11 @@ from hpo.data import embedded
 from hpo.data.__main__ import main
 
 
-def test_info_prints_the_summary(capsys, make_seed):
-    path = make_seed(bad={3: 4})
+def test_info_prints_the_summary(capsys, make_original):
+    path = make_original(bad={3: 4})
     assert run(main, ["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "layout: seed (data: scaled_data)" in out
+    assert "layout: original (data: scaled_data)" in out
     assert "scaled_data  (30, 24, 20, 3)  float32" in out
     assert "unscaled_data  (30, 24, 20, 3)  float64" in out
     assert "channels: 0=temperature, 1=pressure, 2=velocity" in out
@@ -59,7 +59,7 @@ def test_info_on_plain_arrays_names_the_dataset(capsys, make_arrays):
 def test_generate_calls_the_embedded_generator(capsys, monkeypatch, tmp_path):
     calls = []
 
-    def fake_generate(out, quick=False, progress=print):
+    def fake_generate(out, quick=False, progress=print, workspace=None):
         calls.append((out, quick))
         return tmp_path / "rb.h5"
 
@@ -69,14 +69,14 @@ def test_generate_calls_the_embedded_generator(capsys, monkeypatch, tmp_path):
     assert capsys.readouterr().out.strip() == str(tmp_path / "rb.h5")
 
 
-def test_load_without_a_path_uses_the_embedded_dataset(monkeypatch, make_seed):
-    path = make_seed()
-    monkeypatch.setattr(embedded, "default_dataset_path", lambda quick=False: path)
+def test_load_without_a_path_uses_the_embedded_dataset(monkeypatch, make_original):
+    path = make_original()
+    monkeypatch.setattr(embedded, "default_dataset_path", lambda quick=False, workspace=None: path)
     assert load().source_path == path
 
 
-def test_check_prints_layout_split_and_scaling(capsys, make_seed):
-    assert run(main, ["check", "--data", str(make_seed()), "--channels", "0,2", "--seed", "3"]) == 0
+def test_check_prints_layout_split_and_scaling(capsys, make_original):
+    assert run(main, ["check", "--data", str(make_original()), "--channels", "0,2", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "channels: temperature, velocity" in out
     assert "input shape: (24, 20, 2)" in out
@@ -85,17 +85,17 @@ def test_check_prints_layout_split_and_scaling(capsys, make_seed):
     assert "scaling temperature: mean" in out
 
 
-def test_check_json_is_the_description(capsys, make_seed):
-    path = make_seed()
+def test_check_json_is_the_description(capsys, make_original):
+    path = make_original()
     assert run(main, ["check", "--data", str(path), "--json"]) == 0
     described = json.loads(capsys.readouterr().out)
     assert described == json.loads(json.dumps(load(path).describe()))
 
 
-def test_shared_flags_reach_load(make_seed):
+def test_shared_flags_reach_load(make_original):
     parser = ArgumentParser(prog="hpo.screen")
     add_data_arguments(parser)
-    path = make_seed(bad={0: 4})  # NaN in all three channels of one cell, Inf in velocity
+    path = make_original(bad={0: 4})  # NaN in all three channels of one cell, Inf in velocity
     args = parser.parse_args(["--data", str(path), "--channels", "pressure", "--drop-invalid",
                               "--memory-budget", "0.01"])
     notes = []
@@ -104,12 +104,12 @@ def test_shared_flags_reach_load(make_seed):
     assert data.streamed  # 24 rows x 24 x 20 x 4 bytes > 0.01 MiB
     assert data.split_record["seed"] == 4
     assert notes == ["note: dropped 1 of 5 simulations with NaN/Inf values (case_00: 1 value)"]
-    defaults = parser.parse_args(["--data", str(make_seed("clean.h5"))])
+    defaults = parser.parse_args(["--data", str(make_original("clean.h5"))])
     assert load_from_args(defaults).streamed is False
 
 
-def test_describe_fingerprint_changes_when_the_file_does(make_seed):
-    path = make_seed()
+def test_describe_fingerprint_changes_when_the_file_does(make_original):
+    path = make_original()
     data = load(path)
     described = json.loads(json.dumps(data.describe()))
     assert described["channels"] == ["temperature", "pressure", "velocity"]
@@ -126,7 +126,7 @@ def test_describe_fingerprint_changes_when_the_file_does(make_seed):
 def test_generate_with_a_custom_design_passes_its_spec(capsys, monkeypatch, tmp_path):
     calls = []
 
-    def fake_generate(out, quick=False, progress=print, spec=None):
+    def fake_generate(out, quick=False, progress=print, spec=None, workspace=None):
         calls.append((out, spec))
         return tmp_path / "rb.h5"
 

@@ -10,7 +10,7 @@ from hpo.data import load
 from hpo.data.layouts import open_source
 from hpo.errors import ConfigError, DataError
 
-from conftest import GRID, flow_fields
+from helpers import GRID, flow_fields
 
 
 def file_rows(path, name, rows):
@@ -18,10 +18,10 @@ def file_rows(path, name, rows):
         return f[name][...][rows]
 
 
-def test_seed_layout_with_attrs_on_the_root(make_seed):
-    path = make_seed()
+def test_seed_layout_with_attrs_on_the_root(make_original):
+    path = make_original()
     source = open_source(path)
-    assert source.layout == "seed"
+    assert source.layout == "original"
     assert source.dataset == "scaled_data"
     assert source.channels == ("temperature", "pressure", "velocity")
     assert source.grid == GRID
@@ -31,19 +31,19 @@ def test_seed_layout_with_attrs_on_the_root(make_seed):
     np.testing.assert_allclose(source.physical[1], [2.0, 3.0, 4.0])
 
 
-def test_seed_layout_with_attrs_on_the_dataset_reads_the_same(make_seed):
-    on_root = open_source(make_seed("root.h5"))
-    on_dataset = open_source(make_seed("dataset.h5", attrs_on="dataset"))
+def test_seed_layout_with_attrs_on_the_dataset_reads_the_same(make_original):
+    on_root = open_source(make_original("root.h5"))
+    on_dataset = open_source(make_original("dataset.h5", attrs_on="dataset"))
     assert on_dataset.simulations == on_root.simulations
 
 
-def test_channels_attr_names_the_channels(make_seed):
-    source = open_source(make_seed(channel_names=["T", "p", "u"]))
+def test_channels_attr_names_the_channels(make_original):
+    source = open_source(make_original(channel_names=["T", "p", "u"]))
     assert source.available == ("T", "p", "u")
 
 
-def test_loaded_values_are_the_file_values(make_seed):
-    path = make_seed()
+def test_loaded_values_are_the_file_values(make_original):
+    path = make_original()
     data = load(path)
     for split in (data.train, data.val, data.test):
         expected = file_rows(path, "scaled_data", split.indices)
@@ -137,8 +137,8 @@ def test_dataset_flag_is_refused_on_the_well(make_the_well):
         open_source(make_the_well(), dataset="t0_fields/buoyancy")
 
 
-def test_channels_by_name_and_by_index_agree(make_seed):
-    path = make_seed()
+def test_channels_by_name_and_by_index_agree(make_original):
+    path = make_original()
     by_name = load(path, channels="velocity,temperature")
     by_index = load(path, channels="2,0")
     assert by_name.channel_names == by_index.channel_names == ("velocity", "temperature")
@@ -154,6 +154,6 @@ def test_channels_by_name_and_by_index_agree(make_seed):
     ("3", r"channel index 3 is out of range; available: 0=temperature"),
     ("0,temperature", r"channel 'temperature' is selected twice"),
 ])
-def test_bad_channel_selection_lists_the_available_ones(make_seed, spec, message):
+def test_bad_channel_selection_lists_the_available_ones(make_original, spec, message):
     with pytest.raises(ConfigError, match=message):
-        open_source(make_seed(), channels=spec)
+        open_source(make_original(), channels=spec)

@@ -10,7 +10,7 @@ import pytest
 
 from hpo.data import Scaler, load
 
-from conftest import flow_fields
+from helpers import flow_fields
 
 
 def file_data(path, name="scaled_data"):
@@ -19,8 +19,8 @@ def file_data(path, name="scaled_data"):
 
 
 @pytest.mark.parametrize("budget", [10**9, 1], ids=["in_memory", "streamed"])
-def test_statistics_come_from_the_training_split_only(make_seed, budget):
-    path = make_seed()
+def test_statistics_come_from_the_training_split_only(make_original, budget):
+    path = make_original()
     data = load(path, memory_budget_bytes=budget)
     values = file_data(path).astype(np.float64)
     train = values[np.sort(data.train.indices)]
@@ -30,15 +30,15 @@ def test_statistics_come_from_the_training_split_only(make_seed, budget):
     assert np.all(np.abs(data.scaler.mean - values.mean(axis=(0, 1, 2))) > 0.5)
 
 
-def test_scaled_training_data_is_standard(make_seed):
-    x = load(make_seed()).train.arrays()
+def test_scaled_training_data_is_standard(make_original):
+    x = load(make_original()).train.arrays()
     assert x.dtype == np.float32
     np.testing.assert_allclose(x.mean(axis=(0, 1, 2)), 0, atol=1e-5)
     np.testing.assert_allclose(x.std(axis=(0, 1, 2)), 1, atol=1e-5)
 
 
-def test_inverse_and_to_physical_round_trip(make_seed):
-    path = make_seed()
+def test_inverse_and_to_physical_round_trip(make_original):
+    path = make_original()
     data = load(path)
     rows = data.val.indices
     np.testing.assert_allclose(data.scaler.inverse(data.val.arrays()), file_data(path)[rows],
@@ -49,14 +49,14 @@ def test_inverse_and_to_physical_round_trip(make_seed):
     assert data.scaler.inverse(data.val.arrays().astype(np.float64)).dtype == np.float64
 
 
-def test_to_physical_is_inverse_without_offset_and_scale(make_seed):
-    data = load(make_seed(physical=False))
+def test_to_physical_is_inverse_without_offset_and_scale(make_original):
+    data = load(make_original(physical=False))
     x = data.test.arrays()
     np.testing.assert_array_equal(data.scaler.to_physical(x), data.scaler.inverse(x))
 
 
-def test_dict_round_trip_through_json(make_seed):
-    scaler = load(make_seed(), channels="velocity,temperature").scaler
+def test_dict_round_trip_through_json(make_original):
+    scaler = load(make_original(), channels="velocity,temperature").scaler
     again = Scaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
     assert again.channels == ("velocity", "temperature")
     x = np.random.default_rng(0).normal(size=(2, 24, 20, 2)).astype(np.float32)

@@ -14,7 +14,7 @@ from hpo.data.source import Simulation
 from hpo.data.splits import plan_splits, split_counts
 from hpo.errors import ConfigError
 
-from conftest import flow_fields
+from helpers import flow_fields
 
 SPLITS = ("train", "val", "test")
 
@@ -24,8 +24,8 @@ def simulations_of(data, name):
     return {sim.name for sim in data.simulations for row in split.indices if sim.start <= row < sim.end}
 
 
-def test_by_simulation_keeps_each_simulation_on_one_side(make_seed):
-    data = load(make_seed())
+def test_by_simulation_keeps_each_simulation_on_one_side(make_original):
+    data = load(make_original())
     record = data.split_record
     assert record["strategy"] == "by_simulation"
     assert [len(record[name]["simulations"]) for name in SPLITS] == [3, 1, 1]
@@ -37,8 +37,8 @@ def test_by_simulation_keeps_each_simulation_on_one_side(make_seed):
     assert sorted(rows) == list(range(30))  # every sample in exactly one split
 
 
-def test_split_is_seeded(make_seed):
-    path = make_seed(n_sims=12, n_frames=3)
+def test_split_is_seeded(make_original):
+    path = make_original(n_sims=12, n_frames=3)
     first, again = load(path, seed=7).split_record, load(path, seed=7).split_record
     other = load(path, seed=8).split_record
     assert first == again
@@ -46,14 +46,14 @@ def test_split_is_seeded(make_seed):
     assert [first[name]["n_samples"] for name in SPLITS] == [30, 3, 3]
 
 
-def test_record_is_json_able(make_seed):
-    record = load(make_seed()).split_record
+def test_record_is_json_able(make_original):
+    record = load(make_original()).split_record
     assert json.loads(json.dumps(record)) == record
     assert record["seed"] == 42 and record["fractions"] == [0.8, 0.1, 0.1]
 
 
-def test_fewer_than_three_simulations_split_each_in_time_blocks(make_seed):
-    data = load(make_seed(n_sims=2, n_frames=10))
+def test_fewer_than_three_simulations_split_each_in_time_blocks(make_original):
+    data = load(make_original(n_sims=2, n_frames=10))
     record = data.split_record
     assert record["strategy"] == "by_time_block"
     assert "too few to split by simulation" in record["note"] and record["note"] in data.messages
@@ -63,8 +63,8 @@ def test_fewer_than_three_simulations_split_each_in_time_blocks(make_seed):
     np.testing.assert_array_equal(data.test.indices, [9, 19])
 
 
-def test_time_block_fallback_is_printed_at_the_cli(capsys, make_seed):
-    assert run(main, ["check", "--data", str(make_seed(n_sims=1, n_frames=10))]) == 0
+def test_time_block_fallback_is_printed_at_the_cli(capsys, make_original):
+    assert run(main, ["check", "--data", str(make_original(n_sims=1, n_frames=10))]) == 0
     out = capsys.readouterr().out
     assert "split: by_time_block" in out and "note: only 1 simulation(s) (case_00)" in out
 
@@ -98,8 +98,8 @@ def test_bad_fractions(fractions):
         plan_splits(groups, by_simulation=True, fractions=fractions)
 
 
-def test_next_step_pairs_stay_inside_one_simulation(make_seed):
-    data = load(make_seed(n_sims=2, n_frames=10))  # time blocks: each split holds two pieces
+def test_next_step_pairs_stay_inside_one_simulation(make_original):
+    data = load(make_original(n_sims=2, n_frames=10))  # time blocks: each split holds two pieces
     for name in SPLITS:
         split = getattr(data, name)
         t, t_next = split.next_step_pairs()

@@ -12,7 +12,7 @@ from hpo.data.layouts import open_source
 from hpo.data.validation import count_nonfinite
 from hpo.errors import DataError
 
-from conftest import flow_fields
+from helpers import flow_fields
 
 
 def refused(capsys, argv) -> str:
@@ -40,8 +40,8 @@ def test_not_hdf5(capsys, tmp_path):
     assert "is not an HDF5 file" in refused(capsys, ["check", "--data", str(path)])
 
 
-def test_unknown_dataset_lists_the_ones_found(capsys, make_seed):
-    line = refused(capsys, ["check", "--data", str(make_seed()), "--dataset", "vorticity"])
+def test_unknown_dataset_lists_the_ones_found(capsys, make_original):
+    line = refused(capsys, ["check", "--data", str(make_original()), "--dataset", "vorticity"])
     assert "no dataset 'vorticity'" in line
     assert "scaled_data (30, 24, 20, 3)" in line and "unscaled_data (30, 24, 20, 3)" in line
 
@@ -63,8 +63,8 @@ def test_too_few_samples(capsys, make_arrays):
     assert "needs at least 3 samples" in line and "2 are usable" in line
 
 
-def test_too_short_simulations_for_a_time_split(capsys, make_seed):
-    line = refused(capsys, ["check", "--data", str(make_seed(n_sims=2, n_frames=2))])
+def test_too_short_simulations_for_a_time_split(capsys, make_original):
+    line = refused(capsys, ["check", "--data", str(make_original(n_sims=2, n_frames=2))])
     assert "at least 3 time steps" in line and "longest has 2" in line
 
 
@@ -74,26 +74,26 @@ def test_grid_too_small(capsys, make_arrays):
     assert "8 x 20" in line and "16 x 16" in line
 
 
-def test_unknown_channel(capsys, make_seed):
-    line = refused(capsys, ["check", "--data", str(make_seed()), "--channels", "temperature,vorticity"])
+def test_unknown_channel(capsys, make_original):
+    line = refused(capsys, ["check", "--data", str(make_original()), "--channels", "temperature,vorticity"])
     assert "unknown channel 'vorticity'" in line and "0=temperature, 1=pressure, 2=velocity" in line
 
 
-def test_bad_memory_budget(capsys, make_seed):
+def test_bad_memory_budget(capsys, make_original):
     assert "memory budget must be positive" in refused(
-        capsys, ["check", "--data", str(make_seed()), "--memory-budget", "0"])
+        capsys, ["check", "--data", str(make_original()), "--memory-budget", "0"])
 
 
-def test_nan_and_inf_are_refused_naming_simulations_and_counts(capsys, make_seed):
-    path = make_seed(bad={1: 7, 3: 2})
+def test_nan_and_inf_are_refused_naming_simulations_and_counts(capsys, make_original):
+    path = make_original(bad={1: 7, 3: 2})
     line = refused(capsys, ["check", "--data", str(path)])
     assert "2 of 5 simulations" in line
     assert "case_01: 7 values, case_03: 2 values" in line
     assert "--drop-invalid" in line
 
 
-def test_drop_invalid_drops_exactly_the_bad_simulations(make_seed):
-    data = load(make_seed(bad={1: 7, 3: 2}), drop_invalid=True)
+def test_drop_invalid_drops_exactly_the_bad_simulations(make_original):
+    data = load(make_original(bad={1: 7, 3: 2}), drop_invalid=True)
     assert [s.name for s in data.simulations] == ["case_00", "case_02", "case_04"]
     assert data.split_record["dropped"] == ["case_01", "case_03"]
     assert data.messages[0].startswith(
@@ -103,24 +103,24 @@ def test_drop_invalid_drops_exactly_the_bad_simulations(make_seed):
     assert np.isfinite(data.train.arrays()).all()
 
 
-def test_drop_invalid_is_printed_at_the_cli(capsys, make_seed):
-    assert run(main, ["check", "--data", str(make_seed(bad={4: 3})), "--drop-invalid"]) == 0
+def test_drop_invalid_is_printed_at_the_cli(capsys, make_original):
+    assert run(main, ["check", "--data", str(make_original(bad={4: 3})), "--drop-invalid"]) == 0
     out = capsys.readouterr().out
     assert "note: dropped 1 of 5 simulations with NaN/Inf values (case_04: 3 values)" in out
 
 
-def test_nan_in_an_unselected_channel_is_harmless(make_seed):
+def test_nan_in_an_unselected_channel_is_harmless(make_original):
     data_array = flow_fields()
     data_array[7, 0, 0, 2] = np.nan  # velocity of case_01
-    path = make_seed(data=data_array)
+    path = make_original(data=data_array)
     with pytest.raises(DataError, match=r"case_01: 1 value\)"):
         load(path)
     assert load(path, channels="temperature,pressure").split_record["dropped"] == []
 
 
-def test_all_simulations_invalid_is_refused_even_with_drop(make_seed):
+def test_all_simulations_invalid_is_refused_even_with_drop(make_original):
     with pytest.raises(DataError, match="5 of 5 simulations.*nothing valid is left"):
-        load(make_seed(bad={s: 2 for s in range(5)}), drop_invalid=True)
+        load(make_original(bad={s: 2 for s in range(5)}), drop_invalid=True)
 
 
 def test_frames_without_idx_are_checked_one_by_one(make_arrays):
@@ -131,8 +131,8 @@ def test_frames_without_idx_are_checked_one_by_one(make_arrays):
     assert data.n_samples == 9
 
 
-def test_nonfinite_count_is_the_same_in_one_chunk_or_many(make_seed):
-    source = open_source(make_seed(bad={0: 5, 2: 40}))
+def test_nonfinite_count_is_the_same_in_one_chunk_or_many(make_original):
+    source = open_source(make_original(bad={0: 5, 2: 40}))
     whole = count_nonfinite(source, source.simulations, chunk_rows=1000)
     row_by_row = count_nonfinite(source, source.simulations, chunk_rows=1)
     np.testing.assert_array_equal(whole, [5, 0, 40, 0, 0])

@@ -1,4 +1,4 @@
-"""The embedded dataset: generated in the seed layout, read back by the loader, cached by its key."""
+"""The embedded dataset: generated in the original layout, read back by the loader, cached by its key."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hpo.data.embedded import (DEFAULT_SPEC, QUICK_SPEC, cached_path, default_da
 from hpo.data.rayleigh_benard.simulation import temporal_variation
 from hpo.data.source import Simulation
 from hpo.data.splits import plan_splits
+from hpo.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
@@ -92,19 +93,19 @@ def test_quick_file_loads_split_by_simulation(quick_file):
     assert len(data.train) + len(data.val) + len(data.test) == QUICK_SPEC.n_cases * QUICK_SPEC.n_snapshots
 
 
-def test_default_dataset_is_cached_by_its_key(tmp_path, monkeypatch):
-    monkeypatch.setenv("HPO_HOME", str(tmp_path))
+def test_default_dataset_is_cached_by_its_key(tmp_path):
+    workspace = Workspace(tmp_path)
     lines = []
-    first = default_dataset_path(quick=True, progress=lines.append)
-    assert first == cached_path(QUICK_SPEC) and first.parent == tmp_path / "data"
+    first = default_dataset_path(quick=True, workspace=workspace, progress=lines.append)
+    assert first == cached_path(QUICK_SPEC, workspace) and first.parent == tmp_path / "data"
     assert any("generating" in line for line in lines)
     stamp = first.stat().st_mtime_ns
     lines.clear()
-    assert default_dataset_path(quick=True, progress=lines.append) == first
+    assert default_dataset_path(quick=True, workspace=workspace, progress=lines.append) == first
     assert lines == [] and first.stat().st_mtime_ns == stamp  # not generated again
     assert not list(tmp_path.glob("data/*.tmp"))  # written atomically
     # Any parameter change is a different file.
-    assert cached_path(replace(QUICK_SPEC, n_snapshots=13)) != first
+    assert cached_path(replace(QUICK_SPEC, n_snapshots=13), workspace) != first
 
 
 @pytest.mark.slow

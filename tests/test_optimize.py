@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,75 +15,28 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from conftest import write_seed
+from helpers import (cli_args, optimize_config, screen_into, sqlite, workspace_of,
+                     write_original)
 from hpo.cli import run
-from hpo.optimization import OptimizeConfig, optimize
-from hpo.optimize import main as optimize_main
-from hpo.screening import ScreenConfig, screen
+from hpo.optimize.optimization import optimize
+from hpo.optimize.__main__ import main as optimize_main
 from hpo.storage import open_storage
-from hpo.study import (FAILURE, FROM_SCREEN, STOPPED, WORKER_PID, StudySettings, epochs_spent, finished_trials,
-                       load_best_model)
+from hpo.keys import FAILURE, FROM_SCREEN, STOPPED, WORKER_PID
+from hpo.optimize.trials import epochs_spent, finished_trials
+from hpo.optimize.artifacts import load_best_model
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-SCREENED = ("conv", "conv_dropout")
-SETTINGS = StudySettings(n_trials=4, epochs=3, patience=2, seed=0)
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)  # the states --trials counts
 
 
-def screen_into(storage: str, data_path: Path) -> None:
-    from hpo.data import load
-
-    data = load(data_path, seed=0)
-    screen(ScreenConfig(epochs=1, repeats=1, n_params=6000, latent=8, batch_size=4,
-                        architectures=SCREENED, run="t", seed=0), data, storage, progress=None)
-
-
-@pytest.fixture(scope="module")
-def screened(tmp_path_factory):
-    """A tiny data file and an SQLite storage holding a screen of it (run "t"), copied per test."""
-    folder = tmp_path_factory.mktemp("screened")
-    data_path = write_seed(folder / "tiny.h5", n_sims=5, n_frames=6)
-    os.environ["HPO_HOME"] = str(folder / "studies")
-    try:
-        screen_into(f"sqlite:///{folder / 'hpo.db'}", data_path)
-    finally:
-        os.environ.pop("HPO_HOME")
-    return folder
-
-
-@pytest.fixture
-def workspace(screened, tmp_path, monkeypatch):
-    shutil.copy(screened / "hpo.db", tmp_path / "hpo.db")
-    shutil.copy(screened / "tiny.h5", tmp_path / "tiny.h5")
-    os.utime(tmp_path / "tiny.h5", ns=(os.stat(screened / "tiny.h5").st_mtime_ns,) * 2)
-    monkeypatch.setenv("HPO_HOME", str(tmp_path / "studies"))
-    return tmp_path
-
-
-def sqlite(workspace: Path) -> str:
-    return f"sqlite:///{workspace / 'hpo.db'}"
-
-
-def config(workspace: Path, **changes) -> OptimizeConfig:
-    settings = replace(SETTINGS, **changes.pop("settings", {}))
-    changes.setdefault("top", None if changes.get("architectures") else 1)
-    return OptimizeConfig(run="t", settings=settings,
-                          data_kwargs={"path": workspace / "tiny.h5", "seed": 0}, **changes)
-
-
-def cli_args(workspace: Path, storage: str, *extra: str) -> list[str]:
-    return ["--run", "t", "--data", str(workspace / "tiny.h5"), "--storage", storage, "--seed", "0",
-            "--epochs", "3", *extra]
-
-
-def test_optimize_top_1_completes_stores_best_model_and_resumes(workspace):
-    result = optimize(config(workspace), sqlite(workspace), progress=None)
-    storage = open_storage(sqlite(workspace))
+def test_optimize_top_1_completes_stores_best_model_and_resumes(home):
+    result = optimize(optimize_config(home), sqlite(home), progress=None)
+    storage = open_storage(sqlite(home))
     top = optuna.load_study(study_name="t-screen", storage=storage).user_attrs["ranking"][0]
     assert result.studies == [f"t-{top}"]
-    study = optuna.load_study(study_name=f"t-{top}", storage=open_storage(sqlite(workspace)))
+    study = optuna.load_study(study_name=f"t-{top}", storage=open_storage(sqlite(home)))
     trials = study.get_trials()
     assert len(trials) == 4 and finished_trials(study) == 4
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -95,25 +46,25 @@ def test_optimize_top_1_completes_stores_best_model_and_resumes(workspace):
     assert attrs["best_model_trial"] == study.best_trial.number
     assert attrs["best_model_value"] == pytest.approx(study.best_value)
     assert Path(attrs["best_model_path"]).exists()
-    assert len(list((workspace / "studies" / "artifacts").iterdir())) == 1  # one file per study
+    assert len(list((home / "studies" / "artifacts").iterdir())) == 1  # one file per study
     assert set(attrs["best_test"]) >= {"rel_l2", "mse", "mse_per_channel"}
     assert result.summary.iloc[0]["test_rel_l2"] == pytest.approx(attrs["best_test"]["rel_l2"])
-    assert (workspace / "studies" / "t" / "optimize.html").exists()
+    assert (home / "studies" / "t" / "optimize.html").exists()
     # The kept model is the best trial's: reloaded and scored on validation by hand (mean relative
     # L2 error per sample), it gives the stored best value back.
-    assert val_rel_l2_by_hand(load_best_model(study), workspace) == pytest.approx(study.best_value,
+    assert val_rel_l2_by_hand(load_best_model(study, workspace_of(home)), home) == pytest.approx(study.best_value,
                                                                                  rel=1e-3)
 
     # The same command again runs nothing; a larger --trials runs only the difference.
-    optimize(config(workspace), sqlite(workspace), progress=None)
+    optimize(optimize_config(home), sqlite(home), progress=None)
     assert len(study.get_trials()) == 4
-    optimize(config(workspace, settings={"n_trials": 6}), sqlite(workspace), progress=None)
+    optimize(optimize_config(home, settings={"n_trials": 6}), sqlite(home), progress=None)
     assert len(study.get_trials()) == 6 and finished_trials(study) == 6
 
 
-def test_latent_sizes_run_one_study_each_with_the_size_fixed_and_draw_the_front(workspace, capsys):
-    url = sqlite(workspace)
-    args = cli_args(workspace, url, "--top", "1", "--latent", "12,8", "--trials", "2", "--epochs", "2")
+def test_latent_sizes_run_one_study_each_with_the_size_fixed_and_draw_the_front(home, capsys):
+    url = sqlite(home)
+    args = cli_args(home, url, "--top", "1", "--latent", "12,8", "--trials", "2", "--epochs", "2")
     assert run(optimize_main, args) == 0
     storage = open_storage(url)
     screen_attrs = optuna.load_study(study_name="t-screen", storage=storage).user_attrs
@@ -129,7 +80,7 @@ def test_latent_sizes_run_one_study_each_with_the_size_fixed_and_draw_the_front(
     assert f"t-{top}" not in [s.study_name for s in storage.get_all_studies()]  # no searched study
     # PCA beside each best model is fitted at that size on the same training split: at 8 (a size
     # the screen ran) it matches the screen's own PCA.
-    html = (workspace / "studies" / "t" / "optimize.html").read_text()
+    html = (home / "studies" / "t" / "optimize.html").read_text()
     assert "Error against latent size" in html
     pca_8 = screen_attrs["pca_by_latent"]["8"]["test"]["rel_l2"]
     row = next(line for line in summary_lines.splitlines() if line.startswith(f"t-{top}-z8 "))
@@ -140,16 +91,16 @@ def test_latent_sizes_run_one_study_each_with_the_size_fixed_and_draw_the_front(
                for z in (8, 12))
 
 
-def test_the_screens_winner_is_each_studys_first_trial(workspace):
+def test_the_screens_winner_is_each_studys_first_trial(home):
     """Trial 0 repeats the screen's best run of the architecture (same params, seed and budget), so
     a study's best is never worse than what the screen found. The tiny screen's widths lie below the
     declared space's 4 filters, so the space is widened to hold them (else the nearest point inside
     is queued: see the SIGTERM tests, whose trial 0 is that)."""
-    space = workspace / "wide.toml"
+    space = home / "wide.toml"
     space.write_text("[all]\nfilters = { low = 1, high = 128 }\n")
-    optimize(config(workspace, settings={"n_trials": 2, "epochs": 1}, space_file=space),
-             sqlite(workspace), progress=None)
-    storage = open_storage(sqlite(workspace))
+    optimize(optimize_config(home, settings={"n_trials": 2, "epochs": 1}, space_file=space),
+             sqlite(home), progress=None)
+    storage = open_storage(sqlite(home))
     screen = optuna.load_study(study_name="t-screen", storage=storage)
     top = screen.user_attrs["ranking"][0]
     screened = min((t for t in screen.trials if t.params["architecture"] == top
@@ -167,15 +118,15 @@ def test_the_screens_winner_is_each_studys_first_trial(workspace):
     assert first.value == pytest.approx(screened.value, rel=1e-2)
     assert study.best_value <= screened.value * (1 + 1e-2)
     # Resuming the study queues nothing again.
-    optimize(config(workspace, settings={"n_trials": 3, "epochs": 1}, space_file=space),
-             sqlite(workspace), progress=None)
+    optimize(optimize_config(home, settings={"n_trials": 3, "epochs": 1}, space_file=space),
+             sqlite(home), progress=None)
     assert [FROM_SCREEN in t.user_attrs for t in study.trials] == [True, False, False]
 
 
-def val_rel_l2_by_hand(model, workspace: Path) -> float:
+def val_rel_l2_by_hand(model, home: Path) -> float:
     from hpo.data import load
 
-    x = load(workspace / "tiny.h5", seed=0).val.arrays()
+    x = load(home / "tiny.h5", seed=0).val.arrays()
     predicted = model.predict(x, verbose=0)
     predicted = predicted["reconstruction"] if isinstance(predicted, dict) else predicted
     n = len(x)
@@ -183,23 +134,23 @@ def val_rel_l2_by_hand(model, workspace: Path) -> float:
     return float(np.mean(errors / np.linalg.norm(x.reshape(n, -1), axis=1)))
 
 
-def test_pruning_prunes_and_max_params_rejects(workspace):
+def test_pruning_prunes_and_max_params_rejects(home):
     # Median pruning after 3 finished trials; 8 trials of 3 epochs: the worse half gets pruned.
-    optimize(config(workspace, architectures=("conv",),
-                    settings={"n_trials": 8, "epochs": 4}), sqlite(workspace), progress=None)
-    study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(workspace)))
+    optimize(optimize_config(home, architectures=("conv",),
+                    settings={"n_trials": 8, "epochs": 4}), sqlite(home), progress=None)
+    study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home)))
     states = [t.state for t in study.get_trials()]
     assert states.count(TrialState.PRUNED) >= 1 and states.count(TrialState.COMPLETE) >= 3
     # Every trial above --max-params is rejected before training (no epoch reported).
-    optimize(config(workspace, architectures=("conv_dropout",),
-                    settings={"n_trials": 3, "max_params": 100}), sqlite(workspace), progress=None)
+    optimize(optimize_config(home, architectures=("conv_dropout",),
+                    settings={"n_trials": 3, "max_params": 100}), sqlite(home), progress=None)
     rejected = optuna.load_study(study_name="t-conv_dropout",
-                                 storage=open_storage(sqlite(workspace))).get_trials()
+                                 storage=open_storage(sqlite(home))).get_trials()
     assert [t.state for t in rejected] == [TrialState.PRUNED] * 3
     assert all("rejected" in t.user_attrs and not t.intermediate_values for t in rejected)
 
 
-def test_a_nan_or_out_of_memory_trial_fails_alone_and_is_replaced(workspace, monkeypatch, capsys):
+def test_a_nan_or_out_of_memory_trial_fails_alone_and_is_replaced(home, monkeypatch, capsys):
     import keras
     import tensorflow as tf
 
@@ -222,10 +173,10 @@ def test_a_nan_or_out_of_memory_trial_fails_alone_and_is_replaced(workspace, mon
 
     monkeypatch.setattr(training, "fit", fit_exploding_first)
     monkeypatch.setattr(keras.Model, "fit", model_fit_out_of_memory_second)
-    code = run(optimize_main, cli_args(workspace, sqlite(workspace), "--architectures", "conv",
+    code = run(optimize_main, cli_args(home, sqlite(home), "--architectures", "conv",
                                        "--trials", "2", "--epochs", "1"))
     assert code == 0, capsys.readouterr().err
-    trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(workspace))).trials
+    trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home))).trials
     assert trials[0].state == TrialState.FAIL and "diverged" in trials[0].user_attrs[FAILURE]
     assert trials[1].state == TrialState.FAIL and "out of memory" in trials[1].user_attrs[FAILURE]
     # Two failures in a row are under --max-failures 3: the study went on and ran the 2 trials
@@ -233,13 +184,13 @@ def test_a_nan_or_out_of_memory_trial_fails_alone_and_is_replaced(workspace, mon
     assert len(trials) == 4 and all(t.state in DONE for t in trials[2:])
 
 
-def test_a_bug_failing_every_trial_stops_the_run_with_exit_1_and_loses_nothing(workspace,
+def test_a_bug_failing_every_trial_stops_the_run_with_exit_1_and_loses_nothing(home,
                                                                                monkeypatch, capsys):
     from hpo import training
 
-    args = cli_args(workspace, sqlite(workspace), "--architectures", "conv", "--epochs", "1")
+    args = cli_args(home, sqlite(home), "--architectures", "conv", "--epochs", "1")
     assert run(optimize_main, [*args, "--trials", "1"]) == 0
-    study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(workspace)))
+    study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home)))
     before = [(t.number, t.state, t.value, t.user_attrs) for t in study.get_trials()]
     kept = study.user_attrs
     capsys.readouterr()
@@ -259,10 +210,10 @@ def test_a_bug_failing_every_trial_stops_the_run_with_exit_1_and_loses_nothing(w
     assert study.user_attrs == kept and Path(kept["best_model_path"]).exists()
 
 
-def test_two_workers_on_sqlite_reach_exactly_the_requested_trials(workspace):
-    optimize(config(workspace, architectures=("conv",), n_workers=2,
-                    settings={"n_trials": 5, "epochs": 2}), sqlite(workspace), progress=None)
-    trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(workspace))).trials
+def test_two_workers_on_sqlite_reach_exactly_the_requested_trials(home):
+    optimize(optimize_config(home, architectures=("conv",), n_workers=2,
+                    settings={"n_trials": 5, "epochs": 2}), sqlite(home), progress=None)
+    trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home))).trials
     assert_ran_by_workers(trials, n_trials=5, n_workers=2)
 
 
@@ -273,21 +224,21 @@ def assert_ran_by_workers(trials, n_trials: int, n_workers: int) -> None:
     assert os.getpid() not in pids and 1 <= len(pids) <= n_workers, pids
 
 
-def test_two_workers_on_postgres_reach_exactly_the_requested_trials(workspace, postgres_url):
-    screen_into(postgres_url, workspace / "tiny.h5")
-    optimize(config(workspace, architectures=("conv",), n_workers=2,
+def test_two_workers_on_postgres_reach_exactly_the_requested_trials(home, postgres_url):
+    screen_into(postgres_url, home / "tiny.h5", workspace_of(home))
+    optimize(optimize_config(home, architectures=("conv",), n_workers=2,
                     settings={"n_trials": 5, "epochs": 2}), postgres_url, progress=None)
     study = optuna.load_study(study_name="t-conv", storage=open_storage(postgres_url))
     assert_ran_by_workers(study.get_trials(), n_trials=5, n_workers=2)
 
 
-def _kill_mid_trial_then_rerun(workspace: Path, storage: str, study_name: str) -> optuna.Study:
+def _kill_mid_trial_then_rerun(home: Path, storage: str, study_name: str) -> optuna.Study:
     """Start a worker, kill -9 it while its last trial runs, re-run the same command."""
     args = [sys.executable, "-m", "hpo.optimize",
-            *cli_args(workspace, storage, "--architectures", "conv", "--trials", "3",
+            *cli_args(home, storage, "--architectures", "conv", "--trials", "3",
                       "--heartbeat", "1", "--pruner", "none")]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    worker = subprocess.Popen(args, cwd=workspace, env=env, stdout=subprocess.DEVNULL,
+    worker = subprocess.Popen(args, cwd=home, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     running = []
@@ -308,7 +259,7 @@ def _kill_mid_trial_then_rerun(workspace: Path, storage: str, study_name: str) -
     worker.wait()
     killed = running[0].number
     time.sleep(4)  # past the grace period (3 x 1 s heartbeat): the trial is stale
-    rerun = subprocess.run(args, cwd=workspace, env=env, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(args, cwd=home, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
     trials = study.get_trials()
@@ -322,16 +273,16 @@ def _kill_mid_trial_then_rerun(workspace: Path, storage: str, study_name: str) -
     return study
 
 
-def _stop_mid_trial_then_rerun(workspace: Path, storage: str, n_workers: int) -> None:
+def _stop_mid_trial_then_rerun(home: Path, storage: str, n_workers: int) -> None:
     """Start `hpo.optimize`, send SIGTERM (what `docker stop` sends) while its trials train: it
     exits 0 within seconds, each running trial FAIL (attr `stopped`, no failure of the study's) with
     one WAITING copy of the same params; the same command then completes them."""
     args = [sys.executable, "-m", "hpo.optimize",
-            *cli_args(workspace, storage, "--architectures", "conv", "--trials", str(n_workers),
+            *cli_args(home, storage, "--architectures", "conv", "--trials", str(n_workers),
                       "--pruner", "none", "--workers", str(n_workers), "--heartbeat", "2")]
     long_trials = [*args, "--epochs", "400"]  # minutes of training: the signal lands mid-trial
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    worker = subprocess.Popen(long_trials, cwd=workspace, env=env, stdout=subprocess.DEVNULL,
+    worker = subprocess.Popen(long_trials, cwd=home, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 180
     training = []
@@ -364,7 +315,7 @@ def _stop_mid_trial_then_rerun(workspace: Path, storage: str, n_workers: int) ->
         assert [(c.state, c.params) for c in copies] == [(TrialState.WAITING, trial.params)]
         assert STOPPED not in copies[0].user_attrs  # the copy runs afresh
 
-    rerun = subprocess.run(args, cwd=workspace, env=env, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(args, cwd=home, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     study = optuna.load_study(study_name="t-conv", storage=open_storage(storage))
     copies = [t for t in study.trials if t.system_attrs.get("failed_trial") is not None]
@@ -372,31 +323,31 @@ def _stop_mid_trial_then_rerun(workspace: Path, storage: str, n_workers: int) ->
     assert finished_trials(study) == n_workers  # the queued copies were the trials asked for
 
 
-def test_sigterm_stops_a_worker_cleanly_on_sqlite(workspace):
-    _stop_mid_trial_then_rerun(workspace, sqlite(workspace), n_workers=1)
+def test_sigterm_stops_a_worker_cleanly_on_sqlite(home):
+    _stop_mid_trial_then_rerun(home, sqlite(home), n_workers=1)
 
 
-def test_sigterm_stops_two_worker_processes_cleanly_on_postgres(workspace, postgres_url):
+def test_sigterm_stops_two_worker_processes_cleanly_on_postgres(home, postgres_url):
     """The parent passes the signal on to its spawned workers and waits for them."""
     if "t-screen" not in [s.study_name for s in open_storage(postgres_url).get_all_studies()]:
-        screen_into(postgres_url, workspace / "tiny.h5")
+        screen_into(postgres_url, home / "tiny.h5", workspace_of(home))
     for summary in optuna.get_all_study_summaries(postgres_url):
         if summary.study_name == "t-conv":  # left by another test
             optuna.delete_study(study_name="t-conv", storage=open_storage(postgres_url))
-    _stop_mid_trial_then_rerun(workspace, postgres_url, n_workers=2)
+    _stop_mid_trial_then_rerun(home, postgres_url, n_workers=2)
 
 
-def test_kill_9_mid_trial_loses_nothing_on_sqlite(workspace):
-    _kill_mid_trial_then_rerun(workspace, sqlite(workspace), "t-conv")
+def test_kill_9_mid_trial_loses_nothing_on_sqlite(home):
+    _kill_mid_trial_then_rerun(home, sqlite(home), "t-conv")
 
 
-def test_kill_9_mid_trial_loses_nothing_on_postgres(workspace, postgres_url):
+def test_kill_9_mid_trial_loses_nothing_on_postgres(home, postgres_url):
     if "t-screen" not in [s.study_name for s in open_storage(postgres_url).get_all_studies()]:
-        screen_into(postgres_url, workspace / "tiny.h5")
+        screen_into(postgres_url, home / "tiny.h5", workspace_of(home))
     for summary in optuna.get_all_study_summaries(postgres_url):
         if summary.study_name == "t-conv":  # left by the workers test
             optuna.delete_study(study_name="t-conv", storage=open_storage(postgres_url))
-    _kill_mid_trial_then_rerun(workspace, postgres_url, "t-conv")
+    _kill_mid_trial_then_rerun(home, postgres_url, "t-conv")
 
 
 def invoke(argv) -> tuple[int, list[str]]:
@@ -418,34 +369,34 @@ def invoke(argv) -> tuple[int, list[str]]:
     (["--top", "1", "--latent", "1"], "--latent must list integers >= 2, but got 1"),
     (["--top", "1", "--augment", "rotate"], "--augment: unknown symmetry 'rotate'"),
 ])
-def test_bad_flags_exit_2_with_one_line(workspace, capsys, extra, expected):
-    code, _ = invoke(cli_args(workspace, sqlite(workspace), *extra))
+def test_bad_flags_exit_2_with_one_line(home, capsys, extra, expected):
+    code, _ = invoke(cli_args(home, sqlite(home), *extra))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and expected in err[0], err
 
 
-def test_no_screen_says_which_command_to_run(workspace, capsys):
-    code, _ = invoke(cli_args(workspace, f"sqlite:///{workspace / 'empty.db'}", "--top", "2"))
+def test_no_screen_says_which_command_to_run(home, capsys):
+    code, _ = invoke(cli_args(home, f"sqlite:///{home / 'empty.db'}", "--top", "2"))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "no screen stored for run 't'" in err[0] and "python -m hpo.screen --run t" in err[0]
 
 
-def test_other_data_than_screened_is_refused(workspace, capsys):
-    other = write_seed(workspace / "other.h5", n_sims=5, n_frames=7)
-    args = cli_args(workspace, sqlite(workspace), "--top", "1")
+def test_other_data_than_screened_is_refused(home, capsys):
+    other = write_original(home / "other.h5", n_sims=5, n_frames=7)
+    args = cli_args(home, sqlite(home), "--top", "1")
     args[args.index("--data") + 1] = str(other)
     code, _ = invoke(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "the data differ from what run 't' screened" in err[0]
 
 
-def test_worker_processes_are_replaced_after_their_share_of_trials(workspace):
+def test_worker_processes_are_replaced_after_their_share_of_trials(home):
     # 5 trials, a fresh process every 2: three processes in turn, still exactly 5 trials.
-    optimize(config(workspace, architectures=("conv",),
+    optimize(optimize_config(home, architectures=("conv",),
                     settings={"n_trials": 5, "epochs": 2, "trials_per_process": 2}),
-             sqlite(workspace), progress=None)
-    trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(workspace))).trials
+             sqlite(home), progress=None)
+    trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home))).trials
     assert [t.state in DONE for t in trials] == [True] * 5
     # Which process ran each trial: spawned ones, none running more than its share of 2.
     per_process = Counter(t.user_attrs[WORKER_PID] for t in trials)
@@ -454,20 +405,20 @@ def test_worker_processes_are_replaced_after_their_share_of_trials(workspace):
     assert all(t.user_attrs["rss_mib"] > 0 for t in trials)  # each trial records its memory
 
 
-def test_epoch_budget_stops_starting_trials_once_spent(workspace, capsys):
+def test_epoch_budget_stops_starting_trials_once_spent(home, capsys):
     budget = 7
-    code = run(optimize_main, cli_args(workspace, sqlite(workspace), "--architectures", "conv",
+    code = run(optimize_main, cli_args(home, sqlite(home), "--architectures", "conv",
                                        "--trials", "50", "--pruner", "none",
                                        "--epoch-budget", str(budget)))
     assert code == 0, capsys.readouterr().err
-    study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(workspace)))
+    study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home)))
     epochs = [len(t.intermediate_values) for t in study.get_trials()]
     assert sum(epochs[:-1]) < budget <= sum(epochs) < budget + 3, epochs  # --epochs 3 per trial
     assert epochs_spent(study) == sum(epochs)
 
 
-def test_epoch_budget_below_one_exits_2(workspace, capsys):
-    code = run(optimize_main, cli_args(workspace, sqlite(workspace), "--architectures", "conv",
+def test_epoch_budget_below_one_exits_2(home, capsys):
+    code = run(optimize_main, cli_args(home, sqlite(home), "--architectures", "conv",
                                        "--epoch-budget", "0"))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == ["error: --epoch-budget must be at least 1, but got 0"], err

@@ -10,10 +10,14 @@ import pytest
 
 from hpo import architectures
 from hpo.cli import run
+from helpers import workspace_of
 from hpo.data import load
 from hpo.errors import ConfigError
-from hpo.screen import main as screen_main
-from hpo.screening import ScreenConfig, format_screen, read_by_latent, screen
+from hpo.screen.__main__ import main as screen_main
+from hpo.screen.config import ScreenConfig
+from hpo.reports.tables import format_screen
+from hpo.screen.record import ScreenRecord
+from hpo.screen.screening import screen
 from hpo.serialize import json_safe
 
 pytestmark = pytest.mark.slow
@@ -23,13 +27,13 @@ TINY = dict(epochs=1, repeats=1, n_params=6000, latent=8, batch_size=4, patience
 
 
 @pytest.fixture
-def tiny_data(make_seed):
-    return load(make_seed(n_sims=5, n_frames=6), seed=0)
+def tiny_data(make_original):
+    return load(make_original(n_sims=5, n_frames=6), seed=0)
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HPO_HOME", str(tmp_path / "studies"))
+def home(tmp_path):
+    """The test's folder: its storage screen.db, its workspace studies/ (helpers.workspace_of)."""
     return tmp_path
 
 
@@ -41,7 +45,7 @@ def test_screen_stores_the_contract_per_latent_and_resumes_without_retraining(ti
     # Two cheap architectures keep it short (every architecture trains in test_training; dual's
     # next step beside persistence is checked in the CLI test below).
     names = ["conv", "conv_dropout"]
-    config = ScreenConfig(**{**TINY, "latent": (8, 4)}, architectures=tuple(names), run="tiny")
+    config = ScreenConfig(workspace=workspace_of(home), **{**TINY, "latent": (8, 4)}, architectures=tuple(names), run="tiny")
     result = screen(config, tiny_data, storage_url(home), progress=None)  # latents: ascending
 
     study = optuna.load_study(study_name="tiny-screen", storage=storage_url(home))
@@ -79,7 +83,9 @@ def test_screen_stores_the_contract_per_latent_and_resumes_without_retraining(ti
     assert attrs["data"]["fingerprint"] == tiny_data.describe()["fingerprint"]
     steps = attrs["persistence"]  # the data have next-step pairs, whichever models ran
     assert 0 < steps["test"]["rel_l2"] and "persistence" in attrs["pca"]
-    assert read_by_latent(study)[8]["ranking"] == result.rankings[8]
+    record = ScreenRecord.from_study(study)
+    assert record.ranking(8) == result.rankings[8] and record.latents == (4, 8)
+    assert record.to_attrs() == {key: attrs[key] for key in record.to_attrs()}  # a round trip
 
     # screen.csv: one row per run, the compression curve's data.
     runs = pd.read_csv(result.csv_path)
@@ -100,10 +106,10 @@ def test_screen_stores_the_contract_per_latent_and_resumes_without_retraining(ti
     again = screen(config, tiny_data, storage_url(home), progress=None)
     assert again.n_trained == 0 and len(study.get_trials()) == 2 * len(names)
     # A latent size more trains that size only; one more repeat, one run per (architecture, latent).
-    more = screen(ScreenConfig(**{**TINY, "latent": (4, 8, 16)}, architectures=("conv",), run="tiny"),
+    more = screen(ScreenConfig(workspace=workspace_of(home), **{**TINY, "latent": (4, 8, 16)}, architectures=("conv",), run="tiny"),
                   tiny_data, storage_url(home), progress=None)
     assert more.n_trained == 1 and more.rankings[16] == ["conv"]
-    repeated = screen(ScreenConfig(**{**TINY, "repeats": 2, "latent": 4}, architectures=("conv",),
+    repeated = screen(ScreenConfig(workspace=workspace_of(home), **{**TINY, "repeats": 2, "latent": 4}, architectures=("conv",),
                                    run="tiny"), tiny_data, storage_url(home), progress=None)
     assert repeated.n_trained == 1
     assert len(study.get_trials()) == 2 * len(names) + 2
@@ -112,7 +118,8 @@ def test_screen_stores_the_contract_per_latent_and_resumes_without_retraining(ti
 def test_a_screen_stored_before_the_latent_axis_still_reads_and_is_not_resumed(tiny_data, home):
     # What a screen stored before latent sizes were an axis holds: params architecture and repeat,
     # one latent in the user attrs, and no *_by_latent attrs.
-    from hpo.optimization import OptimizeConfig, choose_architectures, read_screen
+    from hpo.optimize.config import OptimizeConfig
+    from hpo.optimize.optimization import choose_architectures, read_screen
 
     url = storage_url(home)
     study = optuna.create_study(study_name="old-screen", storage=url, direction="minimize")
@@ -128,17 +135,19 @@ def test_a_screen_stored_before_the_latent_axis_still_reads_and_is_not_resumed(t
                        "data": tiny_data.describe(),
                        "settings": {"epochs": 2, "latent": None, "loss": "mse"}}.items():
         study.set_user_attr(key, json_safe(value))
-    assert read_by_latent(study) == {50: {"ranking": ["dual", "conv"], "pca": pca}}
-    stored = read_screen("old", url)
-    assert choose_architectures(OptimizeConfig(run="old", top=1), stored) == ["dual"]
+    record = ScreenRecord.from_study(read_screen("old", url))
+    assert record.rankings == {50: ["dual", "conv"]} and record.pca == {50: pca}
+    assert record.augment == () and record.leaderboard_row("dual", 50) == {"architecture": "dual",
+                                                                           "latent": 50}
+    assert choose_architectures(OptimizeConfig(run="old", top=1), record) == ["dual"]
     with pytest.raises(ConfigError, match="used other settings.*version None -> 2"):
-        screen(ScreenConfig(**TINY, architectures=("conv",), run="old"), tiny_data, url, progress=None)
+        screen(ScreenConfig(workspace=workspace_of(home), **TINY, architectures=("conv",), run="old"), tiny_data, url, progress=None)
 
 
-def test_augmented_screen_compares_with_augmented_pca_and_shows_plain_pca(make_seed, home):
-    data = load(make_seed(n_sims=5, n_frames=6, channel_names=["temperature", "pressure",
+def test_augmented_screen_compares_with_augmented_pca_and_shows_plain_pca(make_original, home):
+    data = load(make_original(n_sims=5, n_frames=6, channel_names=["temperature", "pressure",
                                                                 "velocity_x"]), seed=0)
-    config = ScreenConfig(**TINY, architectures=("conv",), augment=("shift-x", "mirror-x"), run="aug")
+    config = ScreenConfig(workspace=workspace_of(home), **TINY, architectures=("conv",), augment=("shift-x", "mirror-x"), run="aug")
     result = screen(config, data, storage_url(home), progress=None)
     study = optuna.load_study(study_name="aug-screen", storage=storage_url(home))
     (trial,) = study.get_trials()
@@ -150,11 +159,13 @@ def test_augmented_screen_compares_with_augmented_pca_and_shows_plain_pca(make_s
     assert "PCA (plain)" in format_screen(result, "rel_l2")
 
 
-def test_the_seed_preset_keeps_the_original_recipe(tiny_data, home):
-    config = ScreenConfig(epochs=1, repeats=1, batch_size=4, preset="seed", architectures=("conv",),
-                          run="seed")
+def test_the_original_preset_keeps_the_original_recipe_and_seed_is_its_old_name(tiny_data, home):
+    config = ScreenConfig(workspace=workspace_of(home), epochs=1, repeats=1, batch_size=4,
+                          preset="seed", architectures=("conv",), run="original")
+    assert config.preset == "original"  # --preset seed, the old name, still works
     screen(config, tiny_data, storage_url(home), progress=None)
-    study = optuna.load_study(study_name="seed-screen", storage=storage_url(home))
+    study = optuna.load_study(study_name="original-screen", storage=storage_url(home))
+    assert study.user_attrs["settings"]["preset"] == "original"
     (trial,) = study.get_trials()
     params = trial.user_attrs["params"]
     assert trial.params["latent"] == 50 and study.user_attrs["settings"]["patience"] == 5
@@ -163,14 +174,14 @@ def test_the_seed_preset_keeps_the_original_recipe(tiny_data, home):
     assert study.user_attrs["augment"] == []
 
 
-def test_resume_on_other_data_is_refused(tiny_data, make_seed, home):
-    config = ScreenConfig(**TINY, architectures=("conv",), run="other")
+def test_resume_on_other_data_is_refused(tiny_data, make_original, home):
+    config = ScreenConfig(workspace=workspace_of(home), **TINY, architectures=("conv",), run="other")
     screen(config, tiny_data, storage_url(home), progress=None)
-    other = load(make_seed("other.h5", n_sims=5, n_frames=7), seed=0)
+    other = load(make_original("other.h5", n_sims=5, n_frames=7), seed=0)
     with pytest.raises(Exception, match="other data"):
         screen(config, other, storage_url(home), progress=None)
     with pytest.raises(Exception, match="other settings"):
-        screen(ScreenConfig(**{**TINY, "epochs": 3}, architectures=("conv",), run="other"),
+        screen(ScreenConfig(workspace=workspace_of(home), **{**TINY, "epochs": 3}, architectures=("conv",), run="other"),
                tiny_data, storage_url(home), progress=None)
 
 
@@ -186,7 +197,7 @@ def test_a_diverging_run_fails_alone(tiny_data, home, monkeypatch):
         return real_fit(name, params, *args, **kwargs)
 
     monkeypatch.setattr(training, "fit", fit_with_exploding_conv)
-    config = ScreenConfig(**TINY, architectures=("conv", "conv_dropout"), run="nan")
+    config = ScreenConfig(workspace=workspace_of(home), **TINY, architectures=("conv", "conv_dropout"), run="nan")
     result = screen(config, tiny_data, storage_url(home), progress=None)
     study = optuna.load_study(study_name="nan-screen", storage=storage_url(home))
     states = {t.params["architecture"]: t.state for t in study.get_trials()}
@@ -197,11 +208,12 @@ def test_a_diverging_run_fails_alone(tiny_data, home, monkeypatch):
     assert list(result.runs["state"]) == ["fail", "complete"]  # screen.csv keeps the failed run
 
 
-def test_cli_quick_style_run_prints_leaderboard(make_seed, home, capsys):
-    path = make_seed(n_sims=5, n_frames=6)
+def test_cli_quick_style_run_prints_leaderboard(make_original, home, capsys):
+    path = make_original(n_sims=5, n_frames=6)
     code = run(screen_main, ["--data", str(path), "--architectures", "dual",
                              "--epochs", "1", "--repeats", "1", "--params", "6000", "--latent", "4,8",
-                             "--storage", storage_url(home), "--run", "cli"])
+                             "--storage", storage_url(home), "--run", "cli",
+                             "--home", str(home / "studies")])
     out = capsys.readouterr().out
     assert code == 0
     assert "ranking (rel_l2 on validation):" in out and "PCA" in out
@@ -233,9 +245,10 @@ def test_cli_quick_style_run_prints_leaderboard(make_seed, home, capsys):
     (["--preset", "seed", "--latent", "8"], "--params and --latent size the matched preset"),
     (["--storage", "nowhere"], "--storage must be a database URL"),
 ])
-def test_bad_flags_exit_2_with_one_line(make_seed, home, capsys, flags, expected):
-    path = make_seed(n_sims=5, n_frames=6)
-    code = invoke(["--data", str(path), "--storage", storage_url(home), *flags])
+def test_bad_flags_exit_2_with_one_line(make_original, home, capsys, flags, expected):
+    path = make_original(n_sims=5, n_frames=6)
+    code = invoke(["--data", str(path), "--storage", storage_url(home), "--home",
+                   str(home / "studies"), *flags])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and expected in err[0]

@@ -17,7 +17,7 @@ from hpo.data import load
 from hpo.errors import ConfigError
 from hpo.training import TrainConfig, TrainingFailed, evaluate, fit, fit_model
 
-from conftest import write_seed
+from helpers import write_original
 
 # Two levels (vqvae2 needs them), few filters, a small code: a second or two per fit.
 SMALL = {"n_layers": 2, "filters_0": 4, "filters_1": 4, "latent": 8}
@@ -161,7 +161,7 @@ def test_out_of_memory_becomes_training_failed(tiny_flow_data):
 
 @pytest.mark.parametrize("name", ["conv", "dual"])
 def test_streamed_data_trains_through_the_split_datasets(name, tmp_path):
-    data = load(write_seed(tmp_path / "seed.h5"), memory_budget_bytes=20_000)
+    data = load(write_original(tmp_path / "seed.h5"), memory_budget_bytes=20_000)
     assert data.streamed
     result = fit(name, SMALL, data, TrainConfig(epochs=1), **QUIET)
     assert set(result.history[0]) == _expected_keys(name, data.channel_names)
@@ -260,7 +260,7 @@ def test_the_recipe_knobs_build_and_train_through_keras_tuner(tiny_flow_data):
     import keras_tuner as kt
     from types import SimpleNamespace
 
-    from hpo.tuner_engine import FlowHyperModel
+    from hpo.optimize.tuner_engine import FlowHyperModel
 
     space = _recipe_space("silu", "layer", "transpose", "plateau")
     settings = SimpleNamespace(epochs=1, patience=1, loss="mse", seed=0, metric="rel_l2",

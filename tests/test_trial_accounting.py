@@ -14,11 +14,13 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpo.claims import ClaimLock
+from hpo.optimize.claims import ClaimLock
 from hpo.errors import StudyFailed
 from hpo.storage import open_storage
-from hpo.study import (FAILURE, WORKER_PID, StudySettings, TrialResult, Worker, counted_trials,
-                       finished_trials)
+from hpo.keys import FAILURE, WORKER_PID
+from hpo.optimize.settings import StudySettings
+from hpo.optimize.worker import TrialResult, Worker
+from hpo.optimize.trials import counted_trials, finished_trials
 
 C, P, F = TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL
 STUDY = "s"
@@ -181,7 +183,7 @@ def test_failures_in_a_row_are_counted_across_worker_processes(tmp_path):
 
 def _failing_worker_process(config, name: str, architecture: str,
                             storage_url: str, index: int, deadline, first_trial: int) -> None:
-    """hpo.optimization._worker_process with an objective whose every trial fails."""
+    """hpo.optimization.worker_process with an objective whose every trial fails."""
     worker = make_worker(storage_url, Scripted("B" * 20), first_trial=first_trial,
                          n_trials=config.settings.n_trials,
                          max_failures=config.settings.max_failures)
@@ -193,7 +195,8 @@ def _failing_worker_process(config, name: str, architecture: str,
 
 @pytest.mark.slow
 def test_the_parent_of_worker_processes_stops_and_raises_instead_of_spinning(tmp_path):
-    from hpo.optimization import OptimizeConfig, _run_workers  # not in the spawned workers
+    from hpo.optimize.config import OptimizeConfig
+    from hpo.optimize.processes import run_workers  # not in the spawned workers
 
     url = sqlite_url(tmp_path)
     # A process runs 2 trials, then is replaced: no single process ever sees 3 failures, only the
@@ -202,14 +205,14 @@ def test_the_parent_of_worker_processes_stops_and_raises_instead_of_spinning(tmp
     config = OptimizeConfig(run="t", architectures=("conv",), settings=settings, n_workers=2)
     raised, lines = [], []
 
-    def run_workers():
+    def supervise():
         try:
-            _run_workers(config, STUDY, "conv", url, {}, None, lines.append,
+            run_workers(config, STUDY, "conv", url, {}, None, lines.append,
                          process_target=_failing_worker_process)
         except StudyFailed as exc:
             raised.append(exc)
 
-    thread = threading.Thread(target=run_workers, daemon=True)
+    thread = threading.Thread(target=supervise, daemon=True)
     thread.start()
     thread.join(60)
     assert not thread.is_alive(), "the parent still runs: it keeps replacing failing workers"
@@ -226,12 +229,13 @@ def _crashing_worker_process(config, name, architecture, storage_url, index, dea
 
 @pytest.mark.slow
 def test_worker_processes_that_crash_end_the_run_with_an_error(tmp_path):
-    from hpo.optimization import OptimizeConfig, _run_workers
+    from hpo.optimize.config import OptimizeConfig
+    from hpo.optimize.processes import run_workers
 
     url = sqlite_url(tmp_path)
     config = OptimizeConfig(run="t", architectures=("conv",), settings=StudySettings(n_trials=2),
                             n_workers=2)
     with pytest.raises(StudyFailed, match=r"2 worker process\(es\) of 's' exited with \[9, 9\]"):
-        _run_workers(config, STUDY, "conv", url, {}, None, print,
+        run_workers(config, STUDY, "conv", url, {}, None, print,
                      process_target=_crashing_worker_process)
     assert stored(url) == []

@@ -9,20 +9,20 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo.cli import run
-from hpo.optimization import optimize
-from hpo.optimize import main as optimize_main
+from hpo.optimize.optimization import optimize
+from hpo.optimize.__main__ import main as optimize_main
 from hpo.storage import open_storage
-from test_optimize import cli_args, config, screened, sqlite, workspace  # noqa: F401 - fixtures
+from helpers import cli_args, optimize_config, sqlite
 
 pytestmark = pytest.mark.slow
 
 
-def test_keras_tuner_trials_are_mirrored_into_optuna_and_resume_adds_nothing(workspace):
-    engine = config(workspace, architectures=("conv",), engine="keras-tuner", tuner="random",
+def test_keras_tuner_trials_are_mirrored_into_optuna_and_resume_adds_nothing(home):
+    engine = optimize_config(home, architectures=("conv",), engine="keras-tuner", tuner="random",
                     settings={"n_trials": 2, "epochs": 2})
-    result = optimize(engine, sqlite(workspace), progress=None)
+    result = optimize(engine, sqlite(home), progress=None)
     assert result.studies == ["t-conv-keras-tuner"]
-    study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(workspace)))
+    study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(home)))
     trials = study.get_trials()
     assert len(trials) == 2
     assert {t.user_attrs["keras_tuner_trial_id"] for t in trials} == {"random:0", "random:1"}
@@ -33,22 +33,22 @@ def test_keras_tuner_trials_are_mirrored_into_optuna_and_resume_adds_nothing(wor
         assert math.isfinite(trial.value) and trial.value == min(trial.intermediate_values.values())
         assert len(trial.intermediate_values) == 2
 
-    optimize(engine, sqlite(workspace), progress=None)  # resumes: KerasTuner has its 2 trials
+    optimize(engine, sqlite(home), progress=None)  # resumes: KerasTuner has its 2 trials
     assert len(study.get_trials()) == 2
 
 
-def test_keras_tuner_with_workers_exits_2_with_one_line(workspace, capsys):
-    code = run(optimize_main, cli_args(workspace, sqlite(workspace), "--architectures", "conv",
+def test_keras_tuner_with_workers_exits_2_with_one_line(home, capsys):
+    code = run(optimize_main, cli_args(home, sqlite(home), "--architectures", "conv",
                                        "--engine", "keras-tuner", "--workers", "2"))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--workers applies to the optuna engine" in err[0], err
 
 
-def test_keras_tuner_best_model_is_kept_and_scored_on_test(workspace):
-    engine = config(workspace, architectures=("conv",), engine="keras-tuner", tuner="random",
+def test_keras_tuner_best_model_is_kept_and_scored_on_test(home):
+    engine = optimize_config(home, architectures=("conv",), engine="keras-tuner", tuner="random",
                     settings={"n_trials": 2, "epochs": 2})
-    result = optimize(engine, sqlite(workspace), progress=None)
-    study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(workspace)))
+    result = optimize(engine, sqlite(home), progress=None)
+    study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(home)))
     best = study.user_attrs["best_model_trial"]
     assert study.user_attrs["best_model_value"] == study.best_value == study.trials[best].value
     row = result.summary.iloc[0]
@@ -57,12 +57,12 @@ def test_keras_tuner_best_model_is_kept_and_scored_on_test(workspace):
     assert row["val_rel_l2"] == pytest.approx(study.best_value, rel=1e-3)
 
 
-def test_keras_tuner_hyperband_stops_at_the_epoch_budget(workspace):
+def test_keras_tuner_hyperband_stops_at_the_epoch_budget(home):
     budget = 5
-    engine = config(workspace, architectures=("conv",), engine="keras-tuner", tuner="hyperband",
+    engine = optimize_config(home, architectures=("conv",), engine="keras-tuner", tuner="hyperband",
                     settings={"epochs": 3, "epoch_budget": budget})
-    optimize(engine, sqlite(workspace), progress=None)
-    study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(workspace)))
+    optimize(engine, sqlite(home), progress=None)
+    study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(home)))
     epochs = [len(t.intermediate_values) for t in study.get_trials()]
     # No trial starts once the budget is spent: the last one may end past it, by less than a trial.
     assert sum(epochs[:-1]) < budget <= sum(epochs) < budget + 3, epochs

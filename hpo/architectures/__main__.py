@@ -1,7 +1,7 @@
 """`python -m hpo.architectures`: one row per architecture under a preset (parameters, latent, shapes).
 
     python -m hpo.architectures                                  # matched: 170k params, latent 50
-    python -m hpo.architectures --preset seed --input-shape 200,100,1
+    python -m hpo.architectures --preset original --input-shape 200,100,1
     python -m hpo.architectures --params 400000 --latent 32
 """
 
@@ -13,7 +13,8 @@ from typing import Sequence
 
 from hpo import architectures
 from hpo.backend import import_keras_quietly
-from hpo.cli import ArgumentParser, run
+from hpo.cli import ArgumentParser, entry_point
+from hpo.registry import PRESETS
 
 
 def _input_shape(text: str) -> tuple[int, int, int]:
@@ -39,9 +40,10 @@ def _positive_int(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m hpo.architectures",
                             description="Print every architecture's size under a preset.")
-    parser.add_argument("--preset", choices=["seed", "matched"], default="matched",
-                        help="seed: the original study's configurations; matched (default): widths "
-                             "solved to --params at --latent")
+    parser.add_argument("--preset", choices=PRESETS.names() + tuple(PRESETS.aliases),
+                        default="matched",
+                        help="original: the original study's configurations ('seed' is its old "
+                             "name); matched (default): widths solved to --params at --latent")
     parser.add_argument("--input-shape", type=_input_shape, default=architectures.DEFAULT_INPUT_SHAPE,
                         metavar="H,W,C",
                         help="input grid and channels (default 200,100,3)")
@@ -71,5 +73,7 @@ def _shape(shape) -> str:
     return "x".join(map(str, shape))
 
 
+cli = entry_point(main)  # [project.scripts] hpo-architectures
+
 if __name__ == "__main__":
-    sys.exit(run(main))
+    sys.exit(cli())

@@ -51,9 +51,9 @@ MAX_GROUPS = 8  # group norm: at most 8 groups (a level has 3-60 channels at the
 # training recipe"): with tanh the models stall at validation rel_l2 0.77 with either schedule; gelu
 # or silu with resize-then-convolve reach 0.57-0.64 (strided transposed convolutions 0.70-0.77 at this
 # rate); group/layer norm and reduce-on-plateau do not help consistently; 3x3 kernels do as well as
-# 5x5 at ~0.65x the multiply-adds on 200 x 100. The seed preset keeps SEED_RECIPE.
+# 5x5 at ~0.65x the multiply-adds on 200 x 100. The seed preset keeps ORIGINAL_RECIPE.
 RECIPE = {"activation": "gelu", "norm": "none", "upsample": "resize", "schedule": "cosine", "kernel": 3}
-SEED_RECIPE = {"activation": "tanh", "norm": "none", "upsample": "transpose", "schedule": "constant",
+ORIGINAL_RECIPE = {"activation": "tanh", "norm": "none", "upsample": "transpose", "schedule": "constant",
                "kernel": 5}
 
 # Per-layer knobs of every encoder level (the decoder mirrors them), with the original study's ranges.

@@ -1,11 +1,11 @@
-"""Presets: the seed study's configurations, and matched ones (equal latent, equal parameter budget).
+"""Presets: the original study's configurations, and matched ones (equal latent, equal budget).
 
-    seed_params("vqvae2")                                    # complete params, as the study ran them
+    original_params("vqvae2")                                    # complete params, as the study ran them
     matched_params("vqvae2", (200, 100, 3), 170_000, 50)     # width solved to 170k +- 10%
     summarize("matched", (200, 100, 3))                      # one Row per architecture (the CLI's table)
 
-The seed study trained conv, conv_dropout, vqvae2 and dual on one channel (velocity) and depthwise on
-all three (SEED_CHANNELS); the presets build for any C, with C output channels.
+The original study trained conv, conv_dropout, vqvae2 and dual on one channel (velocity) and depthwise on
+all three (ORIGINAL_CHANNELS); the presets build for any C, with C output channels.
 """
 
 from __future__ import annotations
@@ -13,17 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hpo import architectures, sizing
-from hpo.architectures.blocks import RECIPE, SEED_RECIPE
+from hpo.architectures.blocks import RECIPE, ORIGINAL_RECIPE
 from hpo.architectures.vqvae2 import split_latent
 from hpo.errors import ConfigError
+from hpo.registry import PRESETS
 from hpo.space import complete
 
-PRESETS = ("seed", "matched")
+DEFAULT_MATCHED_PARAMS = 170_000  # about the original study's conv on 200x100x3 (168,656)
+DEFAULT_MATCHED_LATENT = 50  # the original study's conv latent
 
-DEFAULT_MATCHED_PARAMS = 170_000  # about the seed's conv on 200x100x3 (168,656)
-DEFAULT_MATCHED_LATENT = 50  # the seed's conv latent
-
-SEED_CHANNELS = {"conv": 1, "conv_dropout": 1, "vqvae2": 1, "depthwise": 3, "dual": 1}
+ORIGINAL_CHANNELS = {"conv": 1, "conv_dropout": 1, "vqvae2": 1, "depthwise": 3, "dual": 1}
 
 
 def _per_layer(key: str, values) -> dict:
@@ -40,33 +39,33 @@ def _recipe(recipe: dict) -> dict:
             "shift_x": False, "mirror_x": False}
 
 
-# The seed's levels: filters [3, 9, 27], strides [2, 2, 5] (blocks.STRIDES[3]), no L2, and its recipe,
+# The original study's levels: filters [3, 9, 27], strides [2, 2, 5] (blocks.STRIDES[3]), no L2, and its recipe,
 # every knob spelled out: kernel 5, tanh, no normalisation, strided Conv2DTranspose, a constant rate.
-_SEED_LEVELS = {"n_layers": 3, **_per_layer("filters", (3, 9, 27)),
-                **_per_layer("l2", (0.0,) * 3), "width": 1.0, **_recipe(SEED_RECIPE),
+_ORIGINAL_LEVELS = {"n_layers": 3, **_per_layer("filters", (3, 9, 27)),
+                **_per_layer("l2", (0.0,) * 3), "width": 1.0, **_recipe(ORIGINAL_RECIPE),
                 "learning_rate": 1e-3, "batch_size": 8}
 
-SEED = {
-    "conv": {**_SEED_LEVELS, "latent": 50},
-    "conv_dropout": {**_SEED_LEVELS, "latent": 50, "dropout": 0.2},
-    "vqvae2": {**_SEED_LEVELS, "latent": 50, "latent_split": 0.5},  # 25 top + 25 bottom
-    "depthwise": {**_SEED_LEVELS, "latent": 90, **_per_layer("depth_multiplier", (3, 3, 3))},
-    "dual": {**_SEED_LEVELS, "latent": 50},
+ORIGINAL = {
+    "conv": {**_ORIGINAL_LEVELS, "latent": 50},
+    "conv_dropout": {**_ORIGINAL_LEVELS, "latent": 50, "dropout": 0.2},
+    "vqvae2": {**_ORIGINAL_LEVELS, "latent": 50, "latent_split": 0.5},  # 25 top + 25 bottom
+    "depthwise": {**_ORIGINAL_LEVELS, "latent": 90, **_per_layer("depth_multiplier", (3, 3, 3))},
+    "dual": {**_ORIGINAL_LEVELS, "latent": 50},
 }
 
-# Matched presets start from the seed's structure with the default recipe (blocks.RECIPE, which also
+# Matched presets start from the original study's structure with the default recipe (blocks.RECIPE, which also
 # sets 3x3 kernels: the resize decoder needs no kernel as large as the stride); sizing then scales
 # every width. Two structural departures, both so that the default budget (170k at latent 50 on
 # 200x100) is feasible for every architecture:
 # - vqvae2 gives the top code 70% of the latent (the space's upper end): the bottom code's Dense
 #   layers cost 2 * (H/2 * W/2) parameters per unit (10,000 on 200x100), the top's about 5x less.
 # - depthwise uses multipliers [2, 2, 2] (8 filters per channel, 24 features on 3 channels, close to
-#   conv's 27): the seed's [3, 3, 3] gives 81 features on 3 channels, whose Dense layer alone would
+#   conv's 27): the original's [3, 3, 3] gives 81 features on 3 channels, whose Dense layer alone would
 #   take 4050 * latent parameters, and width cannot shrink multipliers.
 MATCHED_BASE = {name: {**params, **_recipe(RECIPE)} for name, params in {
-    **SEED,
-    "vqvae2": {**SEED["vqvae2"], "latent_split": 0.7},
-    "depthwise": {**SEED["depthwise"], **_per_layer("depth_multiplier", (2, 2, 2))},
+    **ORIGINAL,
+    "vqvae2": {**ORIGINAL["vqvae2"], "latent_split": 0.7},
+    "depthwise": {**ORIGINAL["depthwise"], **_per_layer("depth_multiplier", (2, 2, 2))},
 }.items()}
 
 
@@ -81,18 +80,29 @@ class Row:
     output_shapes: dict  # head name -> (H, W, C)
 
 
-def seed_params(name: str) -> dict:
-    """The complete params of `name` as the seed study configured it."""
-    return complete(_space_with_preset(name, SEED), SEED[name])
+def original_params(name: str, input_shape=None, n_params: int | None = None,
+                    latent: int | None = None) -> dict:
+    """The complete params of `name` as the original study configured it (any input shape).
+
+    Raises:
+        ConfigError: a budget or latent size was given (they size the matched preset).
+    """
+    if n_params is not None or latent is not None:
+        raise ConfigError("--params and --latent size the matched preset; drop them or use "
+                          "--preset matched")
+    return complete(_space_with_preset(name, ORIGINAL), ORIGINAL[name])
 
 
-def matched_params(name: str, input_shape=None, n_params: int = DEFAULT_MATCHED_PARAMS,
-                   latent: int = DEFAULT_MATCHED_LATENT) -> dict:
-    """The complete params of `name` with `latent` and the width solved to `n_params` (+-10%).
+def matched_params(name: str, input_shape=None, n_params: int | None = DEFAULT_MATCHED_PARAMS,
+                   latent: int | None = DEFAULT_MATCHED_LATENT) -> dict:
+    """The complete params of `name` with `latent` and the width solved to `n_params` (+-10%);
+    None: the defaults (170,000 parameters, latent 50).
 
     Raises:
         ConfigError: a bad budget or latent, or a budget below the smallest feasible one.
     """
+    n_params = DEFAULT_MATCHED_PARAMS if n_params is None else n_params
+    latent = DEFAULT_MATCHED_LATENT if latent is None else latent
     input_shape = architectures.check_input_shape(input_shape or architectures.DEFAULT_INPUT_SHAPE)
     if not isinstance(n_params, int) or n_params < 1:
         raise ConfigError(f"--params must be a positive integer, but got {n_params}")
@@ -106,28 +116,22 @@ def matched_params(name: str, input_shape=None, n_params: int = DEFAULT_MATCHED_
 
 def preset_params(name: str, preset: str, input_shape=None, n_params: int | None = None,
                   latent: int | None = None) -> dict:
-    """Params of `name` under `preset` ("seed" or "matched"); n_params/latent only for "matched"."""
-    if preset not in PRESETS:
-        raise ConfigError(f"no preset {preset!r}; choose from: {', '.join(PRESETS)}")
-    if preset == "seed":
-        if n_params is not None or latent is not None:
-            raise ConfigError("--params and --latent size the matched preset; drop them or use "
-                              "--preset matched")
-        return seed_params(name)
-    return matched_params(name, input_shape,
-                          DEFAULT_MATCHED_PARAMS if n_params is None else n_params,
-                          DEFAULT_MATCHED_LATENT if latent is None else latent)
+    """Params of `name` under `preset` (hpo.registry.PRESETS: "matched" or "original", whose old
+    name "seed" is accepted); n_params/latent only for "matched"."""
+    return PRESETS.create(preset, name, input_shape, n_params, latent)
 
 
 def summarize(preset: str = "matched", input_shape=None, n_params: int | None = None,
               latent: int | None = None) -> list[Row]:
     """Build every architecture under `preset` and describe it (trainable count, latent, shapes)."""
     input_shape = architectures.check_input_shape(input_shape or architectures.DEFAULT_INPUT_SHAPE)
+    from hpo.metrics import RECONSTRUCTION  # here: hpo.metrics imports Keras
+
     rows = []
     for name in architectures.names():
         params = preset_params(name, preset, input_shape, n_params, latent)
         model = architectures.build(name, params, input_shape)
-        outputs = model.output if isinstance(model.output, dict) else {"reconstruction": model.output}
+        outputs = model.output if isinstance(model.output, dict) else {RECONSTRUCTION: model.output}
         rows.append(Row(name=name,
                         n_params=architectures.trainable_count(model),
                         latent=_describe_latent(name, params),

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
-from hpo.cli import ArgumentParser, run
+from hpo.cli import ArgumentParser, add_home_argument, entry_point, workspace_from_args
 from hpo.config import DEFAULT_SEED
 from hpo.data.arguments import add_data_arguments, load_from_args
 from hpo.data.loader import FlowData
@@ -37,15 +37,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     show.add_argument("path", type=Path, nargs="?", default=None,
                       help="HDF5 file (default: the embedded dataset, generated on first use)")
     show.add_argument("--dataset", metavar="NAME", default=None)
+    add_home_argument(show)
 
     check = commands.add_parser("check", help="load, validate, split and scale the data as the "
                                               "optimizers will, and say what came out")
     add_data_arguments(check)
     check.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seeds the split")
     check.add_argument("--json", action="store_true", help="print the data description as JSON")
+    add_home_argument(check)
 
     make = commands.add_parser("generate", help="generate the embedded Rayleigh-Benard dataset")
-    make.add_argument("--out", type=Path, default=None, help="where to write it (default: the cache)")
+    make.add_argument("--out", type=Path, default=None,
+                      help="where to write it (default: the cache, <home>/data/)")
+    add_home_argument(make)
     make.add_argument("--quick", action="store_true", help="a small, fast version for trials and tests")
     make.add_argument("--cases", metavar="N", type=int, default=None,
                       help="number of simulations of a custom design (default: 24; quick: 6)")
@@ -80,19 +84,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.path is None:
             from hpo.data import embedded  # only the default needs the solver
 
-            args.path = embedded.default_dataset_path()
+            args.path = embedded.default_dataset_path(workspace=workspace_from_args(args))
         print(format_info(info(args.path, args.dataset)))
     elif args.command == "check":
-        data = load_from_args(args, echo=None)
+        data = load_from_args(args, echo=None, workspace=workspace_from_args(args))
         print(json.dumps(data.describe(), indent=2) if args.json else format_check(data))
     elif args.command == "generate":
         from hpo.data import embedded  # here: only `generate` needs the solver
 
         spec = _custom_spec(args, embedded)
         if spec is None:
-            print(embedded.generate_dataset(args.out, args.quick))
+            print(embedded.generate_dataset(args.out, args.quick,
+                                            workspace=workspace_from_args(args)))
         else:
-            print(embedded.generate_dataset(args.out, spec=spec))
+            print(embedded.generate_dataset(args.out, spec=spec,
+                                            workspace=workspace_from_args(args)))
     else:
         simulate(args)
     return 0
@@ -189,5 +195,7 @@ def format_check(data: FlowData) -> str:
     return "\n".join(lines)
 
 
+cli = entry_point(main)  # [project.scripts] hpo-data
+
 if __name__ == "__main__":
-    sys.exit(run(main))
+    sys.exit(cli())

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from hpo.config import DEFAULT_MEMORY_BUDGET_BYTES
 from hpo.data.loader import FlowData, load
+from hpo.workspace import Workspace
 
 MIB = 1024**2
 
@@ -31,27 +32,42 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGro
     return group
 
 
-def load_keywords(args: argparse.Namespace) -> dict[str, Any]:
+def load_keywords(args: argparse.Namespace, workspace: Workspace | None = None,
+                  quick: bool = False) -> dict[str, Any]:
     """The `load` keywords for the flags of `add_data_arguments` (and `args.seed` when present), e.g.
-    for worker processes that load the same data again."""
+    for worker processes that load the same data again.
+
+    Args:
+        workspace: where the embedded dataset is cached when --data is not given.
+        quick: without --data, the quick embedded dataset (`--quick`) instead of the default one.
+    """
     budget = DEFAULT_MEMORY_BUDGET_BYTES if args.memory_budget is None else int(args.memory_budget * MIB)
-    options: dict[str, Any] = {"path": args.data, "dataset": args.dataset, "channels": args.channels,
+    path = args.data
+    if path is None and quick:
+        from hpo.data.embedded import default_dataset_path  # the generator only when needed
+
+        path = default_dataset_path(quick=True, workspace=workspace)
+    options: dict[str, Any] = {"path": path, "dataset": args.dataset, "channels": args.channels,
                                "drop_invalid": args.drop_invalid, "memory_budget_bytes": budget}
     if getattr(args, "seed", None) is not None:
         options["seed"] = args.seed
+    if workspace is not None:
+        options["workspace"] = workspace
     return options
 
 
 def load_from_args(args: argparse.Namespace, *, echo: Callable[[str], Any] | None = print,
+                   workspace: Workspace | None = None, quick: bool = False,
                    **overrides: Any) -> FlowData:
     """`load` with the flags of `add_data_arguments` (and `args.seed` when the CLI has one).
 
     Args:
         args: parsed arguments.
         echo: called with each message ("note: dropped ..."); None keeps quiet.
+        workspace, quick: as `load_keywords`'.
         overrides: further `load` keywords (fractions=, seed=, ...), winning over `args`.
     """
-    options = load_keywords(args)
+    options = load_keywords(args, workspace, quick)
     options.update(overrides)
     data = load(**options)
     for message in data.messages if echo is not None else ():

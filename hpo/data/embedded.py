@@ -21,8 +21,8 @@ import h5py
 import numpy as np
 
 from hpo import augment
-from hpo.config import studies_dir
 from hpo.data.rayleigh_benard.simulation import CHANNELS, Case, simulate
+from hpo.workspace import Workspace
 
 # Bump when the solver or the file layout changes, so cached files are regenerated.
 # 2: no-slip walls (Chebyshev in z), a time-dependent design, per-case attrs on scaled_data.
@@ -108,11 +108,12 @@ def _case_name(rayleigh: float, prandtl: float) -> str:
     return f"ra{rayleigh:.3g}_pr{prandtl:.3g}"
 
 
-def default_dataset_path(quick: bool = False,
+def default_dataset_path(quick: bool = False, workspace: Workspace | None = None,
                          progress: Callable[[str], None] = print) -> Path:
-    """Path of the cached default (or quick) dataset, generated on first use."""
+    """Path of the cached default (or quick) dataset in `workspace` (default ./studies),
+    generated on first use."""
     spec = QUICK_SPEC if quick else DEFAULT_SPEC
-    path = cached_path(spec)
+    path = cached_path(spec, workspace)
     if not path.exists():
         progress(f"generating the embedded Rayleigh-Benard dataset ({'quick' if quick else 'default'})"
                  f" into {path}; it is cached for later runs")
@@ -120,14 +121,16 @@ def default_dataset_path(quick: bool = False,
     return path
 
 
-def cached_path(spec: DatasetSpec) -> Path:
+def cached_path(spec: DatasetSpec, workspace: Workspace | None = None) -> Path:
+    """Where `spec`'s file is cached: named by the spec's key, so a changed design is a new file."""
     name = "quick" if spec == QUICK_SPEC else "default" if spec == DEFAULT_SPEC else "custom"
-    return studies_dir() / "data" / f"rayleigh_benard-{name}-{spec.key()}.h5"
+    return (workspace or Workspace()).data_dir / f"rayleigh_benard-{name}-{spec.key()}.h5"
 
 
 def generate_dataset(out: Path | None = None, quick: bool = False,
                      progress: Callable[[str], None] = print,
-                     spec: DatasetSpec | None = None, n_workers: int | None = None) -> Path:
+                     spec: DatasetSpec | None = None, n_workers: int | None = None,
+                     workspace: Workspace | None = None) -> Path:
     """Generate the default (or quick) dataset in the seed layout and return its path.
 
     Args:
@@ -138,7 +141,7 @@ def generate_dataset(out: Path | None = None, quick: bool = False,
         n_workers: processes, one case each at a time; default: all cores.
     """
     spec = spec or (QUICK_SPEC if quick else DEFAULT_SPEC)
-    out = Path(out) if out is not None else cached_path(spec)
+    out = Path(out) if out is not None else cached_path(spec, workspace)
     out.parent.mkdir(parents=True, exist_ok=True)
     cases = design(spec)
     n_workers = n_workers or min(len(cases), os.cpu_count() or 1)

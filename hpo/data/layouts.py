@@ -24,7 +24,7 @@ from hpo.errors import ConfigError, DataError
 
 SEED_DATASET = "scaled_data"
 # The seed files carry no channel names; their three channels are, in order:
-SEED_CHANNELS = ("temperature", "pressure", "velocity")
+ORIGINAL_CHANNELS = ("temperature", "pressure", "velocity")
 
 
 def open_source(path: Path, dataset: str | None = None, channels: ChannelSpec = None) -> Source:
@@ -106,12 +106,12 @@ def _open_array(path: Path, f: h5py.File, name: str, channels: ChannelSpec) -> S
                         "needed; convert it to float32")
     n_rows, height, width = (int(side) for side in ds.shape[:3])
     n_channels = int(ds.shape[3]) if ds.ndim == 4 else 1
-    is_seed = isinstance(f.get(SEED_DATASET), h5py.Dataset)
-    available = tuple(_channel_names(path, f, ds, n_channels, is_seed))
+    is_original = isinstance(f.get(SEED_DATASET), h5py.Dataset)
+    available = tuple(_channel_names(path, f, ds, n_channels, is_original))
     chosen = select_channels(channels, available, available)
     columns = tuple(available.index(channel) for channel in chosen)
     return Source(
-        path=Path(path), layout="seed" if is_seed else "arrays", dataset=name, n_rows=n_rows,
+        path=Path(path), layout="original" if is_original else "arrays", dataset=name, n_rows=n_rows,
         grid=(height, width), available=available, channels=chosen,
         simulations=_simulations(path, f, ds, n_rows),
         physical=_physical(path, ds, n_channels, columns),
@@ -127,7 +127,7 @@ def _attr(f: h5py.File, ds: h5py.Dataset, key: str) -> Any:
 
 
 def _channel_names(path: Path, f: h5py.File, ds: h5py.Dataset, n_channels: int,
-                   is_seed: bool) -> list[str]:
+                   is_original: bool) -> list[str]:
     raw = _attr(f, ds, "channels")
     if raw is not None:
         names = decode_names(raw)
@@ -135,8 +135,8 @@ def _channel_names(path: Path, f: h5py.File, ds: h5py.Dataset, n_channels: int,
             raise DataError(f"attribute channels in {path} names {len(names)} channels but the data has "
                             f"{n_channels}; fix the attribute or delete it")
         return names
-    if is_seed and n_channels == len(SEED_CHANNELS):
-        return list(SEED_CHANNELS)
+    if is_original and n_channels == len(ORIGINAL_CHANNELS):
+        return list(ORIGINAL_CHANNELS)
     return [f"channel_{i}" for i in range(n_channels)]
 
 

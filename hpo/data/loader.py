@@ -19,6 +19,7 @@ from hpo.data.source import Simulation, Source
 from hpo.data.splits import plan_splits
 from hpo.data.validation import apply_invalid_policy, check_file, check_grid, count_nonfinite
 from hpo.errors import ConfigError
+from hpo.workspace import Workspace
 
 # describe() keys that must agree for a resumed study to be using the same data.
 MATCHED_KEYS = ("fingerprint", "channels", "shape", "split")
@@ -105,8 +106,8 @@ def _short(value: Any, limit: int = 60) -> str:
 
 def load(path: str | Path | None = None, *, dataset: str | None = None, channels: ChannelSpec = None,
          drop_invalid: bool = False, fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
-         seed: int = DEFAULT_SEED,
-         memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES) -> FlowData:
+         seed: int = DEFAULT_SEED, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
+         workspace: Workspace | None = None) -> FlowData:
     """Load, validate, split and scale a flow-field file.
 
     Args:
@@ -118,6 +119,7 @@ def load(path: str | Path | None = None, *, dataset: str | None = None, channels
         fractions: (train, val, test) shares; every split gets at least one simulation.
         seed: seeds the split.
         memory_budget_bytes: selected data larger than this is streamed from the file in chunks.
+        workspace: where the embedded dataset is cached (path None); default ./studies.
 
     Returns:
         FlowData; its `messages` say what was dropped and whether the split fell back to time blocks.
@@ -133,7 +135,7 @@ def load(path: str | Path | None = None, *, dataset: str | None = None, channels
     if path is None:
         from hpo.data import embedded  # here: only the default path needs the generator and solver
 
-        path = embedded.default_dataset_path()
+        path = embedded.default_dataset_path(workspace=workspace)
     path = check_file(path)
     source = open_source(path, dataset, channels)
     check_grid(source)

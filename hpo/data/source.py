@@ -36,7 +36,7 @@ class Source:
 
     Attributes:
         path: the HDF5 file.
-        layout: "seed", "arrays" or "the_well".
+        layout: "original" (the original study's layout), "arrays" or "the_well".
         dataset: the HDF5 path read (for The Well, the field groups).
         n_rows: samples in the file.
         grid: (H, W); H is x, W is z (seed) or y (The Well).

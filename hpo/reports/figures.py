@@ -125,34 +125,35 @@ def compression_curve_figure(runs: pd.DataFrame, metric: str) -> go.Figure:
     return figure
 
 
-def front_figure(summary: pd.DataFrame) -> go.Figure | None:
-    """hpo.optimize's front: each study's best model's test rel_l2 against its latent size, log-log,
-    one line per architecture, PCA of the same size dashed (plain PCA dotted where they differ).
-    None when no study has a best model with a latent size."""
-    done = summary.dropna(subset=["latent", "test_rel_l2"]) if "test_rel_l2" in summary else None
+def front_figure(summary: pd.DataFrame, metric: str = "rel_l2") -> go.Figure | None:
+    """hpo.optimize's front: each study's best model's test `metric` against its latent size,
+    log-log, one line per architecture, PCA of the same size dashed (plain PCA dotted where they
+    differ). None when no study has a best model with a latent size."""
+    test, fair, plain = f"test_{metric}", f"pca_test_{metric}", f"plain_pca_test_{metric}"
+    done = summary.dropna(subset=["latent", test]) if test in summary else None
     if done is None or done.empty:
         return None
     figure = go.Figure()
     names = list(dict.fromkeys(done["architecture"]))
     for name in names:
         rows = done[done["architecture"] == name].sort_values("latent")
-        figure.add_trace(go.Scatter(x=rows["latent"], y=rows["test_rel_l2"], mode="lines+markers",
+        figure.add_trace(go.Scatter(x=rows["latent"], y=rows[test], mode="lines+markers",
                                     name=f"{name} (best of its study)",
                                     line={"color": _colour(name, names)},
                                     text=rows["study"], hovertemplate="%{text}: %{y:.4g}"))
-    for column, label, dash, colour in (("pca_test_rel_l2", "PCA, same size", "dash", "black"),
-                                        ("plain_pca_test_rel_l2", "PCA, plain training set", "dot",
-                                         "grey")):
+    for column, label, dash, colour in ((fair, "PCA, same size", "dash", "black"),
+                                        (plain, "PCA, plain training set", "dot", "grey")):
         if column not in done:
             continue
         pca = done.groupby("latent")[column].first().sort_index()
-        if column.startswith("plain") and np.allclose(pca.values, done.groupby("latent")[
-                "pca_test_rel_l2"].first().sort_index().values, equal_nan=True):
+        if column == plain and np.allclose(
+                pca.values, done.groupby("latent")[fair].first().sort_index().values,
+                equal_nan=True):
             continue  # no augmentation: the same PCA
         figure.add_trace(go.Scatter(x=pca.index, y=pca.values, mode="lines+markers", name=label,
                                     line={"color": colour, "dash": dash}))
     figure.update_xaxes(type="log", title_text="latent size", tickvals=sorted(set(done["latent"])))
-    figure.update_yaxes(type="log", title_text="test rel_l2 (lower is better)")
+    figure.update_yaxes(type="log", title_text=f"test {metric} (lower is better)")
     figure.update_layout(height=460)
     return figure
 

@@ -1,9 +1,12 @@
-"""`python -m hpo.screen`: train all five architectures at matched sizes and rank them per latent size.
+"""`python -m hpo.screen` (or `hpo-screen`): train all five architectures at matched sizes and rank
+them per latent size.
 
     python -m hpo.screen [--quick] [--data PATH] [--architectures a,b] [--epochs N] [--repeats R]
                          [--params N] [--latent 8,16,32] [--augment shift-x,mirror-x|none]
-                         [--preset matched|seed] [--loss mse|rel_l2] [--metric rel_l2|mse]
-                         [--patience N] [--storage URL] [--run NAME] [--seed N]
+                         [--preset matched|original] [--loss mse|rel_l2] [--metric rel_l2|mse]
+                         [--patience N] [--storage URL] [--home DIR] [--run NAME] [--seed N]
+
+(`--preset seed` is the original preset's old name, still accepted.)
 """
 
 from __future__ import annotations
@@ -12,15 +15,19 @@ import sys
 from dataclasses import replace
 from typing import Sequence
 
-from hpo.backend import import_keras_quietly, quiet_optuna
-from hpo.cli import ArgumentParser, run
-from hpo.config import DEFAULT_SEED
-from hpo.data import add_data_arguments, load_from_args
 from hpo.augment import SYMMETRIES
 from hpo.augment import parse as parse_augment
-from hpo.screening import (DEFAULT_LATENTS, LOSSES, METRICS, PRESETS, ScreenConfig, format_screen,
-                           parse_latents, quick, screen, validate)
-from hpo.storage import STORAGE_ENV, redact, resolve_storage_url
+from hpo.backend import import_keras_quietly, quiet_optuna
+from hpo.cli import (ArgumentParser, add_home_argument, add_storage_argument, entry_point, storage_from_args, workspace_from_args)
+from hpo.data import add_data_arguments, load_from_args
+from hpo.registry import LOSSES, METRICS, PRESETS
+from hpo.reports.tables import format_screen
+from hpo.screen.config import DEFAULT_LATENTS, QUICK_OVERRIDES, ScreenConfig, parse_latents, quick
+from hpo.screen.config import validate
+from hpo.screen.screening import screen
+from hpo.storage import redact
+
+DEFAULTS = ScreenConfig()
 
 
 def build_parser() -> ArgumentParser:
@@ -28,8 +35,10 @@ def build_parser() -> ArgumentParser:
     add_data_arguments(parser)
     parser.add_argument("--architectures", metavar="a,b,...", default=None,
                         help="comma-separated names (default: all five)")
-    parser.add_argument("--epochs", type=int, default=None, help="max epochs per run (default 30)")
-    parser.add_argument("--repeats", type=int, default=None, help="seeds per architecture (default 3)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"max epochs per run (default {DEFAULTS.epochs})")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help=f"seeds per architecture (default {DEFAULTS.repeats})")
     parser.add_argument("--params", type=int, default=None,
                         help="matched budget of trainable parameters, +-10%% (default 170000)")
     parser.add_argument("--latent", metavar="N[,N...]", default=None,
@@ -41,19 +50,25 @@ def build_parser() -> ArgumentParser:
                              "declares both, a file of your own none)")
     parser.add_argument("--patience", type=int, default=None,
                         help="early-stopping patience in epochs (default: a quarter of --epochs; "
-                             "the seed preset: 5)")
-    parser.add_argument("--preset", choices=PRESETS, default="matched",
-                        help="matched (default): same size and latent; seed: the original study's")
-    parser.add_argument("--loss", choices=LOSSES, default="mse", help="training loss (default mse)")
-    parser.add_argument("--metric", choices=METRICS, default="rel_l2",
-                        help="ranking metric on the validation split (default rel_l2)")
-    parser.add_argument("--storage", metavar="URL", default=None,
-                        help=f"Optuna storage (default ${STORAGE_ENV} or sqlite:///studies/hpo.db)")
-    parser.add_argument("--run", default="default", help="name of this screen (default: default)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seeds splits and weights")
+                             "the original preset: 5)")
+    parser.add_argument("--preset", choices=PRESETS.names() + tuple(PRESETS.aliases),
+                        default=DEFAULTS.preset,
+                        help=f"matched (default {DEFAULTS.preset}): same size and latent; original: "
+                             "the original study's models and recipe ('seed' is its old name)")
+    parser.add_argument("--loss", choices=LOSSES.names(), default=DEFAULTS.loss,
+                        help=f"training loss (default {DEFAULTS.loss})")
+    parser.add_argument("--metric", choices=METRICS.names(), default=DEFAULTS.metric,
+                        help=f"ranking metric on the validation split (default {DEFAULTS.metric})")
+    add_storage_argument(parser)
+    add_home_argument(parser)
+    parser.add_argument("--run", default=DEFAULTS.run,
+                        help=f"name of this screen (default: {DEFAULTS.run})")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                        help=f"random seed of splits and weights (default {DEFAULTS.seed})")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke/demo budget (a few minutes on 2 cores): quick embedded data, "
-                             "15 epochs, 1 repeat; explicit flags still win")
+                        help=f"smoke/demo budget (a few minutes on 2 cores): quick embedded data, "
+                             f"{QUICK_OVERRIDES['epochs']} epochs, {QUICK_OVERRIDES['repeats']} "
+                             f"repeat; explicit flags still win")
     return parser
 
 
@@ -61,7 +76,7 @@ def config_from_args(args) -> ScreenConfig:
     config = ScreenConfig(preset=args.preset, loss=args.loss, metric=args.metric, seed=args.seed,
                           run=args.run, n_params=args.params,
                           latent=None if args.latent is None else parse_latents(args.latent),
-                          augment=parse_augment(args.augment))
+                          augment=parse_augment(args.augment), workspace=workspace_from_args(args))
     if args.architectures:
         config = replace(config, architectures=tuple(
             name.strip() for name in args.architectures.split(",") if name.strip()))
@@ -76,12 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
     validate(config)
-    storage = resolve_storage_url(args.storage)
-    if args.quick and args.data is None:
-        from hpo.data.embedded import default_dataset_path
-
-        args.data = default_dataset_path(quick=True)
-    data = load_from_args(args)
+    storage = storage_from_args(args, config.workspace)
+    data = load_from_args(args, workspace=config.workspace, quick=args.quick)
     counts = ", ".join(f"{split.name} {len(split)}" for split in (data.train, data.val, data.test))
     print(f"data: {data.source_path} {data.input_shape} channels {','.join(data.channel_names)}; "
           f"{data.split_record['strategy']} split: {counts}")
@@ -106,5 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+cli = entry_point(main)  # [project.scripts] hpo-screen
+
 if __name__ == "__main__":
-    sys.exit(run(main))
+    sys.exit(cli())

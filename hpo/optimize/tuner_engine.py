@@ -1,7 +1,7 @@
 """The KerasTuner engine of `hpo.optimize --engine keras-tuner`, mirrored into our Optuna storage.
 
 KerasTuner searches the same declared space (`hpo.space.to_keras_tuner`), on the same data, splits
-and metric as the Optuna engine. Its own state lives in `studies/<run>/keras-tuner/<architecture>-<tuner>`
+and metric as the Optuna engine. Its own state lives in `<workspace>/<run>/keras-tuner/<architecture>-<tuner>`
 (so a re-run resumes); each of its trials is then copied into the Optuna study
 `<run>-<architecture>-keras-tuner` (params with the declared space's distributions, the per-epoch
 validation metric as intermediate values, the best epoch's as value), so one optuna-dashboard
@@ -19,21 +19,23 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Callable
 
 import keras
 import keras_tuner as kt
 import optuna
-from keras_tuner.src.engine import tuner_utils
 
-from hpo import architectures, training
+from hpo import architectures, keys, training
+from hpo.adapters.keras_tuner_internals import trial_and_tuner
 from hpo.augment import from_params
-from hpo.config import studies_dir
-from hpo.errors import ConfigError
-from hpo.optimization import TUNERS
+from hpo.optimize.artifacts import store_best_model
+from hpo.optimize.config import OptimizeConfig, StudyPlan
+from hpo.optimize.settings import StudySettings
+from hpo.optimize.trials import epochs_spent
+from hpo.progress import Progress
+from hpo.registry import TUNERS
 from hpo.space import suggest, to_keras_tuner
 from hpo.storage import open_storage
-from hpo.study import StudySettings, epochs_spent, store_best_model
+from hpo.workspace import Workspace
 
 HISTORY_FILE = "hpo_history.json"  # per KerasTuner trial: the per-epoch validation metric
 
@@ -61,16 +63,15 @@ class FlowHyperModel(kt.HyperModel):
         """
         params = to_keras_tuner(hp, self.space)
         callbacks = list(kwargs.get("callbacks", []))
-        trial = next((c.trial for c in callbacks if isinstance(c, tuner_utils.TunerCallback)), None)
-        tuner = next((c.tuner for c in callbacks if isinstance(c, tuner_utils.TunerCallback)), None)
+        trial, tuner = trial_and_tuner(callbacks)
         first = int(kwargs.get("initial_epoch", 0))
         epochs = int(kwargs.get("epochs", self.settings.epochs)) - first
         seed = self.settings.seed + (int(trial.trial_id) if trial and trial.trial_id.isdigit() else 0)
         keras.utils.set_random_seed(seed)
         config = training.TrainConfig(epochs=max(1, epochs), patience=self.settings.patience,
                                       loss=self.settings.loss, seed=seed,
-                                      monitor=f"val_{self.settings.metric}")
-        metric = f"val_{self.settings.metric}"
+                                      monitor=keys.monitor_key(self.settings.metric))
+        metric = keys.monitor_key(self.settings.metric)
         try:
             result = training.fit_model(model, self.data, config,
                                         learning_rate=params["learning_rate"],
@@ -101,29 +102,43 @@ class FlowHyperModel(kt.HyperModel):
             tuner.oracle.max_trials = len(tuner.oracle.trials)
 
 
-def make_tuner(name: str, hypermodel: FlowHyperModel, settings: StudySettings, run: str,
-               project: str | None = None) -> kt.Tuner:
-    """KerasTuner's `name` tuner; `project` names its folder (default `<architecture>-<tuner>`)."""
-    common = dict(objective=kt.Objective(f"val_{settings.metric}", direction="min"),
-                  seed=settings.seed, directory=str(studies_dir() / run / "keras-tuner"),
+def make_tuner(name: str, hypermodel: FlowHyperModel, settings: StudySettings, directory,
+               project: str) -> kt.Tuner:
+    """KerasTuner's `name` tuner (hpo.registry.TUNERS) keeping its state in `directory/project`."""
+    common = dict(objective=kt.Objective(keys.monitor_key(settings.metric), direction="min"),
+                  seed=settings.seed, directory=str(directory),
                   # One project per tuner: switching --tuner starts its own search, not a clash.
-                  project_name=project or f"{hypermodel.architecture}-{name}", overwrite=False,
+                  project_name=project, overwrite=False,
                   # The same rule as the Optuna engine's --max-failures.
                   max_consecutive_failed_trials=settings.max_failures)
-    if name == "hyperband":
-        # With an epoch budget, iterate the brackets until it is spent (None: no iteration limit).
-        iterations = 1 if settings.epoch_budget is None else None
-        return kt.Hyperband(hypermodel, max_epochs=settings.epochs, factor=3,
-                            hyperband_iterations=iterations, **common)
-    if name == "bayesian":
-        return kt.BayesianOptimization(hypermodel, max_trials=settings.n_trials, **common)
-    if name == "random":
-        return kt.RandomSearch(hypermodel, max_trials=settings.n_trials, **common)
-    raise ConfigError(f"--tuner must be one of {', '.join(TUNERS)}, but got {name!r}")
+    return TUNERS.create(name, hypermodel, settings, **common)
 
 
-def run_keras_tuner(config, architecture: str, name: str, space: dict, storage_url: str, data,
-                    tuner_name: str, say: Callable[[str], None]) -> int:
+def hyperband_tuner(hypermodel: FlowHyperModel, settings: StudySettings, **common) -> kt.Tuner:
+    # With an epoch budget, iterate the brackets until it is spent (None: no iteration limit).
+    iterations = 1 if settings.epoch_budget is None else None
+    return kt.Hyperband(hypermodel, max_epochs=settings.epochs, factor=3,
+                        hyperband_iterations=iterations, **common)
+
+
+def bayesian_tuner(hypermodel: FlowHyperModel, settings: StudySettings, **common) -> kt.Tuner:
+    return kt.BayesianOptimization(hypermodel, max_trials=settings.n_trials, **common)
+
+
+def random_tuner(hypermodel: FlowHyperModel, settings: StudySettings, **common) -> kt.Tuner:
+    return kt.RandomSearch(hypermodel, max_trials=settings.n_trials, **common)
+
+
+def run_keras_tuner_study(config: OptimizeConfig, plan: StudyPlan, space: dict, storage_url: str,
+                          data, progress: Progress) -> int:
+    """The keras-tuner engine (hpo.registry.ENGINES) on one planned study."""
+    progress(f"study {plan.name!r}: KerasTuner {config.tuner}, mirrored into Optuna")
+    return run_keras_tuner(config, plan.architecture, plan.name, space, storage_url, data,
+                           config.tuner, progress)
+
+
+def run_keras_tuner(config: OptimizeConfig, architecture: str, name: str, space: dict,
+                    storage_url: str, data, tuner_name: str, progress: Progress) -> int:
     """Run (or resume) KerasTuner on one architecture's study `name` (its latent size fixed or not,
     as `space` says), then mirror its trials into that Optuna study.
 
@@ -134,29 +149,33 @@ def run_keras_tuner(config, architecture: str, name: str, space: dict, storage_u
     hypermodel = FlowHyperModel(architecture, space, data, config.settings, epochs_spent(study))
     # A study per latent size gets its own project (name: <run>-<architecture>-z<latent>-keras-tuner).
     suffix = name[len(f"{config.run}-{architecture}"):].removesuffix("-keras-tuner")
-    tuner = make_tuner(tuner_name, hypermodel, config.settings, config.run,
+    tuner = make_tuner(tuner_name, hypermodel, config.settings,
+                       config.workspace.keras_tuner_dir(config.run),
                        f"{architecture}{suffix}-{tuner_name}")
     if config.settings.epoch_budget is None or hypermodel.epochs_spent < config.settings.epoch_budget:
         tuner.search(verbose=0)
-    added = mirror_to_optuna(tuner, space, name, storage_url, f"val_{config.settings.metric}",
-                             tuner_name)
-    say(f"study {name!r}: {added} KerasTuner trial(s) added")
-    _keep_best_model(tuner, study, tuner_name)
+    added = mirror_to_optuna(tuner, space, name, storage_url,
+                             keys.monitor_key(config.settings.metric), tuner_name)
+    progress(f"study {name!r}: {added} KerasTuner trial(s) added")
+    _keep_best_model(tuner, study, tuner_name, config.workspace)
     return added
 
 
-def _keep_best_model(tuner: kt.Tuner, study: optuna.Study, tuner_name: str) -> None:
+def _keep_best_model(tuner: kt.Tuner, study: optuna.Study, tuner_name: str,
+                     workspace: Workspace) -> None:
     """Store the tuner's best model (its best epoch's weights) as the mirrored study's best model."""
     best = tuner.oracle.get_best_trials(1)
     if not best or best[0].score is None:
         return
-    mirrored = {t.user_attrs.get("keras_tuner_trial_id"): t for t in study.get_trials(deepcopy=False)}
+    mirrored = {t.user_attrs.get(keys.KERAS_TUNER_TRIAL_ID): t
+                for t in study.get_trials(deepcopy=False)}
     trial = mirrored.get(f"{tuner_name}:{best[0].trial_id}")
     if trial is None or trial.value is None:
         return
-    if study.user_attrs.get("best_model_trial") == trial.number:
+    if study.user_attrs.get(keys.BEST_MODEL_TRIAL) == trial.number:
         return  # kept already by an earlier run
-    store_best_model(study, tuner.load_model(best[0]), trial.number, trial.value, attach_to=study)
+    store_best_model(study, tuner.load_model(best[0]), trial.number, trial.value, attach_to=study,
+                     workspace=workspace)
 
 
 def mirror_to_optuna(tuner: kt.Tuner, space: dict, name: str, storage_url: str, metric: str,
@@ -164,7 +183,7 @@ def mirror_to_optuna(tuner: kt.Tuner, space: dict, name: str, storage_url: str, 
     """Add each finished KerasTuner trial not yet in the Optuna study `name` as one Optuna trial
     (user attr `keras_tuner_trial_id` = "<tuner>:<its trial id>")."""
     study = optuna.load_study(study_name=name, storage=open_storage(storage_url))
-    stored = {t.user_attrs.get("keras_tuner_trial_id") for t in study.get_trials(deepcopy=False)}
+    stored = {t.user_attrs.get(keys.KERAS_TUNER_TRIAL_ID) for t in study.get_trials(deepcopy=False)}
     added = 0
     for trial_id, trial in sorted(tuner.oracle.trials.items()):
         if f"{tuner_name}:{trial_id}" in stored or trial.status not in ("COMPLETED", "FAILED"):
@@ -182,9 +201,9 @@ def mirror_to_optuna(tuner: kt.Tuner, space: dict, name: str, storage_url: str, 
             intermediate_values=steps,
             state=optuna.trial.TrialState.COMPLETE if value is not None else
             optuna.trial.TrialState.FAIL,
-            user_attrs={"keras_tuner_trial_id": f"{tuner_name}:{trial_id}", "engine": "keras-tuner",
-                        "tuner": tuner_name,
-                        **({"failure": trial.message.splitlines()[-1][:300]}
+            user_attrs={keys.KERAS_TUNER_TRIAL_ID: f"{tuner_name}:{trial_id}",
+                        keys.ENGINE: "keras-tuner", keys.TUNER: tuner_name,
+                        **({keys.FAILURE: trial.message.splitlines()[-1][:300]}
                            if value is None and trial.message else {})}))
         added += 1
     return added

@@ -1,0 +1,260 @@
+"""The worker loop: claim a trial under the lock, run its objective with a heartbeat, tell the result.
+
+A worker repeatedly (1) takes the claim lock, fails trials whose worker died (heartbeat) so they are
+queued again, counts the trials that are finished or in flight and stops at `n_trials`, stops the run
+after `max_failures` failed trials in a row, asks for a trial; (2) runs its objective (the Keras
+training, `KerasObjective`, with per-epoch pruning; tests and bench/stress.py pass a trivial one),
+beating the heartbeat meanwhile; (3) tells the result.
+Failures come in three tiers: pruning is control flow (PRUNED); a bad trial (NaN loss, out of memory,
+a bug, over --max-params) ends as FAIL/PRUNED with a `failure`/`rejected` attr and the study goes on,
+a FAIL not counting toward `n_trials` (another trial replaces it) unless `max_failures` fail in a row,
+which stops the run (StudyFailed, exit code 1); a configuration error stops the run before anything is
+written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime
+import gc
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+import optuna
+from optuna.trial import TrialState
+from hpo.optimize.claims import ClaimLock
+from hpo.errors import StudyFailed
+from hpo.stopping import StopRequested, StopSignals
+from hpo.storage import redact
+from hpo import keys
+from hpo.adapters.optuna_internals import record_heartbeat, storage_of, trial_id_of
+from hpo.keys import FAILURE, STOPPED, WORKER_PID
+from hpo.progress import Progress
+from hpo.workspace import Workspace
+from hpo.optimize.artifacts import store_best_model
+from hpo.optimize.resources import resident_mib
+from hpo.optimize.settings import StudySettings
+from hpo.optimize.trials import _needs_trials, failure_message
+
+
+class _Heartbeat:
+    """Records a running trial's heartbeat every `interval` seconds from a daemon thread."""
+
+    def __init__(self, storage, trial_id: int, interval: int):
+        self._storage, self._trial_id, self._interval = storage, trial_id, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self):
+        self._storage.record_heartbeat(self._trial_id)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self):
+        while not self._stop.wait(self._interval):
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except Exception:  # a missed beat is harmless; the next one may get through
+                pass
+
+
+@dataclass
+class TrialOutcome:
+    number: int
+    state: TrialState
+    value: float | None
+    seconds: float
+    note: str = ""
+
+
+@dataclass
+class TrialResult:
+    """What an objective returns for one trial. It raises optuna.TrialPruned to prune; any other
+    exception fails the trial alone (the worker records it as the trial's `failure`)."""
+
+    state: TrialState  # COMPLETE, PRUNED or FAIL
+    value: float | None = None  # COMPLETE: the value to minimise
+    note: str = ""  # one line for the progress output; for FAIL the reason, stored as `failure`
+    model: Any = None  # COMPLETE: the trained model, kept if it is the study's best so far
+
+
+Objective = Callable[[optuna.Trial], TrialResult]
+
+
+@dataclass
+class Worker:
+    """Runs trials of one study until it holds `settings.n_trials` COMPLETE or PRUNED trials (or the
+    timeout passes, or the epoch budget is spent); stops with StudyFailed after
+    `settings.max_failures` failed trials in a row.
+
+    `objective` runs one trial: `KerasObjective` in `hpo.optimize`; tests and bench/stress.py pass a
+    trivial one, so the claim protocol they check is this one.
+    """
+
+    study: optuna.Study
+    settings: StudySettings
+    lock: ClaimLock
+    objective: Objective
+    progress: Progress | None = print
+    label: str = ""  # what the progress lines call this worker and its study
+    first_trial: int = 0  # this run's first trial number: earlier trials' failures are not counted
+    outcomes: list[TrialOutcome] = field(default_factory=list)
+    workspace: Workspace = Workspace()  # where the best model is kept
+
+    def run(self, deadline: float | None = None, max_trials: int | None = None) -> list[TrialOutcome]:
+        """Run trials until the study holds n_trials, `deadline` (time.time()) passes, or this
+        worker has run `max_trials`.
+
+        Raises:
+            StudyFailed: the study's last `settings.max_failures` trials failed.
+        """
+        with StopSignals() as stop:
+            while deadline is None or time.time() < deadline:
+                if max_trials is not None and len(self.outcomes) >= max_trials:
+                    break
+                if stop.received:  # arrived between trials: nothing to queue again
+                    raise StopRequested(stop.received)
+                trial = self._claim()
+                if trial is None:
+                    break
+                self.outcomes.append(self._run_trial(trial, stop))
+        return self.outcomes
+
+    def _claim(self) -> optuna.Trial | None:
+        """Under the lock: fail stale trials, then a new trial (a WAITING one first), or None when
+        the study holds enough.
+
+        Raises:
+            StudyFailed: the study still needs trials, and its last max_failures trials failed.
+        """
+        settings = self.settings
+        with self.lock.held():
+            optuna.storages.fail_stale_trials(self.study)
+            self._fail_orphans()
+            trials = self.study.get_trials(deepcopy=False)
+            if not _needs_trials(trials, settings.n_trials, settings.epoch_budget):
+                return None
+            message = failure_message(self.study.study_name, trials, settings.max_failures,
+                                      self.first_trial)
+            if message:
+                raise StudyFailed(message)
+            trial = self.study.ask()  # takes a WAITING trial first
+            # Beat and sign at once: a trial that has neither is one whose worker died right here.
+            record_heartbeat(self.study, trial)
+            trial.set_user_attr(WORKER_PID, os.getpid())
+            return trial
+
+    def _fail_orphans(self) -> None:
+        """Fail and queue again the RUNNING trials whose worker died between Optuna's ask and its
+        first heartbeat (a kill -9 in that instant): Optuna never counts a trial without a heartbeat
+        as stale, so it would stay RUNNING forever. Such a trial carries no worker pid; a live
+        worker signs its trial milliseconds after ask, so one unsigned for longer than the grace
+        period is dead."""
+        storage = storage_of(self.study)
+        now = datetime.datetime.now()
+        retry = storage.get_heartbeat_stale_trial_callback()
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            unsigned_for = (now - trial.datetime_start).total_seconds()
+            if WORKER_PID in trial.user_attrs or unsigned_for <= self.settings.grace_period:
+                continue
+            try:
+                failed = storage.set_trial_state_values(trial_id_of(trial), state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:  # another worker failed it first
+                continue
+            if failed and retry is not None:
+                retry(self.study, copy.deepcopy(storage.get_trial(trial_id_of(trial))))
+
+    def _run_trial(self, trial: optuna.Trial, stop: StopSignals | None = None) -> TrialOutcome:
+        started = time.monotonic()
+        storage = storage_of(self.study)
+        with _Heartbeat(storage, trial_id_of(trial), self.settings.heartbeat_interval):
+            try:
+                with stop.interruptible() if stop else _nothing():
+                    result = self._evaluate(trial)
+            except StopRequested as stopped:
+                self._queue_again(trial, stopped.signal_name)
+                raise
+            if stop is not None and stop.received and result.state == TrialState.FAIL:
+                # The interruption reached us as another exception (a library on the way wrapped
+                # it; seen under load with two workers on PostgreSQL): a stop all the same.
+                self._queue_again(trial, stop.received)
+                raise StopRequested(stop.received)
+            trial.set_user_attr(keys.RSS_MIB, round(resident_mib()))  # memory stays flat? (see bench)
+        if result.state == TrialState.FAIL:
+            # An exception's text may quote a database URL: never store its password.
+            trial.set_user_attr(FAILURE, redact(result.note or "failed"))
+        if result.state == TrialState.COMPLETE:
+            if result.model is not None:  # while the trial runs: artifacts attach to it
+                self._keep_if_best(trial, result.value, result.model)
+            self.study.tell(trial, result.value)
+        else:
+            self.study.tell(trial, state=result.state)
+        if result.model is not None:
+            result.model = None
+            gc.collect()  # the model and its graph go before the next trial builds
+        outcome = TrialOutcome(trial.number, result.state, result.value,
+                               time.monotonic() - started, result.note)
+        self._report(outcome)
+        return outcome
+
+    def _evaluate(self, trial: optuna.Trial) -> TrialResult:
+        """Run the objective; never raises for a bad trial."""
+        try:
+            return self.objective(trial)
+        except optuna.TrialPruned as exc:
+            return TrialResult(TrialState.PRUNED, note=f"pruned: {exc}" if str(exc) else "pruned")
+        except Exception as exc:  # a bug or a broken point of the space: this trial fails alone
+            return TrialResult(TrialState.FAIL,
+                               note=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+
+    def _queue_again(self, trial: optuna.Trial, signal_name: str) -> None:
+        """A stop signal cut this trial short: FAIL it now and queue a copy, as the heartbeat path
+        does for a trial whose worker was killed (Optuna's retry callback: same params, system
+        attr `failed_trial`), so the next run picks it up first."""
+        storage = storage_of(self.study)
+        trial.set_user_attr(STOPPED, f"stopped by {signal_name}; queued again")
+        self.study.tell(trial, state=TrialState.FAIL)
+        retry = storage.get_heartbeat_stale_trial_callback()
+        frozen = copy.deepcopy(storage.get_trial(trial_id_of(trial)))
+        # The copy inherits the user attrs (from_screen, ...), but is not itself stopped.
+        frozen.user_attrs = {k: v for k, v in frozen.user_attrs.items() if k != STOPPED}
+        if retry is not None:
+            retry(self.study, frozen)
+        else:
+            self.study.enqueue_trial(frozen.params, user_attrs={keys.FAILED_TRIAL: frozen.number})
+        if self.progress is not None:
+            self.progress(f"{self.label}trial {trial.number:>3} stopped by {signal_name}: marked "
+                          "FAIL and queued again")
+
+    def _keep_if_best(self, trial: optuna.Trial, value: float, model) -> None:
+        """Store the model if it is the study's best so far."""
+        with self.lock.held():  # two workers improving at once must not both win
+            attrs = self.study.user_attrs
+            if keys.BEST_MODEL_VALUE in attrs and attrs[keys.BEST_MODEL_VALUE] <= value:
+                return
+            store_best_model(self.study, model, trial.number, value, attach_to=trial,
+                             workspace=self.workspace)
+
+    def _report(self, outcome: TrialOutcome) -> None:
+        if self.progress is None:
+            return
+        try:
+            best = f"{self.study.best_value:.4g}"
+        except ValueError:
+            best = "-"
+        value = "-" if outcome.value is None else f"{outcome.value:.4g}"
+        self.progress(f"{self.label}trial {outcome.number:>3} "
+                      f"{outcome.state.name:<8} value {value:<9} best {best:<9} "
+                      f"{outcome.seconds:6.1f} s  rss {resident_mib():5.0f} MiB  {outcome.note}")
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield

@@ -1,0 +1,151 @@
+"""What a screen trains and how (ScreenConfig), checked before anything is trained or written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from hpo import architectures
+from hpo.config import DEFAULT_SEED
+from hpo.errors import ConfigError
+from hpo.registry import LOSSES, METRICS, PRESETS
+from hpo.workspace import Workspace
+
+# The latent sizes a screen compares by default: small, where an autoencoder can earn its place (PCA is
+# hard to beat at large sizes), a factor 2 apart for the log axis, and what 2 cores can afford. At the
+# matched budget a smaller code leaves more parameters to the convolutions, so an epoch costs more as
+# the latent falls (conv on the default data, 2 cores: 16.6 s at latent 8, 9.5 s at 32): 32 adds about
+# a quarter to a screen of 8 and 16, a size 4 would add more than 8 itself; at 64, vqvae2's bottom
+# code alone no longer fits the default 170k parameters on 200 x 100.
+DEFAULT_LATENTS = (8, 16, 32)
+ORIGINAL_LATENT = 50  # the original preset's latent slot: conv's 50 (depthwise keeps its own 90)
+ORIGINAL_PATIENCE = 5  # the original study's early stopping
+
+# Bump when what a stored run means changes (recipe, latent axis): a screen stored by an older
+# version is then not resumed into (its runs stay readable, e.g. by `hpo.optimize --top`).
+SETTINGS_VERSION = 2
+
+
+@dataclass(frozen=True)
+class ScreenConfig:
+    """What a screen trains and how; the defaults are the issue's (and the original study's). The
+    CLI only overrides them (its help text reads them from here)."""
+
+    architectures: tuple[str, ...] = ()  # empty: all registered, in registry order
+    epochs: int = 30  # the original study's screening budget; enough to separate the five
+    repeats: int = 3  # seeds per architecture: the spread tells a real gap from luck
+    n_params: int | None = None  # matched budget; None: the presets' default (170,000)
+    # Latent sizes (an int or a sequence); None: DEFAULT_LATENTS (original preset: its own slot).
+    latent: int | tuple[int, ...] | None = None
+    preset: str = "matched"  # same size and latent for all: a fair comparison ("seed": "original")
+    loss: str = "mse"  # the original study screened with MSE
+    metric: str = "rel_l2"  # ranking metric on the validation split (the original's target)
+    batch_size: int = 8  # small data (hundreds of frames): small batches, many updates per epoch
+    learning_rate: float = 1e-3  # Adam's usual default (the cosine schedule's peak); optimize searches it
+    patience: int | None = None  # None: scaled to the epochs (matched), 5 (original preset)
+    # Symmetries to augment with (hpo.augment); None: what the data declare (original preset: none).
+    augment: tuple[str, ...] | None = None
+    seed: int = DEFAULT_SEED  # a random seed: splits, weights (+ repeat)
+    run: str = "default"
+    workspace: Workspace = Workspace()  # where the reports, samples and default storage go
+
+    def __post_init__(self):
+        if self.latent is not None:
+            values = (self.latent,) if isinstance(self.latent, int) else tuple(self.latent)
+            object.__setattr__(self, "latent", tuple(sorted(set(values))))
+        if self.augment is not None:
+            object.__setattr__(self, "augment", tuple(self.augment))
+        if self.preset in PRESETS.aliases:  # --preset seed, the original preset's old name
+            object.__setattr__(self, "preset", PRESETS.aliases[self.preset])
+
+    def names(self) -> tuple[str, ...]:
+        return self.architectures or tuple(architectures.names())
+
+    def latents(self) -> tuple[int, ...]:
+        """The latent sizes screened, ascending."""
+        if self.preset == "original":
+            return (ORIGINAL_LATENT,)
+        return self.latent or DEFAULT_LATENTS
+
+    def early_stopping_patience(self) -> int:
+        from hpo.training import scaled_patience
+
+        if self.patience is not None:
+            return self.patience
+        return ORIGINAL_PATIENCE if self.preset == "original" else scaled_patience(self.epochs)
+
+    def comparable(self) -> dict[str, Any]:
+        """The settings that must match for stored runs to be reused on resume (the latent sizes and
+        repeats may grow: each run is keyed by them)."""
+        compared = ("epochs", "n_params", "preset", "loss", "metric", "batch_size", "learning_rate",
+                    "seed")
+        return {"version": SETTINGS_VERSION, **{key: getattr(self, key) for key in compared},
+                "patience": self.early_stopping_patience(),
+                "augment": list(self.augment or ())}
+
+
+# A smoke/demo budget: about a minute and a half on 2 cores with the quick embedded dataset (10 runs
+# of 15 epochs): two latent sizes, the fewest that draw a curve.
+QUICK_OVERRIDES = {"epochs": 15, "repeats": 1, "patience": None, "batch_size": 8}
+QUICK_LATENTS = (8, 16)
+
+
+def quick(config: ScreenConfig) -> ScreenConfig:
+    """The smoke/demo budget; latent sizes given explicitly are kept."""
+    keep = config.latent is not None or config.preset == "original"
+    latent = config.latent if keep else QUICK_LATENTS
+    return replace(config, **QUICK_OVERRIDES, latent=latent)
+
+
+def validate(config: ScreenConfig) -> None:
+    """Check flags before anything is trained or written.
+
+    Raises:
+        ConfigError: with the valid choices or ranges.
+    """
+    from hpo import augment
+
+    known = architectures.names()
+    unknown = [name for name in config.architectures if name not in known]
+    if unknown:
+        raise ConfigError(f"unknown architecture {', '.join(map(repr, unknown))}; "
+                          f"choose from: {', '.join(known)}")
+    if len(set(config.architectures)) != len(config.architectures):
+        raise ConfigError("--architectures lists a name twice; list each once")
+    if config.epochs < 1:
+        raise ConfigError(f"--epochs must be at least 1, but got {config.epochs}")
+    if config.repeats < 1:
+        raise ConfigError(f"--repeats must be at least 1, but got {config.repeats}")
+    METRICS.check(config.metric)
+    LOSSES.check(config.loss)
+    PRESETS.check(config.preset)
+    if config.latent is not None:
+        bad = [v for v in config.latent if not isinstance(v, int) or isinstance(v, bool) or v < 2]
+        if bad or not config.latent:
+            raise ConfigError(f"--latent must list integers >= 2 (vqvae2 splits the code in two), "
+                              f"but got {','.join(map(str, config.latent)) or 'nothing'}")
+    if config.preset == "original" and (config.latent is not None or config.n_params is not None):
+        raise ConfigError("--params and --latent size the matched preset; drop them or use "
+                          "--preset matched")
+    if config.patience is not None and config.patience < 0:
+        raise ConfigError(f"--patience must be at least 0, but got {config.patience}")
+    if config.augment is not None:
+        augment.check(config.augment)
+    if not config.run or any(c in config.run for c in "/\\ "):
+        raise ConfigError(f"--run must be a plain name (no spaces or slashes), but got {config.run!r}")
+
+
+def parse_latents(text: str) -> tuple[int, ...]:
+    """`--latent 8,16,32` (or one value) as a tuple of ints.
+
+    Raises:
+        ConfigError: anything but comma-separated integers.
+    """
+    try:
+        values = tuple(int(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        values = ()
+    if not values:
+        raise ConfigError(f"--latent must be one integer or a comma-separated list (8,16,32), "
+                          f"but got {text!r}")
+    return values
