@@ -4,7 +4,7 @@ Every value is in scaled units: each channel standardised with the training spli
 hpo.data.scaling), so channels weigh alike whatever their physical units.
 
     rel_l2          ‖y − ŷ‖₂ / ‖y‖₂ per sample (over H, W, C), averaged over samples; models are ranked
-                    on it (the seed's optimization target)
+                    on it (the original study's optimization target)
     mse             mean squared error over every value
     mse_<channel>   mean squared error of one channel ("mse_temperature")
 

@@ -85,7 +85,7 @@ ENGINES = Registry("--engine", {
     "keras-tuner": "hpo.optimize.tuner_engine:run_keras_tuner_study",
 })
 # Architecture presets: params(name, input_shape, n_params, latent) -> every knob of one model.
-# "original" was called "seed" (the seed study's recipe); the old name is still accepted.
+# "original" was called "seed" (the original study's recipe); the old name is still accepted.
 PRESETS = Registry("--preset", {
     "matched": "hpo.architectures.presets:matched_params",
     "original": "hpo.architectures.presets:original_params",

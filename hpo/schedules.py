@@ -1,6 +1,6 @@
 """Learning-rate schedules, a searched training knob (`schedule` in every architecture's space).
 
-    constant   Adam at the given rate throughout (the seed study's recipe)
+    constant   Adam at the given rate throughout (the original study's recipe)
     cosine     a linear warm-up over the first WARMUP_SHARE of the steps, then cosine decay to
                FINAL_SHARE of the peak at the end of the epoch budget
     plateau    the given rate, halved whenever the monitored metric stalls (ReduceLROnPlateau)

@@ -65,14 +65,14 @@ class TrainConfig:
         ConfigError: a value out of range (on construction).
     """
 
-    epochs: int = 30  # the seed's screening budget; enough to separate the five architectures
+    epochs: int = 30  # the original study's screening budget; enough to separate the five architectures
     batch_size: int = _SPACE_DEFAULTS["batch_size"]  # the search space's default (8), when params have none
     learning_rate: float = _SPACE_DEFAULTS["learning_rate"]  # Adam's default (1e-3), when params have none
     loss: str = "mse"  # the issue's default; whatever the loss, models are ranked on `monitor`
     # The ranking metric (`--metric`): EarlyStopping watches it and restores the epoch best on it.
     monitor: str = metrics.RANKING_METRIC
     # Epochs without a better `monitor` before stopping: a stall, not epoch noise. None: scaled to the
-    # epoch budget (scaled_patience: 8 of 30 epochs); the seed study's recipe used 5.
+    # epoch budget (scaled_patience: 8 of 30 epochs); the original study's recipe used 5.
     patience: int | None = None
     schedule: str = _SPACE_DEFAULTS["schedule"]  # the space's default, when params have none
     warmup_share: float = schedules.WARMUP_SHARE  # cosine: share of the steps spent warming up

@@ -4,7 +4,9 @@ and the tiny screened study of the optimize tests. Helpers they use: tests/helpe
 from __future__ import annotations
 
 import os
+import random
 import shutil
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -29,11 +31,13 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 @pytest.fixture(autouse=True)
 def seeded() -> None:
-    """Every test starts from the same numpy, Python and Keras random state."""
-    import keras
-
+    """Every test starts from the same numpy, Python and Keras random state. Keras is seeded when a
+    test module has imported it: a test of pure logic (claims, trial accounting, the house rules)
+    does not pay TensorFlow's start-up."""
     np.random.seed(0)
-    keras.utils.set_random_seed(0)
+    random.seed(0)
+    if "keras" in sys.modules:
+        sys.modules["keras"].utils.set_random_seed(0)
 
 
 def _in(tmp_path: Path, writer: Callable[..., Path], default_name: str) -> Callable[..., Path]:

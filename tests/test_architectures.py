@@ -1,5 +1,5 @@
 """Every registered architecture: shapes on many grids, finite forward passes, the whole search space,
-the seed preset's structure and counts, and the dual model's two heads."""
+the original preset's structure and counts, and the dual model's two heads."""
 
 from __future__ import annotations
 
@@ -145,9 +145,9 @@ def test_unknown_params_and_bad_shapes_are_config_errors():
         architectures.build("conv", {}, (32, 32))
 
 
-# --- seed preset ---------------------------------------------------------------------------------
+# --- original preset ---------------------------------------------------------------------------------
 
-# Trainable parameters of the seed presets on the seed's grid with three channels; conv's is derived
+# Trainable parameters of the original presets on the original study's grid with three channels; conv's is derived
 # by hand in test_seed_conv_count_matches_a_hand_count.
 SEED_COUNTS = {"conv": 168_656, "conv_dropout": 168_656, "vqvae2": 356_178, "depthwise": 515_724,
                "dual": 262_748}
@@ -292,7 +292,7 @@ def test_resize_decoder_convolves_after_bilinear_upsampling_with_the_declared_ke
     assert all(isinstance(layer, keras.layers.Conv2D) and layer.strides == (1, 1) for layer in decoder)
     assert decoder[0].kernel_size == (3, 3)  # stride 5, kernel 3: no longer raised to the stride
     assert isinstance(model.get_layer("decoder_output"), keras.layers.Conv2D)
-    # With the seed's kernels (5 at every level) both upsamplings have the same parameters.
+    # With the original study's kernels (5 at every level) both upsamplings have the same parameters.
     same_kernels = {**presets.original_params("conv"), "upsample": "resize"}
     assert architectures.count_params("conv", same_kernels, (200, 100, 3)) == SEED_COUNTS["conv"]
 

@@ -51,7 +51,7 @@ def test_quick_file_has_the_seed_layout(quick_file):
         assert f["unscaled_data"].shape == (n, spec.n_x, spec.n_z, 3)
         data = f["scaled_data"]
         assert data.shape == (n, spec.n_x, spec.n_z, 3)
-        # Where the seed's files keep them: on scaled_data itself, not on the root.
+        # Where the original study's files keep them: on scaled_data itself, not on the root.
         assert "idx" not in f.attrs and "cases" not in f.attrs
         idx = data.attrs["idx"]
         assert idx.shape == (spec.n_cases, 2) and idx[0, 0] == 0 and idx[-1, 1] == n

@@ -40,7 +40,7 @@ def test_default_match_for_the_five_is_fast_and_near_the_seed_convs_count():
               for name in architectures.names()}
     elapsed = time.perf_counter() - start
     assert elapsed < 15, f"sizing the five took {elapsed:.1f} s"
-    # 170k is about the seed's conv; the matched recipe's 3x3 kernels leave room for wider layers.
+    # 170k is about the original study's conv; the matched recipe's 3x3 kernels leave room for wider layers.
     assert architectures.count_params("conv", presets.original_params("conv"), GRID) == 168_656
     assert counts["conv"].width > 1.0
     assert all(abs(s.n_params - 170_000) <= 17_000 for s in counts.values())

@@ -15,6 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo.optimize.claims import ClaimLock
+from hpo.adapters.optuna_internals import record_heartbeat
 from hpo.errors import StudyFailed
 from hpo.storage import open_storage
 from hpo.keys import FAILURE, WORKER_PID
@@ -121,7 +122,7 @@ def test_a_trial_whose_worker_died_is_retried_and_is_no_failure_of_the_study(tmp
     dying = make_worker(url, Scripted(""), **heartbeat)
     trial = dying.study.ask()
     trial.suggest_float("x", 0, 1)
-    dying.study._storage.record_heartbeat(trial._trial_id)  # noqa: SLF001
+    record_heartbeat(dying.study, trial)
     time.sleep(2.2)  # past the 1 s grace period, on SQLite's whole-second clock: stale
     # The next worker fails it as stale; Optuna queues a copy, which it runs. Had the stale trial
     # counted as the third failure in a row, this run would stop with StudyFailed instead.

@@ -29,7 +29,7 @@ from hpo.space import PerLayer, Space, complete, narrow, read_overrides
 # The order of every table and report (then any architecture registered from elsewhere).
 _BUILTIN_MODULES = ("conv", "conv_dropout", "vqvae2", "depthwise", "dual")
 
-DEFAULT_INPUT_SHAPE = (200, 100, 3)  # the seed study's Rayleigh-Benard snapshots: (x, z, [temperature, pressure, velocity])
+DEFAULT_INPUT_SHAPE = (200, 100, 3)  # the original study's Rayleigh-Benard snapshots: (x, z, [temperature, pressure, velocity])
 
 _REGISTRY: dict[str, "Architecture"] = {}
 _loaded = False
@@ -90,7 +90,7 @@ def build(name: str, params: Mapping | None = None, input_shape=None):
         name: a registered name (see `names()`).
         params: any subset of the architecture's params; missing keys take the space's defaults.
             Training knobs (learning_rate, batch_size) may be present and are ignored.
-        input_shape: (H, W, C); defaults to the seed's (200, 100, 3).
+        input_shape: (H, W, C); defaults to the original study's (200, 100, 3).
 
     Returns:
         An uncompiled `keras.Model`; its output layer is named "reconstruction" (dual: a dict of

@@ -1,27 +1,27 @@
 """Layers and search-space entries shared by the architectures.
 
-Every model follows one plan (the seed study's), which the architecture modules vary:
+Every model follows one plan (the original study's), which the architecture modules vary:
 
     input (H, W, C) -> zero-pad to a multiple of TOTAL_STRIDE -> encoder levels (strided convolutions)
     -> Flatten -> Dense(latent) -> Dense back to the deepest feature map -> Reshape
     -> decoder levels (the encoder mirrored; upsampling by `upsample`) -> linear output conv (C)
     -> crop back to (H, W, C)
 
-Strides: the total stride is 20 at every depth (the seed's [2, 2, 5]; [4, 5] with two levels, [20]
-with one), so the deepest feature map is (H/20, W/20) whatever the depth: 10 x 5 on the seed's grid.
+Strides: the total stride is 20 at every depth (the original study's [2, 2, 5]; [4, 5] with two levels, [20]
+with one), so the deepest feature map is (H/20, W/20) whatever the depth: 10 x 5 on the original study's grid.
 Keeping it fixed keeps the Dense bottleneck, by far the largest block, comparable across depths, which
 the matched budgets rely on. A level's kernel is never smaller than its stride (kernel 3 becomes 5
 under stride 5, 20 under stride 20): a smaller kernel would make the strided convolution skip cells
 and leave holes in the transposed one. The Dense layers take the deepest level's activation and L2;
 the output layer is linear and takes the first level's kernel.
 
-The recipe knobs (searched like the rest; the seed preset sets the original recipe explicitly):
+The recipe knobs (searched like the rest; the original preset sets the original recipe explicitly):
 - `activation_i`: also gelu and silu, smooth and non-saturating where tanh saturates.
 - `norm_i`: none, group (GroupNormalization, the largest divisor of the level's channels up to
   MAX_GROUPS groups) or layer (GroupNormalization with one group: mean and variance over the whole
   feature map, as Wu & He define layer norm for convolutions), between each convolution and its
   activation, in the encoder and the mirrored decoder level alike. Never on the Dense code.
-- `upsample`: the decoder's upsampling. transpose: a strided Conv2DTranspose (the seed's; its kernel
+- `upsample`: the decoder's upsampling. transpose: a strided Conv2DTranspose (the original study's; its kernel
   overlaps unevenly when it is not a multiple of the stride, which prints a checkerboard on the
   output, Odena et al. 2016); resize: bilinear UpSampling2D by the stride, then a Conv2D with the
   level's own kernel (3 or 5, no longer raised to the stride) and a Conv2D output layer.
@@ -51,20 +51,20 @@ MAX_GROUPS = 8  # group norm: at most 8 groups (a level has 3-60 channels at the
 # training recipe"): with tanh the models stall at validation rel_l2 0.77 with either schedule; gelu
 # or silu with resize-then-convolve reach 0.57-0.64 (strided transposed convolutions 0.70-0.77 at this
 # rate); group/layer norm and reduce-on-plateau do not help consistently; 3x3 kernels do as well as
-# 5x5 at ~0.65x the multiply-adds on 200 x 100. The seed preset keeps ORIGINAL_RECIPE.
+# 5x5 at ~0.65x the multiply-adds on 200 x 100. The original preset keeps ORIGINAL_RECIPE.
 RECIPE = {"activation": "gelu", "norm": "none", "upsample": "resize", "schedule": "cosine", "kernel": 3}
 ORIGINAL_RECIPE = {"activation": "tanh", "norm": "none", "upsample": "transpose", "schedule": "constant",
                "kernel": 5}
 
 # Per-layer knobs of every encoder level (the decoder mirrors them), with the original study's ranges.
-# Defaults are the seed's choices where they lie in range (its first level had 3 filters, below 4),
+# Defaults are the original study's choices where they lie in range (its first level had 3 filters, below 4),
 # and the default recipe's.
 LAYER_SPACE = {
     "filters": PerLayer(IntParam(4, 128, log=True), default=(4, 9, 27)),
     "kernel": PerLayer(Categorical([3, 5], default=RECIPE["kernel"])),
     "activation": PerLayer(Categorical(ACTIVATIONS, default=RECIPE["activation"])),
     "norm": PerLayer(Categorical(NORMS, default=RECIPE["norm"])),
-    "l2": PerLayer(FloatParam(1e-7, 1e-3, log=True, default=1e-7)),  # the seed had none; 1e-7 ~ none
+    "l2": PerLayer(FloatParam(1e-7, 1e-3, log=True, default=1e-7)),  # the original study had none; 1e-7 ~ none
 }
 
 # The decoder's upsampling, one choice for all its levels.
@@ -212,7 +212,7 @@ def conv_activation(level: Level):
 
 def normalise(x, level: Level, name: str):
     """The level's normalisation and then its activation (nothing when norm is "none": the
-    convolution applied the activation itself, so the seed's models keep their exact layers)."""
+    convolution applied the activation itself, so the original study's models keep their exact layers)."""
     if level.norm == "none":
         return x
     if level.norm not in NORMS:
@@ -226,7 +226,7 @@ def normalise(x, level: Level, name: str):
 
 def regularizer(factor: float):
     """An L2 kernel regularizer, or None for a factor of 0."""
-    # l2 = 0 (the seed presets) means no regularizer at all, not a zero-weighted one.
+    # l2 = 0 (the original presets) means no regularizer at all, not a zero-weighted one.
     return keras.regularizers.L2(factor) if factor else None
 
 

@@ -4,7 +4,7 @@
     -> Flatten -> Dense(latent) -> Dense -> Reshape                  # (H/20, W/20, filters_{n-1})
     -> upsample by s_i and convolve (filters_i), i = n-1 .. 0 -> linear convolution (C) -> crop
 
-The seed study's first architecture; the others are variations of it.
+The original study's first architecture; the others are variations of it.
 """
 
 from __future__ import annotations

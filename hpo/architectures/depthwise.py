@@ -19,7 +19,7 @@ from hpo.space import IntParam, PerLayer
 
 SPACE = {
     "n_layers": IntParam(1, 3, default=3),
-    "depth_multiplier": PerLayer(IntParam(1, 4), default=(3,)),  # the seed's 3; 4^3 = 64 per channel
+    "depth_multiplier": PerLayer(IntParam(1, 4), default=(3,)),  # the original study's 3; 4^3 = 64 per channel
     **blocks.LAYER_SPACE,
     **blocks.DECODER_SPACE,
     **blocks.CODE_SPACE,

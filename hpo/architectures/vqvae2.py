@@ -7,7 +7,7 @@
             Dense(H/s_0 * W/s_0, linear)(bottom) -> Reshape (H/s_0, W/s_0, 1) -> Conv2D(filters_1, 1x1)
 
 Like VQ-VAE-2 the bottom code carries the fine, local structure and the top the global one; unlike
-it, the codes are continuous (no vector quantisation), as in the seed study. `latent` is split
+it, the codes are continuous (no vector quantisation), as in the original study. `latent` is split
 between them: round(latent * latent_split) to the top, the rest to the bottom (each at least 1).
 The 1x1 projections are linear. Two levels at least, so the first level is not the deepest.
 """
@@ -26,7 +26,7 @@ SPACE = {
     **blocks.LAYER_SPACE,
     **blocks.DECODER_SPACE,
     **blocks.CODE_SPACE,
-    "latent_split": FloatParam(0.3, 0.7, default=0.5),  # the top code's share; the seed's 25 + 25
+    "latent_split": FloatParam(0.3, 0.7, default=0.5),  # the top code's share; the original study's 25 + 25
     **blocks.TRAINING_SPACE,
 }
 

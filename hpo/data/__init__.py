@@ -1,4 +1,4 @@
-"""Flow-field data: one loader for the seed layout, plain arrays and The Well's rayleigh_benard.
+"""Flow-field data: one loader for the original layout, plain arrays and The Well's rayleigh_benard.
 
     data = load("flows.h5", channels="temperature,velocity")   # or load() for the embedded data
     model.fit(data.train.dataset(32, seed=0), validation_data=data.val.dataset(32, shuffle=False))

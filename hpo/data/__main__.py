@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="boundary condition on the top and bottom walls (default: no-slip)")
 
     one = commands.add_parser("simulate", help="run one Rayleigh-Benard simulation and write it in the "
-                                               "seed layout")
+                                               "original layout")
     one.add_argument("--ra", metavar="RA", type=float, required=True, help="Rayleigh number")
     one.add_argument("--pr", metavar="PR", type=float, required=True, help="Prandtl number")
     one.add_argument("--walls", choices=WALL_CHOICES, default="no-slip",
@@ -145,7 +145,7 @@ def _grid(text: str) -> tuple[int, int]:
 
 
 def simulate(args) -> None:
-    """`simulate`: check the flags, run one case, write it in the seed layout, say what came out."""
+    """`simulate`: check the flags, run one case, write it in the original layout, say what came out."""
     for flag, value in (("--ra", args.ra), ("--pr", args.pr), ("--lx", args.lx),
                         ("--spacing", args.spacing)):
         if not value > 0:  # also refuses NaN

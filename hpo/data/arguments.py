@@ -17,7 +17,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGro
     """Add --data, --dataset, --channels, --drop-invalid and --memory-budget to `parser`."""
     group = parser.add_argument_group("data")
     group.add_argument("--data", metavar="PATH", type=Path, default=None,
-                       help="HDF5 file: seed layout, plain (N,H,W[,C]) arrays or The Well's "
+                       help="HDF5 file: the original layout, plain (N,H,W[,C]) arrays or The Well's "
                             "rayleigh_benard (default: the embedded dataset, generated on first use)")
     group.add_argument("--dataset", metavar="NAME", default=None,
                        help="HDF5 path of the data when the file holds several candidates")

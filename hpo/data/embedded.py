@@ -46,10 +46,10 @@ class DatasetSpec:
     n_snapshots: int  # per case
     snapshot_spacing: float  # free-fall time units between snapshots
     spinup_time: float | None = None  # None: each case runs until developed, plus a settling time
-    lx: float = 2.0  # aspect ratio Lx/Lz = 2 (the seed's 200 x 100 grid)
+    lx: float = 2.0  # aspect ratio Lx/Lz = 2 (the original study's 200 x 100 grid)
     seed: int = 0  # scrambles the Sobol design and seeds each case's initial perturbation
     perturbation: float = 1e-2  # initial temperature noise per low mode
-    walls: str = "no-slip"  # the seed's and The Well's boundary conditions
+    walls: str = "no-slip"  # the original study's and The Well's boundary conditions
 
     def case(self, index: int, rayleigh: float, prandtl: float) -> Case:
         return Case(rayleigh, prandtl, walls=self.walls, lx=self.lx, n_x=self.n_x, n_z=self.n_z,
@@ -131,7 +131,7 @@ def generate_dataset(out: Path | None = None, quick: bool = False,
                      progress: Callable[[str], None] = print,
                      spec: DatasetSpec | None = None, n_workers: int | None = None,
                      workspace: Workspace | None = None) -> Path:
-    """Generate the default (or quick) dataset in the seed layout and return its path.
+    """Generate the default (or quick) dataset in the original layout and return its path.
 
     Args:
         out: file to write; default: the cache path under studies/data/.
@@ -191,11 +191,11 @@ CASE_ATTRS = ("rayleigh", "prandtl", "nusselt", "nusselt_min", "nusselt_max", "t
 
 
 def write_simulations(out: Path, results: list[dict], generator: dict) -> None:
-    """Write simulations in the seed layout, atomically (a temporary file renamed at the end).
+    """Write simulations in the original layout, atomically (a temporary file renamed at the end).
 
     `scaled_data` (N, n_x, n_z, 3) holds each channel scaled to [0, 1] over the file (offset/scale
     attrs give the physical values back); its attrs also hold `idx`, `cases`, `channels`, `walls`
-    and the CASE_ATTRS arrays, where the seed's files keep them.
+    and the CASE_ATTRS arrays, where the original study's files keep them.
 
     Args:
         out: the file to write.
@@ -206,7 +206,7 @@ def write_simulations(out: Path, results: list[dict], generator: dict) -> None:
     low = unscaled.min(axis=(0, 1, 2)).astype(np.float64)
     span = unscaled.max(axis=(0, 1, 2)).astype(np.float64) - low
     span[span == 0] = 1.0
-    scaled = ((unscaled - low) / span).astype(np.float32)  # per channel to [0, 1], like the seed
+    scaled = ((unscaled - low) / span).astype(np.float32)  # per channel to [0, 1], like the original study's
     starts = np.cumsum([0] + [len(r["snapshots"]) for r in results])
     first = results[0]
     n_x, n_z = unscaled.shape[1:3]

@@ -1,7 +1,7 @@
 """Detect which of the three layouts a file uses and describe it as a `Source`.
 
 - seed: `scaled_data` (N, H, W, C), axis 1 = x, axis 2 = z; attrs `idx` ([start, end) rows per
-  simulation) and `cases` (names) on the dataset, where the seed's files and the embedded data keep
+  simulation) and `cases` (names) on the dataset, where the original study's files and the embedded data keep
   them, or on the root (older files); optional attr `channels` (dataset or root) and, on the
   dataset, `offset`/`scale` per channel with physical = value * scale + offset.
 - arrays: any (N, H, W) or (N, H, W, C) dataset (`--dataset` picks one); without `idx` every sample
@@ -23,7 +23,7 @@ from hpo.data.source import Simulation, Source, runs
 from hpo.errors import ConfigError, DataError
 
 SEED_DATASET = "scaled_data"
-# The seed files carry no channel names; their three channels are, in order:
+# The original study's files carry no channel names; their three channels are, in order:
 ORIGINAL_CHANNELS = ("temperature", "pressure", "velocity")
 
 
@@ -120,7 +120,7 @@ def _open_array(path: Path, f: h5py.File, name: str, channels: ChannelSpec) -> S
 
 
 def _attr(f: h5py.File, ds: h5py.Dataset, key: str) -> Any:
-    """An attribute from the dataset, else from the root (the seed files use both)."""
+    """An attribute from the dataset, else from the root (the original study's files use both)."""
     if key in ds.attrs:
         return ds.attrs[key]
     return f.attrs.get(key)

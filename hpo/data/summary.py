@@ -77,7 +77,7 @@ def info(path: str | Path, dataset: str | None = None,
 
 def _per_simulation_attrs(f: h5py.File, dataset: str | None, n_simulations: int) -> dict[str, list[float]]:
     """Attrs holding one number per simulation (e.g. rayleigh, prandtl, nusselt), from the data
-    set (where the seed layout keeps them) or else the root."""
+    set (where the original layout keeps them) or else the root."""
     found = {}
     holders = [f.attrs]
     if dataset is not None and isinstance(f.get(dataset), h5py.Dataset):

@@ -5,7 +5,7 @@ Root attrs `dataset_name`, `Rayleigh`, `Prandtl`, `n_trajectories`; fields `t0_f
 `dimensions/{time, x, y}`. Each trajectory is one simulation (`traj_0`, ...), samples run
 trajectory-major (sample = b * T + t), and the grid keeps the file's order: x before y, nothing
 transposed. Channels: buoyancy, pressure, velocity (magnitude) by default; velocity_x and velocity_y
-on request; `temperature` names buoyancy (it plays that role in the seed data).
+on request; `temperature` names buoyancy (it plays that role in the original study's data).
 """
 
 from __future__ import annotations

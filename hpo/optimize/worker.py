@@ -44,12 +44,12 @@ class _Heartbeat:
     """Records a running trial's heartbeat every `interval` seconds from a daemon thread."""
 
     def __init__(self, storage, trial_id: int, interval: int):
-        self._storage, self._trial_id, self._interval = storage, trial_id, interval
+        self.storage, self.trial_id, self.interval = storage, trial_id, interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True)
 
     def __enter__(self):
-        self._storage.record_heartbeat(self._trial_id)
+        self.storage.record_heartbeat(self.trial_id)
         self._thread.start()
         return self
 
@@ -58,9 +58,9 @@ class _Heartbeat:
         self._thread.join()
 
     def _beat(self):
-        while not self._stop.wait(self._interval):
+        while not self._stop.wait(self.interval):
             try:
-                self._storage.record_heartbeat(self._trial_id)
+                self.storage.record_heartbeat(self.trial_id)
             except Exception:  # a missed beat is harmless; the next one may get through
                 pass
 

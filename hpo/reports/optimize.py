@@ -41,7 +41,7 @@ def write_optimize_report(path: Path, run: str, names: Sequence[str], storage_ur
             sections.append((f"{name}: parallel coordinates", vis.plot_parallel_coordinate(study)))
         samples = _best_model_samples(study, data, workspace)
         if samples:
-            sections.append((f"{name}: best model (trial {study.user_attrs['best_model_trial']}) on "
+            sections.append((f"{name}: best model (trial {study.user_attrs[keys.BEST_MODEL_TRIAL]}) on "
                              f"a test sample", report.reconstructions_figure(
                                  samples, data.channel_names, ["best model"])))
     return report.write_html(path, f"Optimization: {run}", sections)

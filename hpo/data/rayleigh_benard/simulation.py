@@ -67,7 +67,7 @@ class Case:
     rayleigh: float
     prandtl: float
     walls: str = "no-slip"
-    lx: float = 2.0  # aspect ratio Lx/Lz (the seed's 200 x 100 grid)
+    lx: float = 2.0  # aspect ratio Lx/Lz (the original study's 200 x 100 grid)
     n_x: int = 200  # output grid points in x
     n_z: int = 100  # output grid points in z (cell centres)
     n_snapshots: int = 40
