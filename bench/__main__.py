@@ -30,10 +30,19 @@ RESULTS = Path(__file__).parent / "results"
 REPO = Path(__file__).resolve().parents[1]
 # (module, takes --workdir: the campaign's shared runs)
 # bench.quality starts from bench.screen's stored default screen, so it runs after it.
-BENCHMARKS = (("bench.search", True), ("bench.screening_value", True),
-              ("bench.overhead", False), ("bench.optimize", False), ("bench.stress", False),
-              ("bench.generate", False), ("bench.screen", False), ("bench.quality", False),
-              ("bench.curves", False), ("bench.replay", False), ("bench.live_check", False))
+BENCHMARKS = (
+    ("bench.search", True),
+    ("bench.screening_value", True),
+    ("bench.overhead", False),
+    ("bench.optimize", False),
+    ("bench.stress", False),
+    ("bench.generate", False),
+    ("bench.screen", False),
+    ("bench.quality", False),
+    ("bench.curves", False),
+    ("bench.replay", False),
+    ("bench.live_check", False),
+)
 
 
 def main() -> None:
@@ -52,8 +61,13 @@ def main() -> None:
         print(f"== {' '.join(command[1:])}", flush=True)
         started = time.perf_counter()
         code = subprocess.call(command, cwd=REPO)
-        timings.append({"benchmark": module, "wall_s": round(time.perf_counter() - started, 1),
-                        "exit_code": code})
+        timings.append(
+            {
+                "benchmark": module,
+                "wall_s": round(time.perf_counter() - started, 1),
+                "exit_code": code,
+            }
+        )
         if code != 0:
             sys.exit(f"{module} failed with exit code {code}")
     total = sum(t["wall_s"] for t in timings)
@@ -62,8 +76,12 @@ def main() -> None:
         print(f"{t['benchmark']:<24}{t['wall_s']:>8.1f}")
     print(f"{'total':<24}{total:>8.1f}")
     suffix = "-quick" if args.quick else ""
-    (args.out / f"suite{suffix}.json").write_text(json.dumps(
-        {"quick": args.quick, "benchmarks": timings, "total_s": round(total, 1)}, indent=1) + "\n")
+    (args.out / f"suite{suffix}.json").write_text(
+        json.dumps(
+            {"quick": args.quick, "benchmarks": timings, "total_s": round(total, 1)}, indent=1
+        )
+        + "\n"
+    )
     if not args.quick and args.out.resolve() == RESULTS.resolve():
         subprocess.check_call([sys.executable, "-m", "bench.readme"], cwd=REPO)
 
@@ -75,13 +93,18 @@ def _campaign_in_two_processes(workdir: Path | None) -> dict:
     print(f"== {' '.join(base[1:])} (two processes)", flush=True)
     started = time.perf_counter()
     subprocess.check_call(base + ["--parts", "screen"], cwd=REPO)  # the screen both read, once
-    halves = [subprocess.Popen(base + ["--parts", parts], cwd=REPO)
-              for parts in ("top1", "top2,screening")]
+    halves = [
+        subprocess.Popen(base + ["--parts", parts], cwd=REPO)
+        for parts in ("top1", "top2,screening")
+    ]
     codes = [half.wait() for half in halves]
     if any(codes):
         sys.exit(f"bench.campaign failed with exit codes {codes}")
-    return {"benchmark": "bench.campaign (2 processes)",
-            "wall_s": round(time.perf_counter() - started, 1), "exit_code": 0}
+    return {
+        "benchmark": "bench.campaign (2 processes)",
+        "wall_s": round(time.perf_counter() - started, 1),
+        "exit_code": 0,
+    }
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
-"""The search benchmarks' shared runs: one search method, one architecture, one seed, an epoch budget.
+"""The search benchmarks' shared runs: one search method, one architecture, one seed, an epoch
+    budget.
 
     campaign = Campaign(quick=False)
     ranking = campaign.screen()["ranking"]               # the benchmark's screen, run once
     run = campaign.run("tpe+median", ranking[0], seed=0) # trials, epochs, best model's test metrics
 
 Every run is a real `hpo.optimize` (or `--engine keras-tuner`) on a copy of the screen's storage, in
-its own folder (its Workspace) and its own process (TensorFlow keeps memory per fitted model). Its trials
-and its best model's scores are kept in `run.json`, so the search, screening-value and quality
-benchmarks share runs instead of repeating them: a run is only ever computed once per work folder.
+its own folder (its Workspace) and its own process (TensorFlow keeps memory per fitted model). Its
+trials and its best model's scores are kept in `run.json`, so the search, screening-value and
+quality benchmarks share runs instead of repeating them: a run is only ever computed once per work
+folder.
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ class Method:
     pruner: str = "none"
 
 
-METHODS = {m.label: m for m in (
-    Method("a", "tpe+median", sampler="tpe", pruner="median"),
-    Method("b", "tpe+hyperband", sampler="tpe", pruner="hyperband"),
-    Method("c", "random", sampler="random", pruner="none"),
-    Method("d", "tpe", sampler="tpe", pruner="none"),
-    Method("e", "kerastuner-hyperband", engine="keras-tuner"),
-)}
+METHODS = {
+    m.label: m
+    for m in (
+        Method("a", "tpe+median", sampler="tpe", pruner="median"),
+        Method("b", "tpe+hyperband", sampler="tpe", pruner="hyperband"),
+        Method("c", "random", sampler="random", pruner="none"),
+        Method("d", "tpe", sampler="tpe", pruner="none"),
+        Method("e", "kerastuner-hyperband", engine="keras-tuner"),
+    )
+}
 BASELINE = "random"  # (c): what a user would do without this tool
 # On the top two, (a), (c) and (e) only: all five would double the suite's hour on 2 cores; these
 # are the pipeline's default, the baseline and the other engine.
@@ -54,7 +59,6 @@ class Budget:
     patience: int  # EarlyStopping inside a trial
     epochs_per_architecture: int  # the fixed compute budget each method gets per architecture
     seeds: tuple[int, ...]
-
 
     def all_five_epochs(self) -> int:
         """Per architecture when all five share the budget that the screen's top two get."""
@@ -92,14 +96,16 @@ class Campaign:
         path = self.workdir / "screen.json"
         if path.exists():
             return json.loads(path.read_text())
-        return _in_fresh_process(_screen, self.workdir, self.data_path, self.quick, path,
-                                 fresh=True)
+        return _in_fresh_process(
+            _screen, self.workdir, self.data_path, self.quick, path, fresh=True
+        )
 
     def run(self, method: str, architecture: str, seed: int, epochs: int | None = None) -> dict:
         """One method's search of one architecture with `epochs` in all (default: the budget's
         epochs_per_architecture); cached in the work folder."""
-        budget = replace(self.budget, epochs_per_architecture=epochs or
-                         self.budget.epochs_per_architecture)
+        budget = replace(
+            self.budget, epochs_per_architecture=epochs or self.budget.epochs_per_architecture
+        )
         name = f"{method}-{architecture}-s{seed}-e{budget.epochs_per_architecture}"
         folder = self.workdir / "runs" / name
         path = folder / "run.json"
@@ -109,8 +115,17 @@ class Campaign:
             if record["budget"] == json.loads(json.dumps(asdict(budget))):
                 return record
         self.screen()
-        return _in_fresh_process(_run, self.workdir, self.data_path, METHODS[method], architecture,
-                                 seed, budget, path, fresh=not self.quick)
+        return _in_fresh_process(
+            _run,
+            self.workdir,
+            self.data_path,
+            METHODS[method],
+            architecture,
+            seed,
+            budget,
+            path,
+            fresh=not self.quick,
+        )
 
     def all_runs(self, parts: tuple[str, ...] = PARTS) -> None:
         """Every run the search, screening-value and quality benchmarks read, in `parts` (so two
@@ -150,7 +165,8 @@ def _screen(workdir: Path, data_path: Path, quick: bool, out: Path) -> None:
     import_keras_quietly()
     quiet_optuna()
     from hpo.data import load
-    from hpo.screen.config import ScreenConfig, quick as quick_settings
+    from hpo.screen.config import ScreenConfig
+    from hpo.screen.config import quick as quick_settings
     from hpo.screen.screening import screen
     from hpo.workspace import Workspace
 
@@ -164,14 +180,31 @@ def _screen(workdir: Path, data_path: Path, quick: bool, out: Path) -> None:
 
     study = optuna.load_study(study_name="bench-screen", storage=f"sqlite:///{workdir}/screen.db")
     attrs = study.user_attrs
-    out.write_text(json.dumps({"ranking": attrs[keys.RANKING], "leaderboard": attrs.get(keys.LEADERBOARD),
-                               "pca": attrs.get(keys.PCA), "metric": attrs.get(keys.METRIC),
-                               "wall_s": round(time.perf_counter() - started, 1),
-                               "epochs": config.epochs, "repeats": config.repeats}, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "ranking": attrs[keys.RANKING],
+                "leaderboard": attrs.get(keys.LEADERBOARD),
+                "pca": attrs.get(keys.PCA),
+                "metric": attrs.get(keys.METRIC),
+                "wall_s": round(time.perf_counter() - started, 1),
+                "epochs": config.epochs,
+                "repeats": config.repeats,
+            },
+            indent=1,
+        )
+    )
 
 
-def _run(workdir: Path, data_path: Path, method: Method, architecture: str, seed: int,
-         budget: Budget, out: Path) -> None:
+def _run(
+    workdir: Path,
+    data_path: Path,
+    method: Method,
+    architecture: str,
+    seed: int,
+    budget: Budget,
+    out: Path,
+) -> None:
     """One search, in this (fresh) process: copy the screen's storage, optimize, record in `out`
     (run.json, in the run's own folder)."""
     folder = out.parent
@@ -195,40 +228,78 @@ def _run(workdir: Path, data_path: Path, method: Method, architecture: str, seed
     from hpo.optimize.settings import StudySettings
     from hpo.workspace import Workspace
 
-    settings = StudySettings(n_trials=10_000, epochs=budget.epochs_per_trial,
-                             patience=budget.patience, pruner=method.pruner, sampler=method.sampler,
-                             seed=seed, epoch_budget=budget.epochs_per_architecture)
-    config = OptimizeConfig(run="bench", architectures=(architecture,), settings=settings,
-                            data_kwargs={"path": data_path}, engine=method.engine, space_file=SPACE,
-                            tuner="hyperband",
-                            # artifacts, KerasTuner state, report of this run only
-                            workspace=Workspace(folder))
+    settings = StudySettings(
+        n_trials=10_000,
+        epochs=budget.epochs_per_trial,
+        patience=budget.patience,
+        pruner=method.pruner,
+        sampler=method.sampler,
+        seed=seed,
+        epoch_budget=budget.epochs_per_architecture,
+    )
+    config = OptimizeConfig(
+        run="bench",
+        architectures=(architecture,),
+        settings=settings,
+        data_kwargs={"path": data_path},
+        engine=method.engine,
+        space_file=SPACE,
+        tuner="hyperband",
+        # artifacts, KerasTuner state, report of this run only
+        workspace=Workspace(folder),
+    )
     url = f"sqlite:///{storage_file}"
-    print(f"[{method.label} {architecture} seed {seed}] budget {budget.epochs_per_architecture} "
-          f"epochs", flush=True)
+    print(
+        f"[{method.label} {architecture} seed {seed}] budget {budget.epochs_per_architecture} "
+        f"epochs",
+        flush=True,
+    )
     started = time.perf_counter()
     result = optimize(config, url, progress=None)
     wall = time.perf_counter() - started
-    study = optuna.load_study(study_name=study_name("bench", architecture, method.engine), storage=url)
-    trials = [{"number": t.number, "state": t.state.name, "epochs": len(t.intermediate_values),
-               "value": t.value, "latent": t.params.get("latent")}
-              for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)]
+    study = optuna.load_study(
+        study_name=study_name("bench", architecture, method.engine), storage=url
+    )
+    trials = [
+        {
+            "number": t.number,
+            "state": t.state.name,
+            "epochs": len(t.intermediate_values),
+            "value": t.value,
+            "latent": t.params.get("latent"),
+        }
+        for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    ]
     row = result.summary.to_dict(orient="records")[0]
     best_trial = row.get("best_trial")
     best = None
     if best_trial is not None and best_trial == best_trial:  # NaN when nothing completed
-        best = {"trial": int(best_trial), "val": row[keys.monitor_key(settings.metric)],
-                "test_rel_l2": row["test_rel_l2"], "test_mse": row["test_mse"],
-                "latent": study.trials[int(best_trial)].params.get("latent")}
-    record = {"method": method.label, "architecture": architecture, "seed": seed,
-              "budget": asdict(budget), "metric": settings.metric, "trials": trials, "best": best,
-              "wall_s": round(wall, 1)}
+        best = {
+            "trial": int(best_trial),
+            "val": row[keys.monitor_key(settings.metric)],
+            "test_rel_l2": row["test_rel_l2"],
+            "test_mse": row["test_mse"],
+            "latent": study.trials[int(best_trial)].params.get("latent"),
+        }
+    record = {
+        "method": method.label,
+        "architecture": architecture,
+        "seed": seed,
+        "budget": asdict(budget),
+        "metric": settings.metric,
+        "trials": trials,
+        "best": best,
+        "wall_s": round(wall, 1),
+    }
     shutil.rmtree(folder / "artifacts", ignore_errors=True)  # models: hundreds of MB per campaign
     shutil.rmtree(folder / "bench" / "keras-tuner", ignore_errors=True)
     out.write_text(json.dumps(record, indent=1))
-    print(f"[{method.label} {architecture} seed {seed}] {len(trials)} trials, "
-          f"{sum(t['epochs'] for t in trials)} epochs, best val {best and best['val']:.4g}, "
-          f"{wall:.0f} s", flush=True)
+    print(
+        f"[{method.label} {architecture} seed {seed}] {len(trials)} trials, "
+        f"{sum(t['epochs'] for t in trials)} epochs, best val {best and best['val']:.4g}, "
+        f"{wall:.0f} s",
+        flush=True,
+    )
 
 
 def best_model(runs: list[dict]) -> dict | None:
@@ -244,8 +315,11 @@ def anytime_curve(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     for run in runs:
         for trial in run["trials"]:
             epochs.append(epochs[-1] + trial["epochs"])
-            value = trial["value"] if trial["state"] == "COMPLETE" and trial["value"] is not None \
+            value = (
+                trial["value"]
+                if trial["state"] == "COMPLETE" and trial["value"] is not None
                 else np.inf
+            )
             best.append(min(best[-1], value))
     return np.array(epochs), np.array(best)
 
@@ -292,8 +366,11 @@ def write_record(out: Path, name: str, quick: bool, record: dict) -> Path:
 
 def main() -> None:
     parser = campaign_parser("Run (or find cached) every benchmark search run", Path("."))
-    parser.add_argument("--parts", default=",".join(PARTS),
-                        help=f"some of {', '.join(PARTS)}; or screen (the screen alone)")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"some of {', '.join(PARTS)}; or screen (the screen alone)",
+    )
     args = parser.parse_args()
     Campaign(args.quick, args.workdir).all_runs(tuple(args.parts.split(",")))
 

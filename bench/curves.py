@@ -12,10 +12,10 @@ the validation and test rel_l2 and the epoch's wall time. Everything else is the
 
 Data: the default data would take ~15 s per epoch, 256 x 30 epochs ~ 32 hours on 2 cores. The table
 uses a documented reduced variant of it instead: the same 24 simulations (same Ra, Pr, seeds and
-physics), written on a 100 x 50 grid (half the points in each direction) with 20 snapshots a free-fall
-time apart (half as many, over the same span): 1/8 of the default data per epoch. `--check N` trains
-N configurations of the table on the default data itself and reports the Spearman rank correlation
-of their best validation rel_l2 with the table's (the issue's bar: >= 0.8).
+physics), written on a 100 x 50 grid (half the points in each direction) with 20 snapshots a
+free-fall time apart (half as many, over the same span): 1/8 of the default data per epoch. `--check
+N` trains N configurations of the table on the default data itself and reports the Spearman rank
+correlation of their best validation rel_l2 with the table's (the issue's bar: >= 0.8).
 
 Resumable: each configuration's rows are appended to <out>/curves.csv as it finishes (a fixed
 shuffled order, so a partial table is a spread-out subset of the grid); a re-run trains only the
@@ -53,13 +53,25 @@ KNOBS = {
     "augment": ("none", "shift-x,mirror-x"),
 }
 # The quick table (the smoke test): the latent size varied, the others at one level each.
-QUICK_KNOBS = {**{name: levels[-1:] for name, levels in KNOBS.items()},
-               "latent": (8, 16), "learning_rate": (1e-3,), "n_layers": (3,)}
+QUICK_KNOBS = {
+    **{name: levels[-1:] for name, levels in KNOBS.items()},
+    "latent": (8, 16),
+    "learning_rate": (1e-3,),
+    "n_layers": (3,),
+}
 EPOCHS, QUICK_EPOCHS = 30, 2  # the screen's budget (hpo.optimize's default --epochs)
-# The screen's configuration, as near as the grid has it: the smallest screened latent, three levels,
-# the default rate, cosine schedule, batch 8, the declared symmetries on (bench.replay's two-stage).
-SCREEN_LEVELS = {"latent": 8, "n_layers": 3, "filters": 8, "learning_rate": 1e-3,
-                 "schedule": "cosine", "batch_size": 8, "augment": "shift-x,mirror-x"}
+# The screen's configuration, as near as the grid has it: the smallest screened latent, three
+# levels, the default rate, cosine schedule, batch 8, the declared symmetries on (bench.replay's
+# two-stage).
+SCREEN_LEVELS = {
+    "latent": 8,
+    "n_layers": 3,
+    "filters": 8,
+    "learning_rate": 1e-3,
+    "schedule": "cosine",
+    "batch_size": 8,
+    "augment": "shift-x,mirror-x",
+}
 COLUMNS = ["architecture", "config", *KNOBS, "epoch", "val_rel_l2", "test_rel_l2", "seconds"]
 ORDER_SEED = 0  # the shuffled order in which configurations are trained
 
@@ -104,10 +116,17 @@ def params_of(architecture: str, levels: dict) -> dict:
 
     n_layers = levels["n_layers"]
     symmetries = () if levels["augment"] == "none" else tuple(levels["augment"].split(","))
-    params = {**MATCHED_BASE[architecture], "width": 1.0, "latent": levels["latent"],
-              "n_layers": n_layers, "learning_rate": levels["learning_rate"],
-              "schedule": levels["schedule"], "batch_size": levels["batch_size"],
-              "shift_x": "shift-x" in symmetries, "mirror_x": "mirror-x" in symmetries}
+    params = {
+        **MATCHED_BASE[architecture],
+        "width": 1.0,
+        "latent": levels["latent"],
+        "n_layers": n_layers,
+        "learning_rate": levels["learning_rate"],
+        "schedule": levels["schedule"],
+        "batch_size": levels["batch_size"],
+        "shift_x": "shift-x" in symmetries,
+        "mirror_x": "mirror-x" in symmetries,
+    }
     params.update({f"filters_{i}": levels["filters"] * 2**i for i in range(n_layers)})
     return params
 
@@ -133,16 +152,30 @@ def train_one(job: tuple) -> list[dict]:
     tester = TestEveryEpoch()
     # Patience beyond the budget: no early stopping, the whole curve is recorded.
     config_ = training.TrainConfig(epochs=epochs, patience=epochs + 1)
-    result = training.fit(architecture, params_of(architecture, levels), data, config_,
-                          callbacks=[tester], progress=None, label=f"{architecture} #{config}")
+    result = training.fit(
+        architecture,
+        params_of(architecture, levels),
+        data,
+        config_,
+        callbacks=[tester],
+        progress=None,
+        label=f"{architecture} #{config}",
+    )
     rows = []
     for epoch in range(epochs):
         ran = epoch < len(result.history)  # a diverged run stops early: NaN from there on
         val = result.history[epoch].get("val_rel_l2", math.nan) if ran else math.nan
-        rows.append({"architecture": architecture, "config": config, **levels, "epoch": epoch + 1,
-                     "val_rel_l2": val if math.isfinite(val) else math.nan,
-                     "test_rel_l2": tester.test[epoch] if epoch < len(tester.test) else math.nan,
-                     "seconds": result.epoch_seconds[epoch] if ran else math.nan})
+        rows.append(
+            {
+                "architecture": architecture,
+                "config": config,
+                **levels,
+                "epoch": epoch + 1,
+                "val_rel_l2": val if math.isfinite(val) else math.nan,
+                "test_rel_l2": tester.test[epoch] if epoch < len(tester.test) else math.nan,
+                "seconds": result.epoch_seconds[epoch] if ran else math.nan,
+            }
+        )
     return rows
 
 
@@ -180,8 +213,15 @@ def append_rows(csv_path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def build_table(args, knobs: dict, epochs: int, variant: str, out: Path, name: str,
-                only: set[tuple[str, int]] | None = None) -> Path:
+def build_table(
+    args,
+    knobs: dict,
+    epochs: int,
+    variant: str,
+    out: Path,
+    name: str,
+    only: set[tuple[str, int]] | None = None,
+) -> Path:
     """Train the missing configurations (in parallel), appending each to <out>/<name>.csv; `only`:
     just these (architecture, config) pairs."""
     from bench.machine import machine
@@ -189,17 +229,28 @@ def build_table(args, knobs: dict, epochs: int, variant: str, out: Path, name: s
     architectures = top_two()
     path = str(data_path(variant))
     configs = grid(knobs)
-    screen_config = next(i for i, levels in enumerate(configs)
-                         if all(levels[k] == SCREEN_LEVELS[k] or len(knobs[k]) == 1 for k in knobs))
+    screen_config = next(
+        i
+        for i, levels in enumerate(configs)
+        if all(levels[k] == SCREEN_LEVELS[k] or len(knobs[k]) == 1 for k in knobs)
+    )
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / f"{name}.csv"
-    meta = {"epochs": epochs, "knobs": {k: list(v) for k, v in knobs.items()},
-            "architectures": architectures,
-            "screen_config": {a: screen_config for a in architectures},
-            "data": {"variant": variant, "file": Path(path).name,
-                     "description": __doc__.split("Data: ", 1)[1].split("`--check")[0].strip()
-                     if variant == "reduced" else variant},
-            "machine": machine(), "command": "python -m bench.curves" + (" --quick" if args.quick else "")}
+    meta = {
+        "epochs": epochs,
+        "knobs": {k: list(v) for k, v in knobs.items()},
+        "architectures": architectures,
+        "screen_config": {a: screen_config for a in architectures},
+        "data": {
+            "variant": variant,
+            "file": Path(path).name,
+            "description": __doc__.split("Data: ", 1)[1].split("`--check")[0].strip()
+            if variant == "reduced"
+            else variant,
+        },
+        "machine": machine(),
+        "command": "python -m bench.curves" + (" --quick" if args.quick else ""),
+    }
     (out / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
     jobs = [(a, i, levels, path, epochs) for a in architectures for i, levels in enumerate(configs)]
     random.Random(ORDER_SEED).shuffle(jobs)
@@ -208,25 +259,34 @@ def build_table(args, knobs: dict, epochs: int, variant: str, out: Path, name: s
     done = done_configs(csv_path)
     todo = [job for job in jobs if (job[0], job[1]) not in done]
     if args.limit is not None:
-        todo = todo[:args.limit]
-    print(f"{len(done)} of {len(jobs)} configurations in {csv_path}; training {len(todo)} "
-          f"({epochs} epochs each, {args.workers} at a time)", flush=True)
+        todo = todo[: args.limit]
+    print(
+        f"{len(done)} of {len(jobs)} configurations in {csv_path}; training {len(todo)} "
+        f"({epochs} epochs each, {args.workers} at a time)",
+        flush=True,
+    )
     started = time.perf_counter()
-    with multiprocessing.get_context("spawn").Pool(args.workers, initializer=_worker_init,
-                                                   maxtasksperchild=8) as pool:
+    with multiprocessing.get_context("spawn").Pool(
+        args.workers, initializer=_worker_init, maxtasksperchild=8
+    ) as pool:
         for n, rows in enumerate(pool.imap_unordered(train_one, todo), 1):
             append_rows(csv_path, rows)
-            best = min((r["val_rel_l2"] for r in rows if math.isfinite(r["val_rel_l2"])),
-                       default=math.nan)
+            best = min(
+                (r["val_rel_l2"] for r in rows if math.isfinite(r["val_rel_l2"])), default=math.nan
+            )
             elapsed = time.perf_counter() - started
-            print(f"[{n}/{len(todo)}] {rows[0]['architecture']} #{rows[0]['config']}: best val "
-                  f"rel_l2 {best:.4f}, {sum(r['seconds'] for r in rows):.0f} s; "
-                  f"{elapsed / n * (len(todo) - n) / 60:.0f} min left", flush=True)
+            print(
+                f"[{n}/{len(todo)}] {rows[0]['architecture']} #{rows[0]['config']}: best val "
+                f"rel_l2 {best:.4f}, {sum(r['seconds'] for r in rows):.0f} s; "
+                f"{elapsed / n * (len(todo) - n) / 60:.0f} min left",
+                flush=True,
+            )
     return csv_path
 
 
 def best_val(table):
-    """Each configuration's best validation rel_l2 over its epochs, indexed (architecture, config)."""
+    """Each configuration's best validation rel_l2 over its epochs, indexed (architecture,
+    config)."""
     return table.groupby(["architecture", "config"]).val_rel_l2.min()
 
 
@@ -238,39 +298,64 @@ def check(args) -> None:
     from scipy.stats import spearmanr
 
     table = pd.read_csv(args.out / "curves.csv")
-    trained = list(dict.fromkeys(zip(table.architecture, table.config)))[:args.check]
-    csv_path = build_table(args, KNOBS, EPOCHS, "default", args.out, "curves-check",
-                           only=set(trained))
+    trained = list(dict.fromkeys(zip(table.architecture, table.config)))[: args.check]
+    csv_path = build_table(
+        args, KNOBS, EPOCHS, "default", args.out, "curves-check", only=set(trained)
+    )
     reduced, full = best_val(table), best_val(pd.read_csv(csv_path))
     pairs = [(key, reduced[key], full[key]) for key in trained if key in full.index]
     rho = spearmanr([r for _, r, _ in pairs], [f for _, _, f in pairs]).statistic
     meta = json.loads((args.out / "curves-check.json").read_text())  # build_table's: grid, data
-    record = {**meta, "n": len(pairs), "spearman": rho, "bar": 0.8, "epochs": EPOCHS,
-              "configs": [{"architecture": a, "config": int(c), "reduced_best_val": r,
-                           "default_best_val": f} for (a, c), r, f in pairs]}
+    record = {
+        **meta,
+        "n": len(pairs),
+        "spearman": rho,
+        "bar": 0.8,
+        "epochs": EPOCHS,
+        "configs": [
+            {"architecture": a, "config": int(c), "reduced_best_val": r, "default_best_val": f}
+            for (a, c), r, f in pairs
+        ],
+    }
     (args.out / "curves-check.json").write_text(json.dumps(record, indent=1) + "\n")
-    print(f"Spearman rank correlation of the best validation rel_l2, reduced against default data, "
-          f"over {len(pairs)} configurations: {rho:.3f} (bar: >= 0.8)")
+    print(
+        f"Spearman rank correlation of the best validation rel_l2, reduced against default data, "
+        f"over {len(pairs)} configurations: {rho:.3f} (bar: >= 0.8)"
+    )
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="quick data, 2 configs per architecture, 2 epochs")
+    parser.add_argument(
+        "--quick", action="store_true", help="quick data, 2 configs per architecture, 2 epochs"
+    )
     parser.add_argument("--workers", type=int, default=2, help="trainings at a time (2)")
-    parser.add_argument("--limit", type=int, default=None, help="train at most N configurations now")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="train at most N configurations now"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of curves.csv/.json")
-    parser.add_argument("--check", type=int, default=None, metavar="N",
-                        help="train the table's first N configurations on the default data and "
-                             "compare the rankings (Spearman)")
+    parser.add_argument(
+        "--check",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train the table's first N configurations on the default data and "
+        "compare the rankings (Spearman)",
+    )
     args = parser.parse_args(argv)
-    if args.workers < 1 or (args.limit is not None and args.limit < 0) or (
-            args.check is not None and args.check < 3):
+    if (
+        args.workers < 1
+        or (args.limit is not None and args.limit < 0)
+        or (args.check is not None and args.check < 3)
+    ):
         print("--workers must be >= 1, --limit >= 0 and --check >= 3", file=sys.stderr)
         raise SystemExit(2)
     if args.check is not None:
         if not (args.out / "curves.csv").exists():
-            print(f"no table at {args.out / 'curves.csv'}: run `python -m bench.curves` first",
-                  file=sys.stderr)
+            print(
+                f"no table at {args.out / 'curves.csv'}: run `python -m bench.curves` first",
+                file=sys.stderr,
+            )
             raise SystemExit(2)
         check(args)
     elif args.quick:

@@ -5,9 +5,9 @@ replay on the table (`bench.replay`).
                                [--budget-trials 6] [--table bench/results/curves.csv] [--out DIR]
 
 For each method and seed, an Optuna study with the live run's sampler and pruner (bench.replay's
-`make_study`, so hpo.study's factories) searches the table's grid on the table's first architecture
-and data (bench.curves' reduced variant), but each trial is trained: `hpo.training.fit` with
-optuna-integration's KerasPruningCallback on val_rel_l2 (as hpo.optimize's objective) and the
+`make_study`, so hpo.optimize.settings' factories) searches the table's grid on the table's first
+architecture and data (bench.curves' reduced variant), but each trial is trained: `hpo.training.fit`
+with optuna-integration's KerasPruningCallback on val_rel_l2 (as hpo.optimize's objective) and the
 live early stopping. The study stops at the same epoch budget as the replay's, and the trial that
 crosses it is cut there and does not count, as in the replay. Reported per method: each seed's
 best validation rel_l2 at the budget, live and replayed (the same sampler seed: the two runs draw
@@ -60,8 +60,9 @@ def budget_cut(epochs_left: int, max_epochs: int):
     return BudgetCut()
 
 
-def live_study(table: replay.Table, data, method: str, seed: int, budget: int,
-               progress=print) -> list[replay.TrialRecord]:
+def live_study(
+    table: replay.Table, data, method: str, seed: int, budget: int, progress=print
+) -> list[replay.TrialRecord]:
     """`method`'s study on the table's first architecture, every trial trained for real."""
     from optuna.trial import TrialState
     from optuna_integration import KerasPruningCallback
@@ -70,11 +71,12 @@ def live_study(table: replay.Table, data, method: str, seed: int, budget: int,
     from hpo import training
 
     architecture = table.architectures[0]
-    study = replay.make_study(method, seed, table.epochs, budget,
-                              name=f"replay-{architecture}-seed{seed}")
+    study = replay.make_study(
+        method, seed, table.epochs, budget, name=f"replay-{architecture}-seed{seed}"
+    )
     config = training.TrainConfig(epochs=table.epochs)  # patience scaled as the replay's
     records, spent, failures = [], 0, 0
-    while spent < budget and failures < replay._max_failures():  # noqa: SLF001 - same module family
+    while spent < budget and failures < replay._max_failures():
         trial = study.ask()
         key = tuple(trial.suggest_categorical(name, levels) for name, levels in table.knobs.items())
         curve = table.curves[architecture][key]
@@ -82,8 +84,14 @@ def live_study(table: replay.Table, data, method: str, seed: int, budget: int,
         pruning = KerasPruningCallback(trial, "val_rel_l2")
         state = replay.COMPLETE
         try:
-            result = training.fit(architecture, params_of(architecture, dict(zip(table.knobs, key))),
-                                  data, config, callbacks=[cut, pruning], progress=None)
+            result = training.fit(
+                architecture,
+                params_of(architecture, dict(zip(table.knobs, key))),
+                data,
+                config,
+                callbacks=[cut, pruning],
+                progress=None,
+            )
             ran = result.epochs_run
             if result.diverged:
                 state = replay.FAIL
@@ -107,16 +115,19 @@ def live_study(table: replay.Table, data, method: str, seed: int, budget: int,
         records.append(replay.TrialRecord(architecture, curve.config, state, ran, value, None))
         spent += ran
         failures = failures + 1 if state == replay.FAIL else 0
-        progress(f"  {method} seed {seed}: trial {len(records) - 1} config {curve.config} {state} "
-                 f"after {ran} epochs, val {value if value is None else round(value, 4)}; "
-                 f"{spent}/{budget} epochs")
+        progress(
+            f"  {method} seed {seed}: trial {len(records) - 1} config {curve.config} {state} "
+            f"after {ran} epochs, val {value if value is None else round(value, 4)}; "
+            f"{spent}/{budget} epochs"
+        )
     return records
 
 
 def replayed(table: replay.Table, method: str, seed: int, budget: int) -> list[replay.TrialRecord]:
     architecture = table.architectures[0]
-    study = replay.make_study(method, seed, table.epochs, budget,
-                              name=f"replay-{architecture}-seed{seed}")
+    study = replay.make_study(
+        method, seed, table.epochs, budget, name=f"replay-{architecture}-seed{seed}"
+    )
     return replay.run_study(study, table, architecture, budget)
 
 
@@ -128,43 +139,68 @@ def check(table: replay.Table, data, methods, seeds: int, budget: int) -> dict:
     rows = {}
     for method in methods:
         started = time.perf_counter()
-        live = {seed: best(live_study(table, data, method, seed, budget), budget)
-                for seed in range(seeds)}
-        same_seed = {seed: best(replayed(table, method, seed, budget), budget) for seed in range(seeds)}
+        live = {
+            seed: best(live_study(table, data, method, seed, budget), budget)
+            for seed in range(seeds)
+        }
+        same_seed = {
+            seed: best(replayed(table, method, seed, budget), budget) for seed in range(seeds)
+        }
         many = [best(replayed(table, method, seed, budget), budget) for seed in range(REPLAY_SEEDS)]
         median, low, high = replay.bootstrap_median(many)
         live_median = float(np.median(list(live.values())))
-        rows[method] = {"live_best": live, "replayed_best_same_seed": same_seed,
-                        "live_median": live_median,
-                        "replay_median": median, "replay_interval": [low, high],
-                        "replay_seeds": REPLAY_SEEDS,
-                        "inside": bool(low <= live_median <= high),
-                        "wall_s": round(time.perf_counter() - started, 1)}
-        print(f"{method}: live median best {live_median:.4f}; replay {median:.4f} [{low:.4f}, "
-              f"{high:.4f}] over {REPLAY_SEEDS} seeds: "
-              f"{'inside' if rows[method]['inside'] else 'OUTSIDE'}", flush=True)
+        rows[method] = {
+            "live_best": live,
+            "replayed_best_same_seed": same_seed,
+            "live_median": live_median,
+            "replay_median": median,
+            "replay_interval": [low, high],
+            "replay_seeds": REPLAY_SEEDS,
+            "inside": bool(low <= live_median <= high),
+            "wall_s": round(time.perf_counter() - started, 1),
+        }
+        print(
+            f"{method}: live median best {live_median:.4f}; replay {median:.4f} [{low:.4f}, "
+            f"{high:.4f}] over {REPLAY_SEEDS} seeds: "
+            f"{'inside' if rows[method]['inside'] else 'OUTSIDE'}",
+            flush=True,
+        )
     return rows
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="the quick table, 2 seeds, tiny budget")
+    parser.add_argument(
+        "--quick", action="store_true", help="the quick table, 2 seeds, tiny budget"
+    )
     parser.add_argument("--seeds", type=int, default=None, help=f"live seeds per method ({SEEDS})")
     parser.add_argument("--methods", default=",".join(METHODS), help="bench.replay's method names")
-    parser.add_argument("--budget-trials", type=int, default=None,
-                        help=f"the budget in full trials' epochs ({BUDGET_TRIALS})")
-    parser.add_argument("--table", type=Path, default=None,
-                        help="curves.csv (default: bench/results/curves.csv; --quick: "
-                             "curves-quick.csv in --out)")
+    parser.add_argument(
+        "--budget-trials",
+        type=int,
+        default=None,
+        help=f"the budget in full trials' epochs ({BUDGET_TRIALS})",
+    )
+    parser.add_argument(
+        "--table",
+        type=Path,
+        default=None,
+        help="curves.csv (default: bench/results/curves.csv; --quick: curves-quick.csv in --out)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     methods = tuple(args.methods.split(","))
     unknown = [m for m in methods if m not in replay.OPTUNA_METHODS]
     if unknown:
-        print(f"--methods: {', '.join(unknown)} is not an Optuna method of bench.replay; choose from "
-              f"{', '.join(replay.OPTUNA_METHODS)}", file=sys.stderr)
+        print(
+            f"--methods: {', '.join(unknown)} is not an Optuna method of bench.replay; choose from "
+            f"{', '.join(replay.OPTUNA_METHODS)}",
+            file=sys.stderr,
+        )
         return 2
-    table_path = args.table or (args.out / "curves-quick.csv" if args.quick else replay.DEFAULT_TABLE)
+    table_path = args.table or (
+        args.out / "curves-quick.csv" if args.quick else replay.DEFAULT_TABLE
+    )
     try:
         table = replay.load_table(table_path)
     except replay.TableError as exc:
@@ -179,15 +215,26 @@ def main(argv=None) -> int:
     meta = json.loads(table_path.with_suffix(".json").read_text())
     data = load(data_path(meta["data"]["variant"]))  # the data the table was recorded on
     seeds = args.seeds or (QUICK_SEEDS if args.quick else SEEDS)
-    budget = table.epochs * (args.budget_trials or (QUICK_BUDGET_TRIALS if args.quick
-                                                    else BUDGET_TRIALS))
+    budget = table.epochs * (
+        args.budget_trials or (QUICK_BUDGET_TRIALS if args.quick else BUDGET_TRIALS)
+    )
     print(f"machine: {machine()}")
-    print(f"live against replayed searches of {table.architectures[0]}: {seeds} live seeds per "
-          f"method, budget {budget} epochs (E = {table.epochs})", flush=True)
+    print(
+        f"live against replayed searches of {table.architectures[0]}: {seeds} live seeds per "
+        f"method, budget {budget} epochs (E = {table.epochs})",
+        flush=True,
+    )
     started = time.perf_counter()
-    record = {"machine": machine(), "quick": args.quick, "table": str(table_path),
-              "architecture": table.architectures[0], "epochs": table.epochs, "budget": budget,
-              "seeds": seeds, "methods": check(table, data, methods, seeds, budget)}
+    record = {
+        "machine": machine(),
+        "quick": args.quick,
+        "table": str(table_path),
+        "architecture": table.architectures[0],
+        "epochs": table.epochs,
+        "budget": budget,
+        "seeds": seeds,
+        "methods": check(table, data, methods, seeds, budget),
+    }
     record["wall_s"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"live_check{'-quick' if args.quick else ''}.json"

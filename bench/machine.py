@@ -9,8 +9,12 @@ import numpy as np
 
 
 def machine() -> dict:
-    facts = {"cores": os.cpu_count(), "python": platform.python_version(),
-             "numpy": np.__version__, "platform": platform.platform()}
+    facts = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+    }
     try:
         import tensorflow as tf  # only reported when installed; importing it is slow
 

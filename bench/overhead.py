@@ -42,7 +42,8 @@ PATHS = ("keras_defaults", "keras_matched", "hpo", "hpo_streamed")
 CLOCKS = ("wall", "cpu")  # time.perf_counter, time.process_time
 BATCH_SIZE = 8  # the search space's default batch size
 LEARNING_RATE = 1e-3
-SHARED_ABOVE = 0.10  # other processes used more than this share of all cores: the machine was shared
+# Other processes used more than this share of all cores: the machine was shared
+SHARED_ABOVE = 0.10
 
 
 def cpu_ticks() -> tuple[int, int]:
@@ -57,10 +58,16 @@ def cpu_ticks() -> tuple[int, int]:
 
 def spread(values: list[float]) -> dict:
     """Median, quartiles and range of `values`, rounded for the JSON."""
-    q1, _, q3 = (statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1
-                 else values * 3)
-    return {"median": round(statistics.median(values), 4), "q1": round(q1, 4),
-            "q3": round(q3, 4), "min": round(min(values), 4), "max": round(max(values), 4)}
+    q1, _, q3 = (
+        statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+    )
+    return {
+        "median": round(statistics.median(values), 4),
+        "q1": round(q1, 4),
+        "q3": round(q3, 4),
+        "min": round(min(values), 4),
+        "max": round(max(values), 4),
+    }
 
 
 def ratio(rounds: list[dict], path: str, baseline: str) -> dict:
@@ -71,40 +78,69 @@ def ratio(rounds: list[dict], path: str, baseline: str) -> dict:
     """
     every = {name: [s for r in rounds for s in r[name]] for name in (path, baseline)}
     per_round = [statistics.median(r[path]) / statistics.median(r[baseline]) for r in rounds]
-    return {"of_medians": round(statistics.median(every[path]) / statistics.median(every[baseline]), 3),
-            "per_round": [round(x, 3) for x in per_round], "per_round_min": round(min(per_round), 3),
-            "per_round_max": round(max(per_round), 3)}
+    return {
+        "of_medians": round(statistics.median(every[path]) / statistics.median(every[baseline]), 3),
+        "per_round": [round(x, 3) for x in per_round],
+        "per_round_min": round(min(per_round), 3),
+        "per_round_max": round(max(per_round), 3),
+    }
 
 
 def write_chart(report: dict, path: Path) -> None:
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("wall seconds / epoch",
-                                                        "CPU seconds / epoch (this process)"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("wall seconds / epoch", "CPU seconds / epoch (this process)"),
+    )
     for col, clock in enumerate(CLOCKS, start=1):
         for row in report["results"]:
             seconds = [s for r in row["seconds_by_round"][clock] for s in r]
-            fig.add_box(y=seconds, name=row["path"], boxpoints="all", jitter=0.3, pointpos=0,
-                        showlegend=False, row=1, col=col,
-                        hovertemplate=f"{row['path']}: %{{y:.3f}} s/epoch ({clock})<extra></extra>")
-        matched = next(r["s_per_epoch"][clock]["median"] for r in report["results"]
-                       if r["path"] == "keras_matched")
+            fig.add_box(
+                y=seconds,
+                name=row["path"],
+                boxpoints="all",
+                jitter=0.3,
+                pointpos=0,
+                showlegend=False,
+                row=1,
+                col=col,
+                hovertemplate=f"{row['path']}: %{{y:.3f}} s/epoch ({clock})<extra></extra>",
+            )
+        matched = next(
+            r["s_per_epoch"][clock]["median"]
+            for r in report["results"]
+            if r["path"] == "keras_matched"
+        )
         # The target: hpo in memory at most 1.05x the matched plain Keras' median seconds per epoch.
-        fig.add_hline(y=matched * TARGET_RATIO, line_dash="dash", row=1, col=col,
-                      annotation_text=f"{TARGET_RATIO}x keras_matched", annotation_position="top left")
+        fig.add_hline(
+            y=matched * TARGET_RATIO,
+            line_dash="dash",
+            row=1,
+            col=col,
+            annotation_text=f"{TARGET_RATIO}x keras_matched",
+            annotation_position="top left",
+        )
     wall, cpu = (report["ratios"][clock] for clock in CLOCKS)
-    shared = (f"; other processes used {report['other_processes_cpu_share']:.0%} of the CPU"
-              if report["shared_machine"] else "")
+    shared = (
+        f"; other processes used {report['other_processes_cpu_share']:.0%} of the CPU"
+        if report["shared_machine"]
+        else ""
+    )
 
     def says(r: dict) -> str:
         return f"{r['of_medians']:.3f}x (rounds {r['per_round_min']:.2f}-{r['per_round_max']:.2f})"
 
     fig.update_layout(
-        title=f"Training-layer overhead, hpo / matched Keras: wall {says(wall['hpo/keras_matched'])}, "
-              f"CPU {says(cpu['hpo/keras_matched'])}<br><sup>hpo / Keras defaults: wall "
-              f"{says(wall['hpo/keras_defaults'])}, CPU {says(cpu['hpo/keras_defaults'])}; "
-              f"{report['rounds']} alternating rounds of {report['epochs']} epochs, the first of "
-              f"each fit left out{shared}</sup>", margin={"t": 110})
+        title=f"Training-layer overhead, hpo / matched Keras: wall "
+        f"{says(wall['hpo/keras_matched'])}, "
+        f"CPU {says(cpu['hpo/keras_matched'])}<br><sup>hpo / Keras defaults: wall "
+        f"{says(wall['hpo/keras_defaults'])}, CPU {says(cpu['hpo/keras_defaults'])}; "
+        f"{report['rounds']} alternating rounds of {report['epochs']} epochs, the first of "
+        f"each fit left out{shared}</sup>",
+        margin={"t": 110},
+    )
     # plotly.js from its CDN: a committed result page stays small.
     fig.write_html(path, include_plotlyjs="cdn")
 
@@ -112,17 +148,27 @@ def write_chart(report: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="quick dataset (64x32), fewer epochs")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per timed fit (default 6, "
-                        "quick 4); the first of each fit is not timed")
-    parser.add_argument("--rounds", type=int, default=None,
-                        help="rounds, each running every path once (default 5, quick 3)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="epochs per timed fit (default 6, quick 4); the first of each fit is not timed",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="rounds, each running every path once (default 5, quick 3)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the JSON and HTML")
     args = parser.parse_args()
     epochs = args.epochs or (4 if args.quick else 6)
     n_rounds = args.rounds or (3 if args.quick else 5)
     if epochs < 2 or n_rounds < 1:
-        parser.error(f"--epochs must be >= 2 (the first is not timed) and --rounds >= 1, but got "
-                     f"{epochs} and {n_rounds}")
+        parser.error(
+            f"--epochs must be >= 2 (the first is not timed) and --rounds >= 1, but got "
+            f"{epochs} and {n_rounds}"
+        )
 
     from hpo.backend import import_keras_quietly
 
@@ -138,8 +184,11 @@ def main() -> None:
     path = default_dataset_path(quick=args.quick)
     data = load(path)
     streamed = load(path, memory_budget_bytes=1)  # 1 byte: always streamed
-    params = {**matched_params("conv", data.input_shape), "batch_size": BATCH_SIZE,
-              "learning_rate": LEARNING_RATE}
+    params = {
+        **matched_params("conv", data.input_shape),
+        "batch_size": BATCH_SIZE,
+        "learning_rate": LEARNING_RATE,
+    }
     if "schedule" in params:  # the layer's overhead, not a recipe's: a constant rate, as plain Adam
         params["schedule"] = "constant"
     hpo_config = training.TrainConfig(epochs=epochs, patience=epochs, seed=0)  # never stops early
@@ -170,10 +219,12 @@ def main() -> None:
     def compiled(model, logs: dict) -> dict:
         """What the fitted model ran with, read back from it and from its last epoch's logs."""
         logged = [k for k in logs if k != "learning_rate"]  # the optimizer's rate, not a metric
-        return {"steps_per_execution": int(model.steps_per_execution),
-                "jit_compile": bool(model.jit_compile),
-                "metrics": sorted(k for k in logged if not k.startswith("val_")),
-                "val_metrics": sorted(k for k in logged if k.startswith("val_"))}
+        return {
+            "steps_per_execution": int(model.steps_per_execution),
+            "jit_compile": bool(model.jit_compile),
+            "metrics": sorted(k for k in logged if not k.startswith("val_")),
+            "val_metrics": sorted(k for k in logged if k.startswith("val_")),
+        }
 
     def fresh_model():
         keras.backend.clear_session()
@@ -184,21 +235,45 @@ def main() -> None:
         model = fresh_model()
         model.compile(keras.optimizers.Adam(LEARNING_RATE), loss="mse")
         timer = EpochTimer()
-        model.fit(x, x, batch_size=BATCH_SIZE, epochs=epochs, shuffle=True,
-                  validation_data=(val, val), verbose=0, callbacks=[timer])
+        model.fit(
+            x,
+            x,
+            batch_size=BATCH_SIZE,
+            epochs=epochs,
+            shuffle=True,
+            validation_data=(val, val),
+            verbose=0,
+            callbacks=[timer],
+        )
         return timer.timed(), compiled(model, timer.logs)
 
     def keras_matched() -> tuple[dict, dict]:
         model = fresh_model()
         # hpo's per-sample loss and metric functions, compiled the plain Keras way.
-        model.compile(keras.optimizers.Adam(LEARNING_RATE),
-                      steps_per_execution=hpo_config.steps_per_execution,
-                      **metrics.compile_arguments((metrics.RECONSTRUCTION,), data.channel_names,
-                                                  hpo_config.loss, hpo_config.next_step_weight))
-        validation = tf.data.Dataset.from_tensor_slices((val, val)).batch(hpo_config.eval_batch_size)
+        model.compile(
+            keras.optimizers.Adam(LEARNING_RATE),
+            steps_per_execution=hpo_config.steps_per_execution,
+            **metrics.compile_arguments(
+                (metrics.RECONSTRUCTION,),
+                data.channel_names,
+                hpo_config.loss,
+                hpo_config.next_step_weight,
+            ),
+        )
+        validation = tf.data.Dataset.from_tensor_slices((val, val)).batch(
+            hpo_config.eval_batch_size
+        )
         timer = EpochTimer()
-        model.fit(x, x, batch_size=BATCH_SIZE, epochs=epochs, shuffle=True,
-                  validation_data=validation, verbose=0, callbacks=[timer])
+        model.fit(
+            x,
+            x,
+            batch_size=BATCH_SIZE,
+            epochs=epochs,
+            shuffle=True,
+            validation_data=validation,
+            verbose=0,
+            callbacks=[timer],
+        )
         return timer.timed(), compiled(model, timer.logs)
 
     def through_hpo(flow) -> tuple[dict, dict]:
@@ -206,24 +281,34 @@ def main() -> None:
         result = training.fit("conv", params, flow, hpo_config, callbacks=[timer], progress=None)
         return timer.timed(), compiled(result.model, timer.logs)
 
-    runners = {"keras_defaults": keras_defaults, "keras_matched": keras_matched,
-               "hpo": lambda: through_hpo(data), "hpo_streamed": lambda: through_hpo(streamed)}
+    runners = {
+        "keras_defaults": keras_defaults,
+        "keras_matched": keras_matched,
+        "hpo": lambda: through_hpo(data),
+        "hpo_streamed": lambda: through_hpo(streamed),
+    }
     rounds: dict[str, list[dict]] = {clock: [] for clock in CLOCKS}  # clock -> per round: path -> s
     orders: list[tuple[str, ...]] = []
     facts: dict[str, dict] = {}
     busy_start, own_start = cpu_ticks()
     started = time.perf_counter()
     for index in range(n_rounds):
-        order = PATHS[index % len(PATHS):] + PATHS[:index % len(PATHS)]
+        order = PATHS[index % len(PATHS) :] + PATHS[: index % len(PATHS)]
         orders.append(order)
         timings = {}
         for name in order:
             timings[name], facts[name] = runners[name]()
         for clock in CLOCKS:
             rounds[clock].append({name: timings[name][clock] for name in PATHS})
-        print(f"round {index + 1}/{n_rounds} ({', '.join(order)}), median wall / CPU s: "
-              + "  ".join(f"{n} {statistics.median(timings[n]['wall']):.3f} / "
-                          f"{statistics.median(timings[n]['cpu']):.3f}" for n in PATHS), flush=True)
+        print(
+            f"round {index + 1}/{n_rounds} ({', '.join(order)}), median wall / CPU s: "
+            + "  ".join(
+                f"{n} {statistics.median(timings[n]['wall']):.3f} / "
+                f"{statistics.median(timings[n]['cpu']):.3f}"
+                for n in PATHS
+            ),
+            flush=True,
+        )
     wall = time.perf_counter() - started
     busy_end, own_end = cpu_ticks()
     capacity = wall * os.sysconf("SC_CLK_TCK") * os.cpu_count()
@@ -232,56 +317,102 @@ def main() -> None:
     rows = []
     for name in PATHS:
         every = {clock: [s for r in rounds[clock] for s in r[name]] for clock in CLOCKS}
-        rows.append({"path": name, "median_s_per_epoch": round(statistics.median(every["wall"]), 4),
-                     "s_per_epoch": {clock: spread(every[clock]) for clock in CLOCKS},
-                     "epochs_timed": len(every["wall"]), "compiled": facts[name],
-                     "seconds_by_round": {clock: [[round(v, 4) for v in r[name]]
-                                                  for r in rounds[clock]] for clock in CLOCKS}})
-    pairs = (("hpo", "keras_matched"), ("hpo", "keras_defaults"), ("keras_matched", "keras_defaults"),
-             ("hpo_streamed", "keras_matched"))
+        rows.append(
+            {
+                "path": name,
+                "median_s_per_epoch": round(statistics.median(every["wall"]), 4),
+                "s_per_epoch": {clock: spread(every[clock]) for clock in CLOCKS},
+                "epochs_timed": len(every["wall"]),
+                "compiled": facts[name],
+                "seconds_by_round": {
+                    clock: [[round(v, 4) for v in r[name]] for r in rounds[clock]]
+                    for clock in CLOCKS
+                },
+            }
+        )
+    pairs = (
+        ("hpo", "keras_matched"),
+        ("hpo", "keras_defaults"),
+        ("keras_matched", "keras_defaults"),
+        ("hpo_streamed", "keras_matched"),
+    )
     ratios = {clock: {f"{p}/{b}": ratio(rounds[clock], p, b) for p, b in pairs} for clock in CLOCKS}
     headline = {clock: ratios[clock]["hpo/keras_matched"]["of_medians"] for clock in CLOCKS}
     shared = other_share > SHARED_ABOVE
     report = {
-        "machine": machine(), "quick": args.quick, "epochs": epochs, "rounds": n_rounds,
+        "machine": machine(),
+        "quick": args.quick,
+        "epochs": epochs,
+        "rounds": n_rounds,
         "orders": [list(order) for order in orders],
-        "data": {"file": path.name, "train_samples": len(data.train),
-                 "input_shape": list(data.input_shape)},
-        "model": {"architecture": "conv",
-                  "params": architectures.count_params("conv", params, data.input_shape),
-                  "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                  "schedule": params.get("schedule", "constant")},
-        "other_processes_cpu_share": round(other_share, 3), "shared_machine": shared,
-        "note": ("other processes used {:.0%} of the machine's CPU during the run: wall seconds "
-                 "are noisy; CPU seconds, and ratios within alternating rounds, are what "
-                 "compare".format(other_share)
-                 if shared else "no other significant CPU load during the run"),
-        "results": rows, "ratios": ratios, "target_ratio": TARGET_RATIO,
-        # The target is on wall seconds; on a shared machine the CPU clock's verdict is the steadier.
-        "met": {clock: headline[clock] <= TARGET_RATIO for clock in CLOCKS}}
+        "data": {
+            "file": path.name,
+            "train_samples": len(data.train),
+            "input_shape": list(data.input_shape),
+        },
+        "model": {
+            "architecture": "conv",
+            "params": architectures.count_params("conv", params, data.input_shape),
+            "batch_size": BATCH_SIZE,
+            "learning_rate": LEARNING_RATE,
+            "schedule": params.get("schedule", "constant"),
+        },
+        "other_processes_cpu_share": round(other_share, 3),
+        "shared_machine": shared,
+        "note": (
+            f"other processes used {other_share:.0%} of the machine's CPU during the run: wall "
+            f"seconds "
+            "are noisy; CPU seconds, and ratios within alternating rounds, are what "
+            "compare"
+            if shared
+            else "no other significant CPU load during the run"
+        ),
+        "results": rows,
+        "ratios": ratios,
+        "target_ratio": TARGET_RATIO,
+        # The target is on wall seconds; on a shared machine the CPU clock's verdict is the
+        # steadier.
+        "met": {clock: headline[clock] <= TARGET_RATIO for clock in CLOCKS},
+    }
 
     print(f"machine: {report['machine']}")
-    print(f"data: {path.name} train {len(data.train)} samples {data.input_shape}, conv "
-          f"{report['model']['params']:,} params, batch {BATCH_SIZE}")
-    print(f"{'path':<16}{'clock':>6}{'median s':>10}{'q1':>9}{'q3':>9}{'min':>9}{'max':>9}"
-          f"{'epochs':>7}{'spe':>4}{'jit':>6}{'metrics':>8}")
+    print(
+        f"data: {path.name} train {len(data.train)} samples {data.input_shape}, conv "
+        f"{report['model']['params']:,} params, batch {BATCH_SIZE}"
+    )
+    print(
+        f"{'path':<16}{'clock':>6}{'median s':>10}{'q1':>9}{'q3':>9}{'min':>9}{'max':>9}"
+        f"{'epochs':>7}{'spe':>4}{'jit':>6}{'metrics':>8}"
+    )
     for row in rows:
         c = row["compiled"]
         for clock in CLOCKS:
             s = row["s_per_epoch"][clock]
-            print(f"{row['path'] if clock == 'wall' else '':<16}{clock:>6}{s['median']:>10.4f}"
-                  f"{s['q1']:>9.4f}{s['q3']:>9.4f}{s['min']:>9.4f}{s['max']:>9.4f}"
-                  + (f"{row['epochs_timed']:>7}{c['steps_per_execution']:>4}"
-                     f"{str(c['jit_compile']):>6}{len(c['metrics']):>8}" if clock == "wall" else ""))
+            print(
+                f"{row['path'] if clock == 'wall' else '':<16}{clock:>6}{s['median']:>10.4f}"
+                f"{s['q1']:>9.4f}{s['q3']:>9.4f}{s['min']:>9.4f}{s['max']:>9.4f}"
+                + (
+                    f"{row['epochs_timed']:>7}{c['steps_per_execution']:>4}"
+                    f"{str(c['jit_compile']):>6}{len(c['metrics']):>8}"
+                    if clock == "wall"
+                    else ""
+                )
+            )
     for key in ratios["wall"]:
-        print(f"{key:<30}" + "   ".join(
-            f"{clock} {ratios[clock][key]['of_medians']:.3f}x (rounds "
-            f"{ratios[clock][key]['per_round_min']:.3f}-{ratios[clock][key]['per_round_max']:.3f})"
-            for clock in CLOCKS))
+        print(
+            f"{key:<30}"
+            + "   ".join(
+                f"{clock} {ratios[clock][key]['of_medians']:.3f}x (rounds "
+                f"{ratios[clock][key]['per_round_min']:.3f}-{ratios[clock][key]['per_round_max']:.3f})"
+                for clock in CLOCKS
+            )
+        )
     for clock in CLOCKS:
-        print(f"in-memory overhead vs matched Keras ({clock}) {headline[clock]:.3f}x (target <= "
-              f"{TARGET_RATIO}): {'met' if report['met'][clock] else 'NOT met'}; vs Keras defaults "
-              f"{ratios[clock]['hpo/keras_defaults']['of_medians']:.3f}x")
+        print(
+            f"in-memory overhead vs matched Keras ({clock}) {headline[clock]:.3f}x (target <= "
+            f"{TARGET_RATIO}): {'met' if report['met'][clock] else 'NOT met'}; vs Keras defaults "
+            f"{ratios[clock]['hpo/keras_defaults']['of_medians']:.3f}x"
+        )
     print(f"note: {report['note']}")
     suffix = "-quick" if args.quick else ""
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""The README's figures, written from the committed JSON so that a sentence cannot drift from its numbers.
+"""The README's figures, written from the committed JSON so that a sentence cannot drift from its
+    numbers.
 
     python -m bench.readme            # rewrite every generated block of README.md
     python -m bench.readme --check    # exit 1 and name the blocks that differ (a test runs this)
@@ -20,18 +21,25 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 RESULTS = Path(__file__).parent / "results"
-BLOCK = re.compile(r"(?P<open><!-- bench:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(?P<close><!-- /bench:(?P=name) -->)",
-                   re.S)
+BLOCK = re.compile(
+    r"(?P<open><!-- bench:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(?P<close><!-- /bench:(?P=name) "
+    r"-->)",
+    re.S,
+)
 
-METHOD_NAMES = {"tpe+median": "TPE + median pruning", "tpe+hyperband": "TPE + Hyperband pruning",
-                "random": "random, no pruning", "tpe": "TPE, no pruning",
-                "kerastuner-hyperband": "KerasTuner Hyperband"}
+METHOD_NAMES = {
+    "tpe+median": "TPE + median pruning",
+    "tpe+hyperband": "TPE + Hyperband pruning",
+    "random": "random, no pruning",
+    "tpe": "TPE, no pruning",
+    "kerastuner-hyperband": "KerasTuner Hyperband",
+}
 
 
 class Results:
@@ -55,27 +63,37 @@ def _share(value: float) -> str:
 
 def _span(values: list[float], digits: int = 2, unit: str = "") -> str:
     low, high = min(values), max(values)
-    return f"{low:.{digits}f}{unit}" if f"{low:.{digits}f}" == f"{high:.{digits}f}" else \
-        f"{low:.{digits}f}–{high:.{digits}f}{unit}"
+    return (
+        f"{low:.{digits}f}{unit}"
+        if f"{low:.{digits}f}" == f"{high:.{digits}f}"
+        else f"{low:.{digits}f}–{high:.{digits}f}{unit}"
+    )
 
 
 def _search_table(part: dict) -> str:
-    lines = ["| method | best val rel_l2 at budget, median (min–max) | epochs to (c)'s final best, "
-             "median | share of (c)'s epochs | seeds reaching | test rel_l2 of its best model "
-             "(median) | trials (pruned) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| method | best val rel_l2 at budget, median (min–max) | epochs to (c)'s final best, "
+        "median | share of (c)'s epochs | seeds reaching | test rel_l2 of its best model "
+        "(median) | trials (pruned) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     n_seeds = None
     for row in part["rows"]:
         n_seeds = len(row["epochs_to_random_best"])
         median = row["epochs_to_random_best_median"]
         reached = row["seeds_reaching"]
-        epochs = (f"{median:.0f}" if math.isfinite(median)
-                  else f"never ({n_seeds - reached} of {n_seeds} seeds)")
-        lines.append(f"| ({row['key']}) {METHOD_NAMES[row['method']]} | "
-                     f"{row['best_at_budget_median']:.4f} ({row['best_at_budget_min']:.3f}–"
-                     f"{row['best_at_budget_max']:.3f}) | {epochs} | "
-                     f"{_share(row['share_of_random_epochs'])} | {reached}/{n_seeds} | "
-                     f"{row['test_rel_l2_median']:.4f} | {row['trials']} ({row['pruned']}) |")
+        epochs = (
+            f"{median:.0f}"
+            if math.isfinite(median)
+            else f"never ({n_seeds - reached} of {n_seeds} seeds)"
+        )
+        lines.append(
+            f"| ({row['key']}) {METHOD_NAMES[row['method']]} | "
+            f"{row['best_at_budget_median']:.4f} ({row['best_at_budget_min']:.3f}–"
+            f"{row['best_at_budget_max']:.3f}) | {epochs} | "
+            f"{_share(row['share_of_random_epochs'])} | {reached}/{n_seeds} | "
+            f"{row['test_rel_l2_median']:.4f} | {row['trials']} ({row['pruned']}) |"
+        )
     return "\n".join(lines)
 
 
@@ -85,16 +103,20 @@ def _verdict(ours: dict, theirs: dict) -> str:
 
 def render_search_top1(results: Results) -> str:
     part = results["search"]["top1"]
-    return (f"**The screen's best architecture (`{part['architectures'][0]}`), "
-            f"{part['budget_epochs']} epochs:**\n\n" + _search_table(part))
+    return (
+        f"**The screen's best architecture (`{part['architectures'][0]}`), "
+        f"{part['budget_epochs']} epochs:**\n\n" + _search_table(part)
+    )
 
 
 def render_search_top2(results: Results) -> str:
     part = results["search"]["top2"]
     names = ", then ".join(f"`{name}`" for name in part["architectures"])
     keys = ", ".join(f"({row['key']})" for row in part["rows"])
-    return (f"**The screen's top two ({names}), {part['budget_epochs']} epochs in all; {keys} "
-            f"only:**\n\n" + _search_table(part))
+    return (
+        f"**The screen's top two ({names}), {part['budget_epochs']} epochs in all; {keys} "
+        f"only:**\n\n" + _search_table(part)
+    )
 
 
 def render_search_figures(results: Results) -> str:
@@ -103,82 +125,114 @@ def render_search_figures(results: Results) -> str:
     one, two = ({row["key"]: row for row in search[part]["rows"]} for part in ("top1", "top2"))
     shares_one = [one[k]["share_of_random_epochs"] for k in ("a", "b")]
     best_one = [row["best_at_budget_median"] for row in search["top1"]["rows"]]
-    spread = [row[key] for row in search["top1"]["rows"] + search["top2"]["rows"]
-              for key in ("best_at_budget_min", "best_at_budget_max")]
-    test_gain = [1 - one[k]["test_rel_l2_median"] / one["c"]["test_rel_l2_median"]
-                 for k in ("a", "b", "d")]
+    spread = [
+        row[key]
+        for row in search["top1"]["rows"] + search["top2"]["rows"]
+        for key in ("best_at_budget_min", "best_at_budget_max")
+    ]
+    test_gain = [
+        1 - one[k]["test_rel_l2_median"] / one["c"]["test_rel_l2_median"] for k in ("a", "b", "d")
+    ]
     met_one = max(shares_one) <= 0.40
     met_two = two["a"]["share_of_random_epochs"] <= 0.40
-    return "\n".join([
-        f"- **Target 1 (≤ 40% of random search's epochs): {'met' if met_one else 'not met'} on "
-        f"one architecture, {'met' if met_two else 'not met'} on two.**",
-        f"- **Target 2 ((a) beats KerasTuner Hyperband at equal budget): "
-        f"{_verdict(one['a'], one['e'])} on one architecture, {_verdict(two['a'], two['e'])} on "
-        f"two.**",
-        f"- Epochs to random search's final best: (a) and (b) need "
-        f"{_span([100 * share for share in shares_one], 0, '%')} of its epochs on one architecture, (a) {_share(two['a']['share_of_random_epochs'])} on two "
-        f"(target ≤ 40%).",
-        f"- Best validation rel_l2 at equal budget, one architecture: (a) "
-        f"{one['a']['best_at_budget_median']:.3f}, (c) {one['c']['best_at_budget_median']:.3f}, "
-        f"(e) {one['e']['best_at_budget_median']:.3f}; two architectures: (a) "
-        f"{two['a']['best_at_budget_median']:.3f}, (c) {two['c']['best_at_budget_median']:.3f}, "
-        f"(e) {two['e']['best_at_budget_median']:.3f}.",
-        f"- Test rel_l2 of the best model, one architecture: TPE's ((a), (b), (d)) "
-        f"{_span([one[k]['test_rel_l2_median'] for k in ('a', 'b', 'd')], 3)} against random's "
-        f"{one['c']['test_rel_l2_median']:.3f} ({_span([100 * g for g in test_gain], 0)}% lower).",
-        f"- The seed spread of the best value ({_span(spread, 2)}) against the spread of the methods' "
-        f"medians on one architecture ({_span(best_one, 3)}).",
-        f"- Trials pruned: (a) {one['a']['pruned']} of {one['a']['trials']}, (b) "
-        f"{one['b']['pruned']} of {one['b']['trials']} on one architecture.",
-    ])
+    return "\n".join(
+        [
+            f"- **Target 1 (≤ 40% of random search's epochs): {'met' if met_one else 'not met'} on "
+            f"one architecture, {'met' if met_two else 'not met'} on two.**",
+            f"- **Target 2 ((a) beats KerasTuner Hyperband at equal budget): "
+            f"{_verdict(one['a'], one['e'])} on one architecture, {_verdict(two['a'], two['e'])} "
+            f"on "
+            f"two.**",
+            f"- Epochs to random search's final best: (a) and (b) need "
+            f"{_span([100 * share for share in shares_one], 0, '%')} of its epochs on one "
+            f"architecture, (a) {_share(two['a']['share_of_random_epochs'])} on two "
+            f"(target ≤ 40%).",
+            f"- Best validation rel_l2 at equal budget, one architecture: (a) "
+            f"{one['a']['best_at_budget_median']:.3f}, (c) "
+            f"{one['c']['best_at_budget_median']:.3f}, "
+            f"(e) {one['e']['best_at_budget_median']:.3f}; two architectures: (a) "
+            f"{two['a']['best_at_budget_median']:.3f}, (c) "
+            f"{two['c']['best_at_budget_median']:.3f}, "
+            f"(e) {two['e']['best_at_budget_median']:.3f}.",
+            f"- Test rel_l2 of the best model, one architecture: TPE's ((a), (b), (d)) "
+            f"{_span([one[k]['test_rel_l2_median'] for k in ('a', 'b', 'd')], 3)} against random's "
+            f"{one['c']['test_rel_l2_median']:.3f} ({_span([100 * g for g in test_gain], 0)}% "
+            f"lower).",
+            f"- The seed spread of the best value ({_span(spread, 2)}) against the spread of the "
+            f"methods' "
+            f"medians on one architecture ({_span(best_one, 3)}).",
+            f"- Trials pruned: (a) {one['a']['pruned']} of {one['a']['trials']}, (b) "
+            f"{one['b']['pruned']} of {one['b']['trials']} on one architecture.",
+        ]
+    )
 
 
 def render_screening_value(results: Results) -> str:
     value = results["screening_value"]
-    lines = ["| seed | top two: best val (architecture) | all five: best val (architecture) | "
-             "all-five winner in the top two |", "|---|---|---|---|"]
+    lines = [
+        "| seed | top two: best val (architecture) | all five: best val (architecture) | "
+        "all-five winner in the top two |",
+        "|---|---|---|---|",
+    ]
     for seed in value["seeds"]:
-        lines.append(f"| {seed['seed']} | {seed['top_two_best']:.4f} ({seed['top_two_winner']}) | "
-                     f"{seed['all_five_best']:.4f} ({seed['all_five_winner']}) | "
-                     f"{'yes' if seed['winner_in_top_two'] else 'no'} |")
+        lines.append(
+            f"| {seed['seed']} | {seed['top_two_best']:.4f} ({seed['top_two_winner']}) | "
+            f"{seed['all_five_best']:.4f} ({seed['all_five_winner']}) | "
+            f"{'yes' if seed['winner_in_top_two'] else 'no'} |"
+        )
     summary, n = value["summary"], len(value["seeds"])
     per = value["epochs_per_architecture"]
-    lines += ["", f"- Budget: {value['total_budget_epochs']} epochs in all, method "
-                  f"{value['method']}: the top two at {per['top_two']} each against all five at "
-                  f"{per['all_five']} each.",
-              f"- Median best: top two {summary['top_two_best_median']:.3f}, all five "
-              f"{summary['all_five_best_median']:.3f}; the top two was better for "
-              f"{round(summary['top_two_better_share'] * n)} seed(s) of {n}; the all-five winner was "
-              f"in the top two for {round(summary['winner_in_top_two_share'] * n)} of {n}."]
+    lines += [
+        "",
+        f"- Budget: {value['total_budget_epochs']} epochs in all, method "
+        f"{value['method']}: the top two at {per['top_two']} each against all five at "
+        f"{per['all_five']} each.",
+        f"- Median best: top two {summary['top_two_best_median']:.3f}, all five "
+        f"{summary['all_five_best_median']:.3f}; the top two was better for "
+        f"{round(summary['top_two_better_share'] * n)} seed(s) of {n}; the all-five winner was "
+        f"in the top two for {round(summary['winner_in_top_two_share'] * n)} of {n}.",
+    ]
     return "\n".join(lines)
 
 
 def render_quality(results: Results) -> str:
     if not results.has("quality"):
-        return ("Not measured on the v2 data yet: `python -m bench.quality` (about an hour on 2 cores, "
-                "after `python -m bench.screen`) writes `bench/results/quality.json`, and this block.")
+        return (
+            "Not measured on the v2 data yet: `python -m bench.quality` (about an hour on 2 cores, "
+            "after `python -m bench.screen`) writes `bench/results/quality.json`, and this block."
+        )
     quality = results["quality"]
     budget = quality["budget"]
-    lines = [f"`{quality['command']}` on the default screen's top two at each size "
-             f"({quality['wall_s']:.0f} s here; the PCA it is judged against is fitted on the "
-             f"training split augmented with {', '.join(quality['augment']) or 'nothing'}, plain PCA "
-             "beside it):", "",
-             "| latent | architecture | trials (pruned) | epochs | val rel_l2 | test rel_l2 | "
-             "screen's test rel_l2 | PCA | plain PCA | × PCA |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"`{quality['command']}` on the default screen's top two at each size "
+        f"({quality['wall_s']:.0f} s here; the PCA it is judged against is fitted on the "
+        f"training split augmented with {', '.join(quality['augment']) or 'nothing'}, plain PCA "
+        "beside it):",
+        "",
+        "| latent | architecture | trials (pruned) | epochs | val rel_l2 | test rel_l2 | "
+        "screen's test rel_l2 | PCA | plain PCA | × PCA |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in quality["rows"]:
         screen = r["screen_test_rel_l2"]
-        lines.append(f"| {r['latent']} | {r['architecture']} | {r['trials']} ({r['pruned']}) | "
-                     f"{r['epochs_spent']} | {r['val_rel_l2']:.4f} | {r['test_rel_l2']:.4f} | "
-                     f"{'–' if screen is None else f'{screen:.4f}'} | {r['pca_test_rel_l2']:.4f} | "
-                     f"{r['plain_pca_test_rel_l2']:.4f} | {r['ratio_to_pca']:.2f} |")
+        lines.append(
+            f"| {r['latent']} | {r['architecture']} | {r['trials']} ({r['pruned']}) | "
+            f"{r['epochs_spent']} | {r['val_rel_l2']:.4f} | {r['test_rel_l2']:.4f} | "
+            f"{'–' if screen is None else f'{screen:.4f}'} | {r['pca_test_rel_l2']:.4f} | "
+            f"{r['plain_pca_test_rel_l2']:.4f} | {r['ratio_to_pca']:.2f} |"
+        )
     lines.append("")
     for latent, best in quality["by_latent"].items():
-        lines.append(f"- **Latent {latent}: the best model ({best['architecture']}, chosen on "
-                     f"validation) reaches {best['ratio_to_pca']:.2f}× PCA's test rel_l2 (target ≤ "
-                     f"{quality['target_ratio']}×: {'met' if best['meets_target'] else 'not met'})**; "
-                     f"{best['ratio_to_plain_pca']:.2f}× plain PCA's.")
-    lines.append(f"- Budget: at most {budget['epochs']} epochs per trial and {budget['epoch_budget']} "
-                 f"per study, at most {budget['trials']} trials.")
+        lines.append(
+            f"- **Latent {latent}: the best model ({best['architecture']}, chosen on "
+            f"validation) reaches {best['ratio_to_pca']:.2f}× PCA's test rel_l2 (target ≤ "
+            f"{quality['target_ratio']}×: {'met' if best['meets_target'] else 'not met'})**; "
+            f"{best['ratio_to_plain_pca']:.2f}× plain PCA's."
+        )
+    lines.append(
+        f"- Budget: at most {budget['epochs']} epochs per trial and {budget['epoch_budget']} "
+        f"per study, at most {budget['trials']} trials."
+    )
     return "\n".join(lines)
 
 
@@ -191,106 +245,165 @@ def _interval(stat: dict, share: bool = False) -> str:
 
 def render_replay(results: Results) -> str:
     if not results.has("replay"):
-        return ("**Not measured yet:** the table is being built (`python -m bench.curves`, "
-                "resumable); `bench.replay` refuses a partial table. Until it runs, the live 3-seed "
-                "tables below are the only search figures.")
+        return (
+            "**Not measured yet:** the table is being built (`python -m bench.curves`, "
+            "resumable); `bench.replay` refuses a partial table. Until it runs, the live 3-seed "
+            "tables below are the only search figures."
+        )
     replay = results["replay"]
     n_seeds = len(replay["seeds"]) if isinstance(replay["seeds"], list) else replay["seeds"]
-    lines = [f"{n_seeds} seeds per method; E = {replay['epochs']} epochs per trial, a budget of "
-             f"{replay['budget_per_architecture']} epochs ({replay['budget_in_full_trials']} full "
-             "trials) per architecture; median [95% bootstrap interval] over seeds. Regret: best "
-             "validation rel_l2 found minus the table's best.", ""]
+    lines = [
+        f"{n_seeds} seeds per method; E = {replay['epochs']} epochs per trial, a budget of "
+        f"{replay['budget_per_architecture']} epochs ({replay['budget_in_full_trials']} full "
+        "trials) per architecture; median [95% bootstrap interval] over seeds. Regret: best "
+        "validation rel_l2 found minus the table's best.",
+        "",
+    ]
     for scope, result in replay["scopes"].items():
-        lines += [f"**{scope}: {', '.join(result['architectures'])}, {result['budget_epochs']} "
-                  "epochs:**", "",
-                  "| method | epochs to random's final best (share of budget) | regret at 25% | "
-                  "regret at 50% | regret at 100% | test rel_l2 of its best |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            f"**{scope}: {', '.join(result['architectures'])}, {result['budget_epochs']} epochs:**",
+            "",
+            "| method | epochs to random's final best (share of budget) | regret at 25% | "
+            "regret at 50% | regret at 100% | test rel_l2 of its best |",
+            "|---|---|---|---|---|---|",
+        ]
         for method, row in result["methods"].items():
-            lines.append(f"| {method} | {_interval(row['share_to_random_best'], share=True)} | "
-                         f"{_interval(row['regret']['25%'])} | {_interval(row['regret']['50%'])} | "
-                         f"{_interval(row['regret']['100%'])} | {_interval(row['test_rel_l2'])} |")
+            lines.append(
+                f"| {method} | {_interval(row['share_to_random_best'], share=True)} | "
+                f"{_interval(row['regret']['25%'])} | {_interval(row['regret']['50%'])} | "
+                f"{_interval(row['regret']['100%'])} | {_interval(row['test_rel_l2'])} |"
+            )
         targets = result["targets"]
-        reach, beat = (targets["default_reaches_random_best_within_40pct"],
-                       targets["default_beats_kerastuner"])
-        lines += ["", f"- Target 1 ({reach['method']} reaches random's final best within "
-                      f"{reach['threshold']:.0%} of the budget): **{'met' if reach['met'] else 'not met'}** "
-                      f"({_interval(reach['share'], share=True)}).",
-                  f"- Target 2 ({beat['method']} beats KerasTuner Hyperband at equal budget): "
-                  f"**{'met' if beat['met'] else 'not met'}** (regret {_interval(beat['regret_at_100pct'])} "
-                  f"against {_interval(beat['kerastuner_regret_at_100pct'])}).",
-                  f"- Lowest median regret at 100%: {', '.join(result['best_method']['methods'])}.", ""]
+        reach, beat = (
+            targets["default_reaches_random_best_within_40pct"],
+            targets["default_beats_kerastuner"],
+        )
+        lines += [
+            "",
+            f"- Target 1 ({reach['method']} reaches random's final best within "
+            f"{reach['threshold']:.0%} of the budget): **{'met' if reach['met'] else 'not met'}** "
+            f"({_interval(reach['share'], share=True)}).",
+            f"- Target 2 ({beat['method']} beats KerasTuner Hyperband at equal budget): "
+            f"**{'met' if beat['met'] else 'not met'}** (regret "
+            f"{_interval(beat['regret_at_100pct'])} "
+            f"against {_interval(beat['kerastuner_regret_at_100pct'])}).",
+            f"- Lowest median regret at 100%: {', '.join(result['best_method']['methods'])}.",
+            "",
+        ]
     if "defaults" in replay:
         lines += _replay_defaults(replay["defaults"])
     return "\n".join(lines)
 
 
-PRUNER_NAMES = {"none": "no pruning", "median": "median pruning",
-                "sha": "successive-halving pruning", "hyperband": "Hyperband pruning"}
+PRUNER_NAMES = {
+    "none": "no pruning",
+    "median": "median pruning",
+    "sha": "successive-halving pruning",
+    "hyperband": "Hyperband pruning",
+}
 
 
 def _replay_defaults(defaults: dict, top: int = 8) -> list[str]:
     """The defaults grid by rank, its best `top` rows and the current default's, and one sentence:
     the best combination against the current default."""
+
     def name(row: dict) -> str:
-        return (f"TPE + {PRUNER_NAMES.get(row['pruner'], row['pruner'])}, {row['startup']} "
-                f"start-up trials, {row['epochs']} epochs per trial")
+        return (
+            f"TPE + {PRUNER_NAMES.get(row['pruner'], row['pruner'])}, {row['startup']} "
+            f"start-up trials, {row['epochs']} epochs per trial"
+        )
 
     current, best = defaults["current"], defaults["best"]
-    rows = sorted(defaults["grid"] + ([] if current["in_grid"] else [current]),
-                  key=lambda row: row["rank"])
+    rows = sorted(
+        defaults["grid"] + ([] if current["in_grid"] else [current]), key=lambda row: row["rank"]
+    )
     shown = rows[:top] + ([current] if current["rank"] > top else [])
-    lines = [(f"**Defaults from evidence ({defaults['scope']}: {defaults['architecture']}, "
-              f"{defaults['budget_epochs']} epochs): {len(defaults['grid'])} combinations of "
-              f"TPE's pruner, start-up trials and epochs per trial, ranked by {defaults['rule']}; "
-              f"the best {min(top, len(rows))}"
-              + (", and the current default" if current["rank"] > top
-                 else ", the current default marked") + ":**"), "",
-             ("| rank | pruner | start-up trials | epochs per trial | regret at 100% | epochs to "
-              "random's final best (share of budget) |"), "|---|---|---|---|---|---|"]
+    lines = [
+        (
+            f"**Defaults from evidence ({defaults['scope']}: {defaults['architecture']}, "
+            f"{defaults['budget_epochs']} epochs): {len(defaults['grid'])} combinations of "
+            f"TPE's pruner, start-up trials and epochs per trial, ranked by {defaults['rule']}; "
+            f"the best {min(top, len(rows))}"
+            + (
+                ", and the current default"
+                if current["rank"] > top
+                else ", the current default marked"
+            )
+            + ":**"
+        ),
+        "",
+        (
+            "| rank | pruner | start-up trials | epochs per trial | regret at 100% | epochs to "
+            "random's final best (share of budget) |"
+        ),
+        "|---|---|---|---|---|---|",
+    ]
     for row in shown:
         mark = " (current default)" if row["rank"] == current["rank"] else ""
-        lines.append(f"| {row['rank']} | {row['pruner']}{mark} | {row['startup']} | "
-                     f"{row['epochs']} | {_interval(row['regret_at_100pct'], 4)} | "
-                     f"{_interval(row['share_to_random_best'], share=True)} |")
+        lines.append(
+            f"| {row['rank']} | {row['pruner']}{mark} | {row['startup']} | "
+            f"{row['epochs']} | {_interval(row['regret_at_100pct'], 4)} | "
+            f"{_interval(row['share_to_random_best'], share=True)} |"
+        )
     if defaults["current_default_is_best"]:
-        verdict = (f"**Best: the current default, {name(best)}** (median regret "
-                   f"{_interval(best['regret_at_100pct'], 4)}).")
+        verdict = (
+            f"**Best: the current default, {name(best)}** (median regret "
+            f"{_interval(best['regret_at_100pct'], 4)})."
+        )
     else:
         lower = defaults["regret_lower_by"]
-        verdict = (f"**Best: {name(best)}**, median regret {_interval(best['regret_at_100pct'], 4)}"
-                   f", {'–' if lower is None else f'{lower:.4f}'} below the current default ("
-                   f"{name(current)}: {_interval(current['regret_at_100pct'], 4)}); the intervals "
-                   f"{'overlap' if defaults['intervals_overlap'] else 'do not overlap'}.")
+        verdict = (
+            f"**Best: {name(best)}**, median regret {_interval(best['regret_at_100pct'], 4)}"
+            f", {'–' if lower is None else f'{lower:.4f}'} below the current default ("
+            f"{name(current)}: {_interval(current['regret_at_100pct'], 4)}); the intervals "
+            f"{'overlap' if defaults['intervals_overlap'] else 'do not overlap'}."
+        )
     return lines + ["", f"- {verdict}", f"- {defaults['note']}", ""]
 
 
 def render_generate(results: Results) -> str:
     generate = results["generate"]
-    lines = ["| dataset | simulations | snapshots | grid | walls | wall time (target) | CPU s, all cases |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | simulations | snapshots | grid | walls | wall time (target) | CPU s, all "
+        "cases |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in generate["results"]:
-        lines.append(f"| {row['dataset']} | {row['cases']} | {row['snapshots']} | {row['grid']} | "
-                     f"{row['walls']} | {row['wall_s']:.1f} s ({row['target_s']:.0f} s: "
-                     f"{'met' if row['within_target'] else 'NOT met'}) | {row['case_cpu_s_sum']:.1f} |")
-    lines += ["", "| Ra | Pr | walls | modes (x × z) | steps per time unit | CPU s per time unit |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {row['dataset']} | {row['cases']} | {row['snapshots']} | {row['grid']} | "
+            f"{row['walls']} | {row['wall_s']:.1f} s ({row['target_s']:.0f} s: "
+            f"{'met' if row['within_target'] else 'NOT met'}) | {row['case_cpu_s_sum']:.1f} |"
+        )
+    lines += [
+        "",
+        "| Ra | Pr | walls | modes (x × z) | steps per time unit | CPU s per time unit |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in generate["solvers"]:
-        lines.append(f"| {row['rayleigh']:.3g} | {row['prandtl']:.3g} | {row['walls']} | "
-                     f"{row['modes'].replace('x', ' × ')} | {row['steps_per_time_unit']:.0f} | "
-                     f"{row['cpu_s_per_time_unit']:.3f} |")
+        lines.append(
+            f"| {row['rayleigh']:.3g} | {row['prandtl']:.3g} | {row['walls']} | "
+            f"{row['modes'].replace('x', ' × ')} | {row['steps_per_time_unit']:.0f} | "
+            f"{row['cpu_s_per_time_unit']:.3f} |"
+        )
     default = next(row for row in generate["results"] if row["dataset"] == "default")
     cases = default["simulations"]
     varying = [case for case in cases if case["temporal_variation"] >= 0.1]
-    lines += ["", f"The default dataset's {len(cases)} simulations: {len(varying)} of {len(cases)} "
-                  f"({100 * len(varying) / len(cases):.0f}%) have a temporal variation ≥ 0.1 on "
-                  f"temperature (target ≥ 75%); variation "
-                  f"{_span([c['temporal_variation'] for c in cases], 2)}, Nu "
-                  f"{_span([c['nusselt'] for c in cases], 2)}.", "",
-              "| simulation | Ra | Pr | Nu | temporal variation |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"The default dataset's {len(cases)} simulations: {len(varying)} of {len(cases)} "
+        f"({100 * len(varying) / len(cases):.0f}%) have a temporal variation ≥ 0.1 on "
+        f"temperature (target ≥ 75%); variation "
+        f"{_span([c['temporal_variation'] for c in cases], 2)}, Nu "
+        f"{_span([c['nusselt'] for c in cases], 2)}.",
+        "",
+        "| simulation | Ra | Pr | Nu | temporal variation |",
+        "|---|---|---|---|---|",
+    ]
     for case in sorted(cases, key=lambda c: c["rayleigh"]):
-        lines.append(f"| {case['case']} | {case['rayleigh']:.3g} | {case['prandtl']:.2f} | "
-                     f"{case['nusselt']:.2f} | {case['temporal_variation']:.3f} |")
+        lines.append(
+            f"| {case['case']} | {case['rayleigh']:.3g} | {case['prandtl']:.2f} | "
+            f"{case['nusselt']:.2f} | {case['temporal_variation']:.3f} |"
+        )
     load = max(row["load_average_before"] for row in generate["results"])
     lines += ["", f"(2 cores; load average {load:.1f} when the timing started.)"]
     return "\n".join(lines)
@@ -305,29 +418,42 @@ def render_overhead(results: Results) -> str:
     overhead = results["overhead"]
     paths = {row["path"]: row for row in overhead["results"]}
     compiled = paths["keras_matched"].get("compiled", {})
-    lines = [f"Same `conv` model, data and batch size, {overhead['rounds']} alternating rounds of "
-             f"{overhead['epochs']} epochs (the first epoch of each fit left out). The matched baseline "
-             f"is plain `model.fit` compiled as hpo compiles: "
-             f"{compiled.get('steps_per_execution', '?')} batches per compiled call, the same metrics, "
-             f"the same validation set. Ratios of the median seconds per epoch, with the range of the "
-             f"same ratio within each round:", "",
-             "| ratio | CPU seconds | wall seconds |", "|---|---|---|"]
-    for key, label in (("hpo/keras_matched", "**hpo / matched plain Keras**"),
-                       ("hpo/keras_defaults", "hpo / `model.fit` with Keras defaults"),
-                       ("keras_matched/keras_defaults", "matched / defaults (what compiling alike buys)"),
-                       ("hpo_streamed/keras_matched", "hpo streamed from HDF5 / matched")):
-        lines.append(f"| {label} | {_ratio(overhead, 'cpu', key)} | {_ratio(overhead, 'wall', key)} |")
+    lines = [
+        f"Same `conv` model, data and batch size, {overhead['rounds']} alternating rounds of "
+        f"{overhead['epochs']} epochs (the first epoch of each fit left out). The matched baseline "
+        f"is plain `model.fit` compiled as hpo compiles: "
+        f"{compiled.get('steps_per_execution', '?')} batches per compiled call, the same metrics, "
+        f"the same validation set. Ratios of the median seconds per epoch, with the range of the "
+        f"same ratio within each round:",
+        "",
+        "| ratio | CPU seconds | wall seconds |",
+        "|---|---|---|",
+    ]
+    for key, label in (
+        ("hpo/keras_matched", "**hpo / matched plain Keras**"),
+        ("hpo/keras_defaults", "hpo / `model.fit` with Keras defaults"),
+        ("keras_matched/keras_defaults", "matched / defaults (what compiling alike buys)"),
+        ("hpo_streamed/keras_matched", "hpo streamed from HDF5 / matched"),
+    ):
+        lines.append(
+            f"| {label} | {_ratio(overhead, 'cpu', key)} | {_ratio(overhead, 'wall', key)} |"
+        )
     target = overhead["target_ratio"]
     per_round = overhead["ratios"]["cpu"]["hpo/keras_matched"]
-    lines += ["", f"- Target hpo / matched ≤ {target}: the median is "
-                  f"{'within' if per_round['of_medians'] <= target else 'above'} it (CPU), but the "
-                  f"rounds span {per_round['per_round_min']:.2f}–{per_round['per_round_max']:.2f}, "
-                  f"wider than the target's margin: the data show hpo within noise of plain Keras, "
-                  f"not a {100 * (target - 1):.0f}% bound."]
+    lines += [
+        "",
+        f"- Target hpo / matched ≤ {target}: the median is "
+        f"{'within' if per_round['of_medians'] <= target else 'above'} it (CPU), but the "
+        f"rounds span {per_round['per_round_min']:.2f}–{per_round['per_round_max']:.2f}, "
+        f"wider than the target's margin: the data show hpo within noise of plain Keras, "
+        f"not a {100 * (target - 1):.0f}% bound.",
+    ]
     if overhead.get("shared_machine"):
-        lines.append(f"- Measured while other processes used "
-                     f"{100 * overhead['other_processes_cpu_share']:.0f}% of the machine's CPU: wall "
-                     f"seconds are noisy, CPU seconds steadier.")
+        lines.append(
+            f"- Measured while other processes used "
+            f"{100 * overhead['other_processes_cpu_share']:.0f}% of the machine's CPU: wall "
+            f"seconds are noisy, CPU seconds steadier."
+        )
     return "\n".join(lines)
 
 
@@ -335,39 +461,56 @@ def render_workers(results: Results) -> str:
     optimize, stress = results["optimize"], results["stress"]
     by_workers = {row["workers"]: row for row in optimize["workers"]}
     one, two = by_workers[1], by_workers[2]
-    lines = ["| measurement | 1 worker | more workers |", "|---|---|---|",
-             f"| `hpo.optimize` on PostgreSQL, `conv`, {one['trials']} trials | "
-             f"{one['trials_per_hour']:.0f} trials/h | 2 workers: {two['trials_per_hour']:.0f} "
-             f"trials/h ({two['trials_per_hour'] / one['trials_per_hour']:.2f}x) |"]
+    lines = [
+        "| measurement | 1 worker | more workers |",
+        "|---|---|---|",
+        f"| `hpo.optimize` on PostgreSQL, `conv`, {one['trials']} trials | "
+        f"{one['trials_per_hour']:.0f} trials/h | 2 workers: {two['trials_per_hour']:.0f} "
+        f"trials/h ({two['trials_per_hour'] / one['trials_per_hour']:.2f}x) |",
+    ]
     rows = {(row["backend"], row["workers"]): row for row in stress["results"]}
     for backend in ("postgres", "sqlite"):
         many = max(workers for (name, workers) in rows if name == backend)
         base, loaded = rows[(backend, 1)], rows[(backend, many)]
-        lines.append(f"| storage stress through `hpo.study.Worker`, trivial objective, "
-                     f"{stress['trials_per_run']} trials, {backend} | {base['trials_per_s']} trials/s | "
-                     f"{many} workers: {loaded['trials_per_s']} trials/s "
-                     f"({loaded['trials_per_s'] / base['trials_per_s']:.2f}x), {loaded['lost']} lost, "
-                     f"{loaded['duplicated']} duplicated |")
-    lines += ["", "The negative control: the same harness and the same `Worker` code with the claim lock "
-                  "switched off (a test-only switch), and a pause between counting and asking so the "
-                  "race is reliable:", "",
-              "| storage | workers | lock | trials asked | trials stored | check |", "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| storage stress through `hpo.optimize.worker.Worker`, trivial objective, "
+            f"{stress['trials_per_run']} trials, {backend} | {base['trials_per_s']} trials/s | "
+            f"{many} workers: {loaded['trials_per_s']} trials/s "
+            f"({loaded['trials_per_s'] / base['trials_per_s']:.2f}x), {loaded['lost']} lost, "
+            f"{loaded['duplicated']} duplicated |"
+        )
+    lines += [
+        "",
+        "The negative control: the same harness and the same `Worker` code with the claim lock "
+        "switched off (a test-only switch), and a pause between counting and asking so the "
+        "race is reliable:",
+        "",
+        "| storage | workers | lock | trials asked | trials stored | check |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in stress.get("negative_control", []):
-        lines.append(f"| {row['backend']} | {row['workers']} | {row['lock']} | "
-                     f"{stress['trials_per_run']} | {row['trials']} | "
-                     f"{'passes' if row['ok'] else 'fails: ' + ', '.join(row['problems'])} |")
+        lines.append(
+            f"| {row['backend']} | {row['workers']} | {row['lock']} | "
+            f"{stress['trials_per_run']} | {row['trials']} | "
+            f"{'passes' if row['ok'] else 'fails: ' + ', '.join(row['problems'])} |"
+        )
     pruning = optimize["pruning"]
     by_stopping = pruning["epochs_max"] - pruning["epochs_run"] - pruning["epochs_saved_by_pruning"]
-    lines += ["", f"- Pruning (quick budget, median pruner): {pruning['pruned']} of {pruning['trials']} "
-                  f"trials pruned; of the {pruning['epochs_max']} epochs the trials could have run, "
-                  f"pruning saved {pruning['epochs_saved_by_pruning']} "
-                  f"({100 * pruning['epochs_saved_by_pruning'] / pruning['epochs_max']:.1f}%) and early "
-                  f"stopping {by_stopping} more."]
+    lines += [
+        "",
+        f"- Pruning (quick budget, median pruner): {pruning['pruned']} of {pruning['trials']} "
+        f"trials pruned; of the {pruning['epochs_max']} epochs the trials could have run, "
+        f"pruning saved {pruning['epochs_saved_by_pruning']} "
+        f"({100 * pruning['epochs_saved_by_pruning'] / pruning['epochs_max']:.1f}%) and early "
+        f"stopping {by_stopping} more.",
+    ]
     for label, memory in optimize["memory"].items():
         start = memory.get("rss_mib_at_start")
-        lines.append(f"- Memory, {label.replace('_', ' ')} ({memory['trials']} trials, a fresh process "
-                     f"at {start} MiB): RSS after the first trial {memory['rss_mib_after_each'][0]} MiB, "
-                     f"peak {memory['peak']} MiB.")
+        lines.append(
+            f"- Memory, {label.replace('_', ' ')} ({memory['trials']} trials, a fresh process "
+            f"at {start} MiB): RSS after the first trial {memory['rss_mib_after_each'][0]} MiB, "
+            f"peak {memory['peak']} MiB."
+        )
     return "\n".join(lines)
 
 
@@ -377,39 +520,54 @@ def render_screen(results: Results) -> str:
     screen = results["screen"]
     runs = [r for r in screen["runs"] if r["state"] == "complete"]
     names = list(dict.fromkeys(r["architecture"] for r in screen["runs"]))
-    lines = ["| latent | " + " | ".join(f"`{n}`" for n in names) + " | PCA (augmented) | plain PCA | "
-             "beat PCA on test |", "|---" * (len(names) + 4) + "|"]
+    lines = [
+        "| latent | " + " | ".join(f"`{n}`" for n in names) + " | PCA (augmented) | plain PCA | "
+        "beat PCA on test |",
+        "|---" * (len(names) + 4) + "|",
+    ]
     for latent in screen["latents"]:
         at = screen["per_latent"][str(latent)]
         cells = []
         for name in names:
-            values = [r["test_rel_l2"] for r in runs if r["architecture"] == name
-                      and r["latent"] == latent]
+            values = [
+                r["test_rel_l2"]
+                for r in runs
+                if r["architecture"] == name and r["latent"] == latent
+            ]
             cells.append(f"{sum(values) / len(values):.3f}" if values else "–")
-        lines.append(f"| {latent} | " + " | ".join(cells) + f" | {at['pca_test_rel_l2']:.3f} | "
-                     f"{at['plain_pca_test_rel_l2']:.3f} | "
-                     f"{', '.join(at['beat_pca_on_test']) or 'none'} |")
+        lines.append(
+            f"| {latent} | " + " | ".join(cells) + f" | {at['pca_test_rel_l2']:.3f} | "
+            f"{at['plain_pca_test_rel_l2']:.3f} | "
+            f"{', '.join(at['beat_pca_on_test']) or 'none'} |"
+        )
     repeats = max(r["repeat"] for r in screen["runs"]) + 1
     per_epoch = list(screen["seconds_per_epoch"].values())
-    lines += ["", f"Test rel_l2 of each run (`{screen['command']}`: {screen['n_runs']} runs of at most "
-                  f"{screen['settings']['epochs']} epochs, augmented with "
-                  f"{', '.join(screen['augment']) or 'nothing'}; PCA fitted on the same augmented "
-                  f"training set, plain PCA on the training set as it is). Training took "
-                  f"{screen['training_s'] / 3600:.1f} h ({screen['training_s'] / 60:.0f} min) on "
-                  f"{screen['machine']['cores']} cores "
-                  f"({min(per_epoch):.1f}–{max(per_epoch):.1f} s per epoch)."
-                  + ("" if repeats == 1 else f" Means over {repeats} repeats.")]
+    lines += [
+        "",
+        f"Test rel_l2 of each run (`{screen['command']}`: {screen['n_runs']} runs of at most "
+        f"{screen['settings']['epochs']} epochs, augmented with "
+        f"{', '.join(screen['augment']) or 'nothing'}; PCA fitted on the same augmented "
+        f"training set, plain PCA on the training set as it is). Training took "
+        f"{screen['training_s'] / 3600:.1f} h ({screen['training_s'] / 60:.0f} min) on "
+        f"{screen['machine']['cores']} cores "
+        f"({min(per_epoch):.1f}–{max(per_epoch):.1f} s per epoch)."
+        + ("" if repeats == 1 else f" Means over {repeats} repeats."),
+    ]
     gains = sorted(r["late_gain"] for r in runs if r.get("late_gain") is not None)
     if gains:
-        lines.append(f"\nPlateau: in the last quarter of the epoch budget the validation rel_l2 "
-                     f"improved by {100 * gains[len(gains) // 2]:.1f}% of its best (median over the "
-                     f"runs; at most {100 * gains[-1]:.1f}%).")
+        lines.append(
+            f"\nPlateau: in the last quarter of the epoch budget the validation rel_l2 "
+            f"improved by {100 * gains[len(gains) // 2]:.1f}% of its best (median over the "
+            f"runs; at most {100 * gains[-1]:.1f}%)."
+        )
     steps = [r for r in runs if r.get("next_step_test_rel_l2") is not None]
     for r in steps:
-        lines.append(f"\n`{r['architecture']}`'s next-step head at latent {r['latent']}: test rel_l2 "
-                     f"{r['next_step_test_rel_l2']:.3f}; persistence x̂(t+1) = x(t) "
-                     f"{r['persistence_test_rel_l2']:.3f}; persistence through PCA of the same size "
-                     f"{r['pca_persistence_test_rel_l2']:.3f}.")
+        lines.append(
+            f"\n`{r['architecture']}`'s next-step head at latent {r['latent']}: test rel_l2 "
+            f"{r['next_step_test_rel_l2']:.3f}; persistence x̂(t+1) = x(t) "
+            f"{r['persistence_test_rel_l2']:.3f}; persistence through PCA of the same size "
+            f"{r['pca_persistence_test_rel_l2']:.3f}."
+        )
     return "\n".join(lines)
 
 
@@ -438,8 +596,10 @@ def render(text: str, results: Results) -> tuple[str, list[str]]:
     def rewrite(match: re.Match) -> str:
         name = match["name"]
         if name not in RENDERERS:
-            raise SystemExit(f"README block {name!r} has no renderer in bench/readme.py; "
-                             f"known: {', '.join(RENDERERS)}")
+            raise SystemExit(
+                f"README block {name!r} has no renderer in bench/readme.py; "
+                f"known: {', '.join(RENDERERS)}"
+            )
         seen.add(name)
         body = RENDERERS[name](results).rstrip("\n") + "\n"
         if body != match["body"]:
@@ -449,15 +609,20 @@ def render(text: str, results: Results) -> tuple[str, list[str]]:
     new = BLOCK.sub(rewrite, text)
     missing = set(RENDERERS) - seen
     if missing:
-        raise SystemExit(f"README has no block for {', '.join(sorted(missing))}: add "
-                         f"<!-- bench:NAME --> ... <!-- /bench:NAME --> where it belongs")
+        raise SystemExit(
+            f"README has no block for {', '.join(sorted(missing))}: add "
+            f"<!-- bench:NAME --> ... <!-- /bench:NAME --> where it belongs"
+        )
     return new, changed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="change nothing; exit 1 if a block differs from what the JSON gives")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 if a block differs from what the JSON gives",
+    )
     parser.add_argument("--readme", type=Path, default=README)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -465,13 +630,18 @@ def main(argv: list[str] | None = None) -> int:
     new, changed = render(text, Results(args.results))
     if args.check:
         if changed:
-            print(f"README blocks out of date with bench/results: {', '.join(changed)}; run "
-                  f"`python -m bench.readme`", file=sys.stderr)
+            print(
+                f"README blocks out of date with bench/results: {', '.join(changed)}; run "
+                f"`python -m bench.readme`",
+                file=sys.stderr,
+            )
             return 1
         print("README figures match bench/results")
         return 0
     args.readme.write_text(new)
-    print(f"rewrote {len(changed)} block(s) of {args.readme}: {', '.join(changed) or 'none changed'}")
+    print(
+        f"rewrote {len(changed)} block(s) of {args.readme}: {', '.join(changed) or 'none changed'}"
+    )
     return 0
 
 

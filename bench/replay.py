@@ -73,13 +73,13 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
-from hpo.adapters.keras_tuner_internals import failed_trials_untraced
 
 import numpy as np
+
+from hpo.adapters.keras_tuner_internals import failed_trials_untraced
 
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_TABLE = RESULTS / "curves.csv"
@@ -87,11 +87,15 @@ DEFAULT_TABLE = RESULTS / "curves.csv"
 FIXED_COLUMNS = ("architecture", "config", "epoch", "val_rel_l2", "test_rel_l2", "seconds")
 NAN_STRINGS = ["", "NA", "null", "None"]  # NaN spellings that float() does not read
 
-# Optuna methods: (sampler, pruner) by name, as hpo.study names them.
-OPTUNA_METHODS = {"random": ("random", "none"), "tpe": ("tpe", "none"),
-                  "tpe+median": ("tpe", "median"), "tpe+sha": ("tpe", "sha"),
-                  "tpe+hyperband": ("tpe", "hyperband"),
-                  "random+hyperband": ("random", "hyperband")}
+# Optuna methods: (sampler, pruner) by name, as hpo.registry names them.
+OPTUNA_METHODS = {
+    "random": ("random", "none"),
+    "tpe": ("tpe", "none"),
+    "tpe+median": ("tpe", "median"),
+    "tpe+sha": ("tpe", "sha"),
+    "tpe+hyperband": ("tpe", "hyperband"),
+    "random+hyperband": ("random", "hyperband"),
+}
 KERASTUNER = "kerastuner-hyperband"
 TWO_STAGE = "two-stage"
 METHODS = (*OPTUNA_METHODS, KERASTUNER, TWO_STAGE)
@@ -113,13 +117,17 @@ OBJECTIVE = "val_rel_l2"
 GRID_PRUNERS, QUICK_GRID_PRUNERS = ("none", "median", "sha", "hyperband"), ("none", "median")
 GRID_STARTUP, QUICK_GRID_STARTUP = (3, 5, 10), (3, 10)
 GRID_EPOCH_SHARES, QUICK_GRID_EPOCH_SHARES = (1 / 3, 2 / 3, 1.0), (1 / 3, 1.0)
-DEFAULTS_RULE = ("lowest median regret at 100% of the budget; ties: the lower median share of the "
-                 "budget to reach random's final best, then fewer epochs per trial, then the current "
-                 "default (a change needs evidence)")
-TRUNCATION_NOTE = ("A trial of M < E epochs reads the first M epochs of runs trained for E: their "
-                   "cosine schedule was laid out over E epochs, so a truncated cosine curve is not a "
-                   "cosine run over M epochs (whose rate would have decayed by epoch M; it would "
-                   "likely end lower). Regret is against the table's optimum at any epoch up to E.")
+DEFAULTS_RULE = (
+    "lowest median regret at 100% of the budget; ties: the lower median share of the "
+    "budget to reach random's final best, then fewer epochs per trial, then the current "
+    "default (a change needs evidence)"
+)
+TRUNCATION_NOTE = (
+    "A trial of M < E epochs reads the first M epochs of runs trained for E: their "
+    "cosine schedule was laid out over E epochs, so a truncated cosine curve is not a "
+    "cosine run over M epochs (whose rate would have decayed by epoch M; it would "
+    "likely end lower). Regret is against the table's optimum at any epoch up to E."
+)
 
 # A trial's end: COMPLETE (early stopping or all epochs), PRUNED, FAIL (NaN), CUT (at the budget).
 COMPLETE, PRUNED, FAIL, CUT = "COMPLETE", "PRUNED", "FAIL", "CUT"
@@ -169,12 +177,19 @@ class Table:
                 epoch = int(np.nanargmin(curve.val)) + 1
                 value = float(curve.val[epoch - 1])
                 if best is None or value < best["val_rel_l2"]:
-                    best = {"architecture": architecture, "config": curve.config,
-                            **dict(zip(self.knobs, key)), "epoch": epoch, "val_rel_l2": value,
-                            "test_rel_l2": float(curve.test[epoch - 1])}
+                    best = {
+                        "architecture": architecture,
+                        "config": curve.config,
+                        **dict(zip(self.knobs, key)),
+                        "epoch": epoch,
+                        "val_rel_l2": value,
+                        "test_rel_l2": float(curve.test[epoch - 1]),
+                    }
         if best is None:
-            raise TableError(f"every run of {', '.join(architectures)} in {self.path} diverged "
-                             "(all val_rel_l2 NaN): nothing to replay")
+            raise TableError(
+                f"every run of {', '.join(architectures)} in {self.path} diverged "
+                "(all val_rel_l2 NaN): nothing to replay"
+            )
         return best
 
 
@@ -189,8 +204,10 @@ def load_table(path: Path) -> Table:
 
     path = Path(path)
     if not path.is_file():
-        raise TableError(f"no table at {path}: build it with `python -m bench.curves` (or pass "
-                         "--table PATH to a curves.csv)")
+        raise TableError(
+            f"no table at {path}: build it with `python -m bench.curves` (or pass "
+            "--table PATH to a curves.csv)"
+        )
     meta_path = path.with_suffix(".json")
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     # Everything as text first: levels then parse as Python parses them (0.001 exactly as the .json
@@ -198,15 +215,18 @@ def load_table(path: Path) -> Table:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in FIXED_COLUMNS if c not in frame.columns]
     if missing:
-        raise TableError(f"{path} lacks the column(s) {', '.join(missing)}; a table has "
-                         f"{', '.join(FIXED_COLUMNS)} and one column per knob: build it with "
-                         "`python -m bench.curves`")
+        raise TableError(
+            f"{path} lacks the column(s) {', '.join(missing)}; a table has "
+            f"{', '.join(FIXED_COLUMNS)} and one column per knob: build it with "
+            "`python -m bench.curves`"
+        )
     _parse_columns(frame, path)
     knobs = _knob_levels(frame, meta.get("knobs"), path)
     architectures = _architectures(frame, meta.get("architectures"), path)
     epochs = int(meta.get("epochs", frame["epoch"].max()))
-    curves = {a: _curves(frame[frame["architecture"] == a], a, knobs, epochs, path)
-              for a in architectures}
+    curves = {
+        a: _curves(frame[frame["architecture"] == a], a, knobs, epochs, path) for a in architectures
+    }
     screen_config = _screen_config(meta, architectures, curves, path)
     table = Table(path, epochs, knobs, architectures, screen_config, curves)
     table.optimum(architectures[:1])  # raises now if every run of the first diverged
@@ -247,9 +267,11 @@ def _knob_levels(frame, declared: dict | None, path: Path) -> dict[str, tuple]:
     names = list(declared) if declared else [c for c in frame.columns if c not in FIXED_COLUMNS]
     absent = [name for name in names if name not in frame.columns]
     if absent:
-        raise TableError(f"{path.with_suffix('.json').name} declares the knob(s) "
-                         f"{', '.join(absent)} but {path.name} has no such column(s); "
-                         "rebuild the table with `python -m bench.curves`")
+        raise TableError(
+            f"{path.with_suffix('.json').name} declares the knob(s) "
+            f"{', '.join(absent)} but {path.name} has no such column(s); "
+            "rebuild the table with `python -m bench.curves`"
+        )
     if not names:
         raise TableError(f"{path} has no knob columns besides {', '.join(FIXED_COLUMNS)}")
     knobs = {}
@@ -257,9 +279,11 @@ def _knob_levels(frame, declared: dict | None, path: Path) -> dict[str, tuple]:
         found = {_native(v) for v in frame[name].unique()}
         levels = list(declared[name]) if declared else _sorted(found)
         if found != set(levels):
-            raise TableError(f"{path.name}'s {name} levels {_sorted(found)} differ from those "
-                             f"declared in {path.with_suffix('.json').name}, {levels} (a partial "
-                             "table lacks some): finish it with `python -m bench.curves`")
+            raise TableError(
+                f"{path.name}'s {name} levels {_sorted(found)} differ from those "
+                f"declared in {path.with_suffix('.json').name}, {levels} (a partial "
+                "table lacks some): finish it with `python -m bench.curves`"
+            )
         knobs[name] = tuple(next(v for v in found if v == level) for level in levels)  # CSV's types
     return knobs
 
@@ -276,15 +300,19 @@ def _architectures(frame, declared: list | None, path: Path) -> tuple[str, ...]:
     if declared:
         absent = [a for a in declared if a not in present]
         if absent:
-            raise TableError(f"{path.with_suffix('.json').name} lists the architecture(s) "
-                             f"{', '.join(absent)} but {path.name} has no rows for them (found: "
-                             f"{', '.join(present) or 'none'}); finish the table with "
-                             "`python -m bench.curves` (it resumes)")
+            raise TableError(
+                f"{path.with_suffix('.json').name} lists the architecture(s) "
+                f"{', '.join(absent)} but {path.name} has no rows for them (found: "
+                f"{', '.join(present) or 'none'}); finish the table with "
+                "`python -m bench.curves` (it resumes)"
+            )
         present = list(declared) + [a for a in present if a not in declared]
     if len(present) < 2:
-        raise TableError(f"{path} holds {len(present)} architecture(s) ({', '.join(present)}); the "
-                         "top2 scope and two-stage need the screen's top two: build the table with "
-                         "`python -m bench.curves`")
+        raise TableError(
+            f"{path} holds {len(present)} architecture(s) ({', '.join(present)}); the "
+            "top2 scope and two-stage need the screen's top two: build the table with "
+            "`python -m bench.curves`"
+        )
     return tuple(present)
 
 
@@ -293,23 +321,31 @@ def _curves(rows, architecture: str, knobs: dict, epochs: int, path: Path) -> di
     curves = {}
     for config, group in rows.groupby("config", sort=True):
         group = group.sort_values("epoch")
-        keys = {tuple(_native(v) for v in row)
-                for row in group[list(knobs)].itertuples(index=False)}
+        keys = {
+            tuple(_native(v) for v in row) for row in group[list(knobs)].itertuples(index=False)
+        }
         if len(keys) != 1:
-            raise TableError(f"{path}: config {config} of {architecture!r} has rows with different "
-                             "knob levels; each config id must name one grid point")
+            raise TableError(
+                f"{path}: config {config} of {architecture!r} has rows with different "
+                "knob levels; each config id must name one grid point"
+            )
         if group["epoch"].tolist() != list(range(1, epochs + 1)):
-            raise TableError(f"{path}: config {config} of {architecture!r} has epochs "
-                             f"{_span(group['epoch'].tolist())}, not 1..{epochs}; the table needs "
-                             "every epoch of the full budget (rebuild it with "
-                             "`python -m bench.curves`)")
-        curves[keys.pop()] = Curve(int(config), group["val_rel_l2"].to_numpy(float),
-                                   group["test_rel_l2"].to_numpy(float))
+            raise TableError(
+                f"{path}: config {config} of {architecture!r} has epochs "
+                f"{_span(group['epoch'].tolist())}, not 1..{epochs}; the table needs "
+                "every epoch of the full budget (rebuild it with "
+                "`python -m bench.curves`)"
+            )
+        curves[keys.pop()] = Curve(
+            int(config), group["val_rel_l2"].to_numpy(float), group["test_rel_l2"].to_numpy(float)
+        )
     size = math.prod(len(levels) for levels in knobs.values())
     if len(curves) < size:
-        raise TableError(f"{path} holds {len(curves)} of the {size} configurations of "
-                         f"{architecture!r} (a partial table): finish it with "
-                         "`python -m bench.curves` (it resumes) before replaying it")
+        raise TableError(
+            f"{path} holds {len(curves)} of the {size} configurations of "
+            f"{architecture!r} (a partial table): finish it with "
+            "`python -m bench.curves` (it resumes) before replaying it"
+        )
     return curves
 
 
@@ -323,14 +359,18 @@ def _screen_config(meta: dict, architectures: tuple, curves: dict, path: Path) -
         return {}  # no two-stage (main says so)
     absent = [a for a in architectures[:2] if a not in screen]
     if absent:
-        raise TableError(f"{path.with_suffix('.json')} names no screen_config for "
-                         f"{', '.join(absent)} (two-stage starts from it); write curves.json with "
-                         "`python -m bench.curves`")
+        raise TableError(
+            f"{path.with_suffix('.json')} names no screen_config for "
+            f"{', '.join(absent)} (two-stage starts from it); write curves.json with "
+            "`python -m bench.curves`"
+        )
     for architecture in architectures[:2]:
         ids = {c.config for c in curves[architecture].values()}
         if int(screen[architecture]) not in ids:
-            raise TableError(f"the screen_config {screen[architecture]} of {architecture!r} is not "
-                             f"in {path.name} (its configs: {min(ids)}..{max(ids)})")
+            raise TableError(
+                f"the screen_config {screen[architecture]} of {architecture!r} is not "
+                f"in {path.name} (its configs: {min(ids)}..{max(ids)})"
+            )
     return {a: int(screen[a]) for a in architectures[:2]}
 
 
@@ -354,8 +394,15 @@ class TrialRecord:
         return self.state == COMPLETE
 
     def to_row(self) -> list:
-        return [self.architecture, self.config, self.state, self.epochs, self.value, self.test,
-                self.first_epoch]
+        return [
+            self.architecture,
+            self.config,
+            self.state,
+            self.epochs,
+            self.value,
+            self.test,
+            self.first_epoch,
+        ]
 
 
 TRIAL_COLUMNS = ["architecture", "config", "state", "epochs", "value", "test_rel_l2", "first_epoch"]
@@ -366,9 +413,15 @@ def patience_for(epochs: int) -> int:
     return max(MIN_PATIENCE, math.ceil(PATIENCE_SHARE * epochs))
 
 
-def replay_trial(architecture: str, curve: Curve, patience: int, epochs_left: int,
-                 first_epoch: int = 0, last_epoch: int | None = None,
-                 prune: Callable[[int, float], bool] | None = None) -> TrialRecord:
+def replay_trial(
+    architecture: str,
+    curve: Curve,
+    patience: int,
+    epochs_left: int,
+    first_epoch: int = 0,
+    last_epoch: int | None = None,
+    prune: Callable[[int, float], bool] | None = None,
+) -> TrialRecord:
     """Run `curve` from epoch first_epoch + 1 to last_epoch (default E) as a live trial would.
 
     Args:
@@ -399,8 +452,15 @@ def replay_trial(architecture: str, curve: Curve, patience: int, epochs_left: in
         if since_best >= patience:
             break
     found = best_epoch > 0
-    return TrialRecord(architecture, curve.config, state, ran, best if found else None,
-                       float(curve.test[best_epoch - 1]) if found else None, first_epoch)
+    return TrialRecord(
+        architecture,
+        curve.config,
+        state,
+        ran,
+        best if found else None,
+        float(curve.test[best_epoch - 1]) if found else None,
+        first_epoch,
+    )
 
 
 # --- searches -----------------------------------------------------------------------------------
@@ -420,8 +480,14 @@ def _expected_trials(epochs: int, budget: int) -> int:
     return StudySettings(n_trials=10_000, epochs=epochs, epoch_budget=budget).expected_trials()
 
 
-def optuna_search(table: Table, architecture: str, method: str, seed: int, budget: int,
-                  first_params: dict | None = None) -> list[TrialRecord]:
+def optuna_search(
+    table: Table,
+    architecture: str,
+    method: str,
+    seed: int,
+    budget: int,
+    first_params: dict | None = None,
+) -> list[TrialRecord]:
     """One Optuna study of `method` (OPTUNA_METHODS) on one architecture with seed `seed`, replayed
     until `budget` epochs are spent. `first_params`: knob levels queued as its trial 0."""
     study = make_study(method, seed, table.epochs, budget, name=f"replay-{architecture}-seed{seed}")
@@ -449,12 +515,19 @@ def create_study(sampler, pruner, name: str):
     from hpo.backend import quiet_optuna
 
     quiet_optuna()
-    return optuna.create_study(study_name=name, direction="minimize", sampler=sampler,
-                               pruner=pruner)
+    return optuna.create_study(
+        study_name=name, direction="minimize", sampler=sampler, pruner=pruner
+    )
 
 
-def run_study(study, table: Table, architecture: str, budget: int,
-              first_params: dict | None = None, epochs: int | None = None) -> list[TrialRecord]:
+def run_study(
+    study,
+    table: Table,
+    architecture: str,
+    budget: int,
+    first_params: dict | None = None,
+    epochs: int | None = None,
+) -> list[TrialRecord]:
     """Ask `study` for trials and replay them from the table until `budget` epochs are spent (or
     max_failures trials fail in a row); each trial reports every epoch and may be pruned.
 
@@ -467,8 +540,11 @@ def run_study(study, table: Table, architecture: str, budget: int,
     if first_params is not None:
         study.enqueue_trial(first_params)
     epochs = table.epochs if epochs is None else epochs
-    curves, patience, max_failures = (table.curves[architecture], patience_for(epochs),
-                                      _max_failures())
+    curves, patience, max_failures = (
+        table.curves[architecture],
+        patience_for(epochs),
+        _max_failures(),
+    )
     records: list[TrialRecord] = []
     spent = failures = 0
     while spent < budget and failures < max_failures:
@@ -479,8 +555,9 @@ def run_study(study, table: Table, architecture: str, budget: int,
             trial.report(val, step=epoch - 1)  # KerasPruningCallback's step: Keras' 0-based epoch
             return trial.should_prune()
 
-        record = replay_trial(architecture, curves[key], patience, budget - spent,
-                              last_epoch=epochs, prune=prune)
+        record = replay_trial(
+            architecture, curves[key], patience, budget - spent, last_epoch=epochs, prune=prune
+        )
         if record.state == COMPLETE:
             study.tell(trial, record.value)
         else:  # a CUT trial was stopped from outside, as a pruned one
@@ -491,8 +568,9 @@ def run_study(study, table: Table, architecture: str, budget: int,
     return records
 
 
-def kerastuner_search(table: Table, architecture: str, seed: int, budget: int,
-                      directory: Path) -> list[TrialRecord]:
+def kerastuner_search(
+    table: Table, architecture: str, seed: int, budget: int, directory: Path
+) -> list[TrialRecord]:
     """KerasTuner's Hyperband (max_epochs E, factor 3, iterated) on one architecture, its trials
     read from the table, until `budget` epochs are spent (or its space is exhausted, or it fails
     max_failures trials in a row). Its files go to a folder under `directory`, removed after."""
@@ -502,13 +580,21 @@ def kerastuner_search(table: Table, architecture: str, seed: int, budget: int,
     for name, levels in table.knobs.items():
         space.Choice(name, list(levels))
     project = f"{architecture}-seed{seed}"
-    tuner = tuner_class(table=table, architecture=architecture, budget=budget,
-                        objective=keras_tuner.Objective(OBJECTIVE, direction="min"),
-                        max_epochs=table.epochs, factor=3,
-                        hyperband_iterations=None,  # iterate the brackets until the budget is spent
-                        seed=seed + 1,  # KerasTuner reads seed 0 as "no seed": see the docstring
-                        hyperparameters=space, max_consecutive_failed_trials=_max_failures(),
-                        directory=str(directory), project_name=project, overwrite=True)
+    tuner = tuner_class(
+        table=table,
+        architecture=architecture,
+        budget=budget,
+        objective=keras_tuner.Objective(OBJECTIVE, direction="min"),
+        max_epochs=table.epochs,
+        factor=3,
+        hyperband_iterations=None,  # iterate the brackets until the budget is spent
+        seed=seed + 1,  # KerasTuner reads seed 0 as "no seed": see the docstring
+        hyperparameters=space,
+        max_consecutive_failed_trials=_max_failures(),
+        directory=str(directory),
+        project_name=project,
+        overwrite=True,
+    )
     try:
         with failed_trials_untraced():
             tuner.search(verbose=0)
@@ -551,14 +637,19 @@ def _table_hyperband_class(keras_tuner):
         def run_trial(self, trial, *args, **kwargs) -> dict:
             values = trial.hyperparameters.values
             key = tuple(values[name] for name in self.table.knobs)
-            record = replay_trial(self.architecture, self.table.curves[self.architecture][key],
-                                  patience_for(self.table.epochs), self.budget - self.spent,
-                                  first_epoch=values["tuner/initial_epoch"],
-                                  last_epoch=values["tuner/epochs"])
+            record = replay_trial(
+                self.architecture,
+                self.table.curves[self.architecture][key],
+                patience_for(self.table.epochs),
+                self.budget - self.spent,
+                first_epoch=values["tuner/initial_epoch"],
+                last_epoch=values["tuner/epochs"],
+            )
             self.records.append(record)
             self.spent += record.epochs
             if self.spent >= self.budget:
-                # As hpo.optimize.tuner_engine: cap the oracle at the trials it has, so it starts no more.
+                # As hpo.optimize.tuner_engine: cap the oracle at the trials it has, so it starts no
+                # more.
                 self.oracle.max_trials = len(self.oracle.trials)
             if record.state == FAIL:
                 raise keras_tuner.errors.FailedTrialError("diverged: NaN val_rel_l2")
@@ -568,8 +659,9 @@ def _table_hyperband_class(keras_tuner):
     return TableHyperband
 
 
-def two_stage(table: Table, architectures: tuple[str, ...], seed: int,
-              budget: int) -> tuple[str, list[TrialRecord]]:
+def two_stage(
+    table: Table, architectures: tuple[str, ...], seed: int, budget: int
+) -> tuple[str, list[TrialRecord]]:
     """The pipeline: screen each architecture's screen configuration (E epochs, early stopping),
     then search the better one with the default method on what is left of `budget`.
 
@@ -588,8 +680,9 @@ def two_stage(table: Table, architectures: tuple[str, ...], seed: int,
     if spent >= budget:
         return chosen, screens
     first = table.levels_of(chosen, table.screen_config[chosen])  # hpo.optimize's queued trial 0
-    return chosen, screens + optuna_search(table, chosen, DEFAULT_METHOD, seed, budget - spent,
-                                           first_params=first)
+    return chosen, screens + optuna_search(
+        table, chosen, DEFAULT_METHOD, seed, budget - spent, first_params=first
+    )
 
 
 # --- anytime curves and statistics --------------------------------------------------------------
@@ -640,16 +733,20 @@ def quantile(values: np.ndarray, q: float, axis: int = 0) -> np.ndarray:
         return np.where(np.isinf(high), np.inf, low + (high - low) * fraction)
 
 
-def bootstrap_median(values, n_resamples: int = N_RESAMPLES,
-                     seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
+def bootstrap_median(
+    values, n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> tuple[float, float, float]:
     """The median of `values` and its 95% percentile-bootstrap interval (inf allowed: "never")."""
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
         return math.nan, math.nan, math.nan
     picks = np.random.default_rng(seed).integers(0, len(values), size=(n_resamples, len(values)))
     medians = np.median(values[picks], axis=1)
-    return (float(np.median(values)), float(quantile(medians, 0.025)),
-            float(quantile(medians, 0.975)))
+    return (
+        float(np.median(values)),
+        float(quantile(medians, 0.025)),
+        float(quantile(medians, 0.975)),
+    )
 
 
 def _stat(values) -> dict:
@@ -688,7 +785,7 @@ class Settings:
 
 def scope_architectures(table: Table, scope: str) -> tuple[str, ...]:
     """top1: the screen's winner (the table's first architecture); top2: its first two."""
-    return table.architectures[:1 if scope == "top1" else 2]
+    return table.architectures[: 1 if scope == "top1" else 2]
 
 
 @dataclass
@@ -700,19 +797,26 @@ class Runs:
     studies: dict  # method -> seed -> architecture -> [TrialRecord]
     two_stage: dict  # scope -> seed -> (chosen architecture, [TrialRecord])
 
-    def trials(self, scope: str, method: str, seed: int,
-               architectures: tuple[str, ...]) -> list[TrialRecord]:
+    def trials(
+        self, scope: str, method: str, seed: int, architectures: tuple[str, ...]
+    ) -> list[TrialRecord]:
         if method == TWO_STAGE:
             return self.two_stage[scope][seed][1]
         return [t for a in architectures for t in self.studies[method][seed][a]]
 
 
-def run_methods(table: Table, settings: Settings, methods: tuple[str, ...] = METHODS,
-                progress: Callable[[str], None] | None = print) -> Runs:
+def run_methods(
+    table: Table,
+    settings: Settings,
+    methods: tuple[str, ...] = METHODS,
+    progress: Callable[[str], None] | None = print,
+) -> Runs:
     """Run every method for every seed in both scopes; one progress line per method and scope
     (top2's wall time: its second architecture's studies, the first's are top1's)."""
-    runs = Runs({m: {s: {} for s in settings.seeds} for m in methods if m != TWO_STAGE},
-                {scope: {} for scope in SCOPES})
+    runs = Runs(
+        {m: {s: {} for s in settings.seeds} for m in methods if m != TWO_STAGE},
+        {scope: {} for scope in SCOPES},
+    )
     with tempfile.TemporaryDirectory(prefix="replay-kerastuner-") as folder:
         for method in methods:
             for scope in SCOPES:
@@ -722,43 +826,58 @@ def run_methods(table: Table, settings: Settings, methods: tuple[str, ...] = MET
                     if method == TWO_STAGE:
                         budget = settings.budget * len(architectures)
                         runs.two_stage[scope][seed] = two_stage(
-                            table, table.architectures[:2], seed, budget)
+                            table, table.architectures[:2], seed, budget
+                        )
                     else:  # top2 adds the second architecture's study to top1's first
                         architecture = architectures[-1]
                         runs.studies[method][seed][architecture] = _search(
-                            table, method, architecture, seed, settings.budget, Path(folder))
+                            table, method, architecture, seed, settings.budget, Path(folder)
+                        )
                 if progress is not None:
-                    counts = [len(runs.trials(scope, method, s, architectures))
-                              for s in settings.seeds]
-                    progress(f"{method:<22}{scope}: {len(settings.seeds)} seeds, "
-                             f"{np.median(counts):.0f} trials per seed (median), "
-                             f"{time.perf_counter() - started:.1f} s")
+                    counts = [
+                        len(runs.trials(scope, method, s, architectures)) for s in settings.seeds
+                    ]
+                    progress(
+                        f"{method:<22}{scope}: {len(settings.seeds)} seeds, "
+                        f"{np.median(counts):.0f} trials per seed (median), "
+                        f"{time.perf_counter() - started:.1f} s"
+                    )
     return runs
 
 
-def _search(table: Table, method: str, architecture: str, seed: int, budget: int,
-            folder: Path) -> list[TrialRecord]:
+def _search(
+    table: Table, method: str, architecture: str, seed: int, budget: int, folder: Path
+) -> list[TrialRecord]:
     if method == KERASTUNER:
         return kerastuner_search(table, architecture, seed, budget, folder)
     return optuna_search(table, architecture, method, seed, budget)
 
 
-def summarize_scope(table: Table, scope: str, runs: Runs, methods: tuple[str, ...], budget: int,
-                    seeds: tuple[int, ...]) -> dict:
+def summarize_scope(
+    table: Table,
+    scope: str,
+    runs: Runs,
+    methods: tuple[str, ...],
+    budget: int,
+    seeds: tuple[int, ...],
+) -> dict:
     """Per method: share of the budget to reach random's final best, best value and regret at 25,
     50 and 100% of the budget, test rel_l2 of the best; the targets; the anytime regret bands."""
     architectures = scope_architectures(table, scope)
     optimum = table.optimum(architectures)
     trials_of = {m: {s: runs.trials(scope, m, s, architectures) for s in seeds} for m in methods}
-    curves = {m: {s: anytime(trials) for s, trials in by_seed.items()}
-              for m, by_seed in trials_of.items()}
+    curves = {
+        m: {s: anytime(trials) for s, trials in by_seed.items()} for m, by_seed in trials_of.items()
+    }
     # Paired by seed: a method's seed s against random search's seed s.
-    targets = {s: best_at(c, budget) for s, c in curves[BASELINE].items()} \
-        if BASELINE in curves else {}
+    targets = (
+        {s: best_at(c, budget) for s, c in curves[BASELINE].items()} if BASELINE in curves else {}
+    )
     rows = {}
     for method, by_seed in curves.items():
-        shares = ([epochs_to_reach(by_seed[s], targets[s]) / budget for s in seeds]
-                  if targets else [])
+        shares = (
+            [epochs_to_reach(by_seed[s], targets[s]) / budget for s in seeds] if targets else []
+        )
         best = {f"{f:.0%}": [best_at(by_seed[s], f * budget) for s in seeds] for f in FRACTIONS}
         tests = [by_seed[s][2][-1] for s in seeds if math.isfinite(by_seed[s][2][-1])]
         trials = [t for s in seeds for t in trials_of[method][s]]
@@ -772,12 +891,21 @@ def summarize_scope(table: Table, scope: str, runs: Runs, methods: tuple[str, ..
             # Seeds that stopped short: max_failures failures in a row, or KerasTuner out of points.
             "seeds_under_budget": sum(int(by_seed[s][0][-1]) < budget for s in seeds),
             "trials_per_seed": float(np.median([len(trials_of[method][s]) for s in seeds])),
-            "states": {state: sum(t.state == state for t in trials)
-                       for state in (COMPLETE, PRUNED, FAIL, CUT)}}
-    return {"architectures": list(architectures), "budget_epochs": budget, "optimum": optimum,
-            "random_final_best": {str(s): _finite(v) for s, v in targets.items()},
-            "methods": rows, "targets": _targets(rows), "best_method": _best_method(rows),
-            "anytime": _anytime_bands(curves, budget, optimum["val_rel_l2"], seeds)}
+            "states": {
+                state: sum(t.state == state for t in trials)
+                for state in (COMPLETE, PRUNED, FAIL, CUT)
+            },
+        }
+    return {
+        "architectures": list(architectures),
+        "budget_epochs": budget,
+        "optimum": optimum,
+        "random_final_best": {str(s): _finite(v) for s, v in targets.items()},
+        "methods": rows,
+        "targets": _targets(rows),
+        "best_method": _best_method(rows),
+        "anytime": _anytime_bands(curves, budget, optimum["val_rel_l2"], seeds),
+    }
 
 
 def _targets(rows: dict) -> dict:
@@ -788,14 +916,19 @@ def _targets(rows: dict) -> dict:
         share = default["share_to_random_best"]
         targets["default_reaches_random_best_within_40pct"] = {
             "met": share["median"] is not None and share["median"] <= TARGET_SHARE,
-            "threshold": TARGET_SHARE, "method": DEFAULT_METHOD, "share": share}
+            "threshold": TARGET_SHARE,
+            "method": DEFAULT_METHOD,
+            "share": share,
+        }
     if default is not None and KERASTUNER in rows:
         ours, theirs = default["regret"]["100%"], rows[KERASTUNER]["regret"]["100%"]
         targets["default_beats_kerastuner"] = {
-            "met": ours["median"] is not None and (theirs["median"] is None
-                                                   or ours["median"] < theirs["median"]),
-            "method": DEFAULT_METHOD, "regret_at_100pct": ours,
-            "kerastuner_regret_at_100pct": theirs}
+            "met": ours["median"] is not None
+            and (theirs["median"] is None or ours["median"] < theirs["median"]),
+            "method": DEFAULT_METHOD,
+            "regret_at_100pct": ours,
+            "kerastuner_regret_at_100pct": theirs,
+        }
     return targets
 
 
@@ -816,8 +949,10 @@ def _anytime_bands(curves: dict, budget: int, optimum: float, seeds: tuple[int, 
     bands = {"grid": grid.tolist()}
     for method, by_seed in curves.items():
         stack = np.array([on_grid(by_seed[s], grid) for s in seeds]) - optimum  # (seeds, grid)
-        bands[method] = {name: [_rounded(v) for v in quantile(stack, q)]
-                         for name, q in (("median", 0.5), ("q25", 0.25), ("q75", 0.75))}
+        bands[method] = {
+            name: [_rounded(v) for v in quantile(stack, q)]
+            for name, q in (("median", 0.5), ("q25", 0.25), ("q75", 0.75))
+        }
     return bands
 
 
@@ -826,8 +961,8 @@ def _anytime_bands(curves: dict, budget: int, optimum: float, seeds: tuple[int, 
 
 @dataclass(frozen=True)
 class Combination:
-    """A candidate for hpo.optimize's defaults: TPE with `startup` random start-up trials, the pruner
-    `pruner` (hpo.study's names), at most `epochs` epochs per trial."""
+    """A candidate for hpo.optimize's defaults: TPE with `startup` random start-up trials, the
+    pruner `pruner` (hpo.registry.PRUNERS' names), at most `epochs` epochs per trial."""
 
     pruner: str
     startup: int
@@ -839,8 +974,11 @@ class Combination:
 
 def defaults_grid(epochs: int, quick: bool) -> tuple[Combination, ...]:
     """Every candidate for a table of E = `epochs`: pruner x start-up trials x epochs per trial."""
-    pruners, startups, shares = ((QUICK_GRID_PRUNERS, QUICK_GRID_STARTUP, QUICK_GRID_EPOCH_SHARES)
-                                 if quick else (GRID_PRUNERS, GRID_STARTUP, GRID_EPOCH_SHARES))
+    pruners, startups, shares = (
+        (QUICK_GRID_PRUNERS, QUICK_GRID_STARTUP, QUICK_GRID_EPOCH_SHARES)
+        if quick
+        else (GRID_PRUNERS, GRID_STARTUP, GRID_EPOCH_SHARES)
+    )
     levels = sorted({max(1, round(share * epochs)) for share in shares})
     return tuple(Combination(p, n, m) for p in pruners for n in startups for m in levels)
 
@@ -850,8 +988,9 @@ def current_default(epochs: int, budget: int) -> Combination:
     start-up trials as make_sampler derives them from n_trials = B // E, E epochs per trial."""
     from hpo.optimize.settings import StudySettings
 
-    return Combination(StudySettings().pruner,
-                       _live_startup_trials(_expected_trials(epochs, budget)), epochs)
+    return Combination(
+        StudySettings().pruner, _live_startup_trials(_expected_trials(epochs, budget)), epochs
+    )
 
 
 def _live_startup_trials(n_trials: int) -> int:
@@ -861,8 +1000,9 @@ def _live_startup_trials(n_trials: int) -> int:
     return startup_trials(n_trials)
 
 
-def combination_search(table: Table, combination: Combination, seed: int,
-                       budget: int) -> list[TrialRecord]:
+def combination_search(
+    table: Table, combination: Combination, seed: int, budget: int
+) -> list[TrialRecord]:
     """One TPE study of `combination` on the table's first architecture with seed `seed`, replayed
     until `budget` epochs are spent; a trial reads only the table's first combination.epochs epochs
     (early stopping's patience for that many)."""
@@ -870,17 +1010,25 @@ def combination_search(table: Table, combination: Combination, seed: int,
     from hpo.optimize.settings import make_pruner, make_sampler
 
     architecture = table.architectures[0]
-    sampler = make_sampler("tpe", seed, _expected_trials(combination.epochs, budget),
-                           n_startup_trials=combination.startup)
+    sampler = make_sampler(
+        "tpe",
+        seed,
+        _expected_trials(combination.epochs, budget),
+        n_startup_trials=combination.startup,
+    )
     # The pruner as a live run with --epochs M builds it (Hyperband's max_resource M); the name as
     # optuna_search's, so the current default replays tpe+median's top1 studies exactly.
-    study = create_study(sampler, make_pruner(combination.pruner, combination.epochs),
-                          name=f"replay-{architecture}-seed{seed}")
+    study = create_study(
+        sampler,
+        make_pruner(combination.pruner, combination.epochs),
+        name=f"replay-{architecture}-seed{seed}",
+    )
     return run_study(study, table, architecture, budget, epochs=combination.epochs)
 
 
-def summarize_defaults(table: Table, settings: Settings, runs: Runs,
-                       progress: Callable[[str], None] | None = print) -> dict:
+def summarize_defaults(
+    table: Table, settings: Settings, runs: Runs, progress: Callable[[str], None] | None = print
+) -> dict:
     """Replay every candidate of settings.grid, and the current default, on top1 for every seed.
 
     Per candidate, over seeds: the median regret at 100% of the budget and the median share of the
@@ -890,8 +1038,10 @@ def summarize_defaults(table: Table, settings: Settings, runs: Runs,
     """
     architecture, budget, seeds = table.architectures[0], settings.budget, settings.seeds
     optimum = table.optimum((architecture,))["val_rel_l2"]
-    targets = {s: best_at(anytime(trials), budget)
-               for s, trials in _random_trials(table, runs, seeds, budget).items()}
+    targets = {
+        s: best_at(anytime(trials), budget)
+        for s, trials in _random_trials(table, runs, seeds, budget).items()
+    }
     current = current_default(table.epochs, budget)
     candidates = list(settings.grid) + ([] if current in settings.grid else [current])
     rows = []
@@ -901,39 +1051,63 @@ def summarize_defaults(table: Table, settings: Settings, runs: Runs,
         curves = {s: anytime(t) for s, t in trials.items()}
         regrets = [best_at(curves[s], budget) - optimum for s in seeds]
         shares = [epochs_to_reach(curves[s], targets[s]) / budget for s in seeds]
-        rows.append({**combination.to_dict(), "regret_at_100pct": _stat(regrets),
-                     "share_to_random_best": _stat(shares),
-                     "seeds_reaching_random_best": sum(math.isfinite(x) for x in shares),
-                     "trials_per_seed": float(np.median([len(t) for t in trials.values()])),
-                     "per_seed": {"regret_at_100pct": [_rounded(x) for x in regrets],
-                                  "share_to_random_best": [_rounded(x) for x in shares]}})
+        rows.append(
+            {
+                **combination.to_dict(),
+                "regret_at_100pct": _stat(regrets),
+                "share_to_random_best": _stat(shares),
+                "seeds_reaching_random_best": sum(math.isfinite(x) for x in shares),
+                "trials_per_seed": float(np.median([len(t) for t in trials.values()])),
+                "per_seed": {
+                    "regret_at_100pct": [_rounded(x) for x in regrets],
+                    "share_to_random_best": [_rounded(x) for x in shares],
+                },
+            }
+        )
         if progress is not None:
-            progress(f"{_label(combination):<22}top1: {len(seeds)} seeds, "
-                     f"{rows[-1]['trials_per_seed']:.0f} trials per seed (median), "
-                     f"{time.perf_counter() - started:.1f} s")
+            progress(
+                f"{_label(combination):<22}top1: {len(seeds)} seeds, "
+                f"{rows[-1]['trials_per_seed']:.0f} trials per seed (median), "
+                f"{time.perf_counter() - started:.1f} s"
+            )
     order = rank_defaults(rows, candidates.index(current))
     for rank, i in enumerate(order, start=1):
         rows[i]["rank"] = rank
     best, now = rows[order[0]], rows[candidates.index(current)]
     current_is_best = order[0] == candidates.index(current)
-    lower_by = (None if current_is_best
-                else _finite(_or_inf(now["regret_at_100pct"]["median"])
-                             - _or_inf(best["regret_at_100pct"]["median"])))
-    return {"scope": "top1", "architecture": architecture, "budget_epochs": budget,
-            "sampler": "tpe", "levels": {"pruner": sorted({c.pruner for c in settings.grid},
-                                                          key=GRID_PRUNERS.index),
-                                         "startup": sorted({c.startup for c in settings.grid}),
-                                         "epochs": sorted({c.epochs for c in settings.grid})},
-            "rule": DEFAULTS_RULE, "grid": rows[:len(settings.grid)], "best": best,
-            "current": {**now, "in_grid": current in settings.grid},
-            "current_default_is_best": current_is_best, "regret_lower_by": lower_by,
-            "intervals_overlap": None if current_is_best else _overlap(
-                best["regret_at_100pct"], now["regret_at_100pct"]),
-            "note": TRUNCATION_NOTE}
+    lower_by = (
+        None
+        if current_is_best
+        else _finite(
+            _or_inf(now["regret_at_100pct"]["median"]) - _or_inf(best["regret_at_100pct"]["median"])
+        )
+    )
+    return {
+        "scope": "top1",
+        "architecture": architecture,
+        "budget_epochs": budget,
+        "sampler": "tpe",
+        "levels": {
+            "pruner": sorted({c.pruner for c in settings.grid}, key=GRID_PRUNERS.index),
+            "startup": sorted({c.startup for c in settings.grid}),
+            "epochs": sorted({c.epochs for c in settings.grid}),
+        },
+        "rule": DEFAULTS_RULE,
+        "grid": rows[: len(settings.grid)],
+        "best": best,
+        "current": {**now, "in_grid": current in settings.grid},
+        "current_default_is_best": current_is_best,
+        "regret_lower_by": lower_by,
+        "intervals_overlap": None
+        if current_is_best
+        else _overlap(best["regret_at_100pct"], now["regret_at_100pct"]),
+        "note": TRUNCATION_NOTE,
+    }
 
 
-def _random_trials(table: Table, runs: Runs, seeds: tuple[int, ...],
-                   budget: int) -> dict[int, list[TrialRecord]]:
+def _random_trials(
+    table: Table, runs: Runs, seeds: tuple[int, ...], budget: int
+) -> dict[int, list[TrialRecord]]:
     """Random search's top1 trials per seed: the methods' own, or run here if they left it out."""
     architecture = table.architectures[0]
     studies = runs.studies.get(BASELINE)
@@ -950,10 +1124,16 @@ def rank_defaults(rows: list[dict], current: int) -> list[int]:
             "epochs" per trial.
         current: the index of the current default, which wins a tie on all three.
     """
+
     def key(i: int) -> tuple:
         row = rows[i]
-        return (_or_inf(row["regret_at_100pct"]["median"]),
-                _or_inf(row["share_to_random_best"]["median"]), row["epochs"], i != current, i)
+        return (
+            _or_inf(row["regret_at_100pct"]["median"]),
+            _or_inf(row["share_to_random_best"]["median"]),
+            row["epochs"],
+            i != current,
+            i,
+        )
 
     return sorted(range(len(rows)), key=key)
 
@@ -979,75 +1159,115 @@ def raw_trials(runs: Runs) -> dict:
     """Every seed's trials as rows of TRIAL_COLUMNS, enough to recompute every figure: "studies"
     per method, seed and architecture (top1: the first architecture's; top2: both, in the table's
     order) and "two-stage" per scope and seed, with the architecture it chose."""
+
     def rows(trials: list[TrialRecord]) -> list[list]:
         return [t.to_row() for t in trials]
 
-    return {"columns": TRIAL_COLUMNS,
-            "studies": {m: {str(s): {a: rows(t) for a, t in by_arch.items()}
-                            for s, by_arch in by_seed.items()}
-                        for m, by_seed in runs.studies.items()},
-            TWO_STAGE: {scope: {str(s): {"chosen": chosen, "trials": rows(t)}
-                                for s, (chosen, t) in by_seed.items()}
-                        for scope, by_seed in runs.two_stage.items()}}
+    return {
+        "columns": TRIAL_COLUMNS,
+        "studies": {
+            m: {str(s): {a: rows(t) for a, t in by_arch.items()} for s, by_arch in by_seed.items()}
+            for m, by_seed in runs.studies.items()
+        },
+        TWO_STAGE: {
+            scope: {
+                str(s): {"chosen": chosen, "trials": rows(t)} for s, (chosen, t) in by_seed.items()
+            }
+            for scope, by_seed in runs.two_stage.items()
+        },
+    }
 
 
-def replay(table: Table, settings: Settings, methods: tuple[str, ...] = METHODS,
-           progress: Callable[[str], None] | None = print) -> dict:
+def replay(
+    table: Table,
+    settings: Settings,
+    methods: tuple[str, ...] = METHODS,
+    progress: Callable[[str], None] | None = print,
+) -> dict:
     """Run every method, summarize both scopes; the record written as replay[-quick].json."""
     runs = run_methods(table, settings, methods, progress)
-    scopes = {scope: summarize_scope(table, scope, runs, methods,
-                                     settings.budget * len(scope_architectures(table, scope)),
-                                     settings.seeds)
-              for scope in SCOPES}
+    scopes = {
+        scope: summarize_scope(
+            table,
+            scope,
+            runs,
+            methods,
+            settings.budget * len(scope_architectures(table, scope)),
+            settings.seeds,
+        )
+        for scope in SCOPES
+    }
     defaults = summarize_defaults(table, settings, runs, progress)
-    return {"table": str(table.path), "epochs": table.epochs,
-            "budget_per_architecture": settings.budget,
-            "budget_in_full_trials": settings.budget // table.epochs, "quick": settings.quick,
-            "seeds": list(settings.seeds), "methods": list(methods),
-            "knobs": {k: list(v) for k, v in table.knobs.items()},
-            "architectures": list(table.architectures), "screen_config": table.screen_config,
-            "patience": patience_for(table.epochs),
-            "bootstrap": {"resamples": N_RESAMPLES, "seed": BOOTSTRAP_SEED, "interval": 0.95},
-            "scopes": scopes, "defaults": defaults, "trials": raw_trials(runs)}
+    return {
+        "table": str(table.path),
+        "epochs": table.epochs,
+        "budget_per_architecture": settings.budget,
+        "budget_in_full_trials": settings.budget // table.epochs,
+        "quick": settings.quick,
+        "seeds": list(settings.seeds),
+        "methods": list(methods),
+        "knobs": {k: list(v) for k, v in table.knobs.items()},
+        "architectures": list(table.architectures),
+        "screen_config": table.screen_config,
+        "patience": patience_for(table.epochs),
+        "bootstrap": {"resamples": N_RESAMPLES, "seed": BOOTSTRAP_SEED, "interval": 0.95},
+        "scopes": scopes,
+        "defaults": defaults,
+        "trials": raw_trials(runs),
+    }
 
 
 # --- output -------------------------------------------------------------------------------------
 
 
 def show_interval(stat: dict, digits: int = 4, share: bool = False) -> str:
-    """"median [low, high]" of a statistic; None (a median of infinities) as "never"."""
+    """ "median [low, high]" of a statistic; None (a median of infinities) as "never"."""
+
     def one(value):
         if value is None:
             return "never"
         return f"{value:.0%}" if share else f"{value:.{digits}f}"
+
     return f"{one(stat['median'])} [{one(stat['low'])}, {one(stat['high'])}]"
 
 
 def format_table(record: dict) -> str:
-    lines = [f"table {record['table']}: E = {record['epochs']} epochs, budget B = "
-             f"{record['budget_per_architecture']} epochs per architecture "
-             f"({record['budget_in_full_trials']} full trials), {len(record['seeds'])} seeds; "
-             "median [95% bootstrap interval] over seeds"]
+    lines = [
+        f"table {record['table']}: E = {record['epochs']} epochs, budget B = "
+        f"{record['budget_per_architecture']} epochs per architecture "
+        f"({record['budget_in_full_trials']} full trials), {len(record['seeds'])} seeds; "
+        "median [95% bootstrap interval] over seeds"
+    ]
     for scope, result in record["scopes"].items():
         optimum = result["optimum"]
-        lines += ["", f"{scope}: {', '.join(result['architectures'])}; budget "
-                      f"{result['budget_epochs']} epochs; optimum val {optimum['val_rel_l2']:.4f} "
-                      f"({optimum['architecture']} config {optimum['config']}, epoch "
-                      f"{optimum['epoch']})",
-                  f"{'method':<22}{'share to random best':>26}{'reached':>9}"
-                  + "".join(f"{'regret @' + k:>26}" for k in ("25%", "50%", "100%"))
-                  + f"{'test rel_l2':>26}{'trials':>8}"]
+        lines += [
+            "",
+            f"{scope}: {', '.join(result['architectures'])}; budget "
+            f"{result['budget_epochs']} epochs; optimum val {optimum['val_rel_l2']:.4f} "
+            f"({optimum['architecture']} config {optimum['config']}, epoch "
+            f"{optimum['epoch']})",
+            f"{'method':<22}{'share to random best':>26}{'reached':>9}"
+            + "".join(f"{'regret @' + k:>26}" for k in ("25%", "50%", "100%"))
+            + f"{'test rel_l2':>26}{'trials':>8}",
+        ]
         for method, row in result["methods"].items():
             reached = f"{row['seeds_reaching_random_best']}/{row['share_to_random_best']['n']}"
-            lines.append(f"{method:<22}{show_interval(row['share_to_random_best'], share=True):>26}"
-                         f"{reached:>9}"
-                         + "".join(f"{show_interval(row['regret'][k]):>26}" for k in ("25%", "50%", "100%"))
-                         + f"{show_interval(row['test_rel_l2']):>26}{row['trials_per_seed']:>8.0f}")
-        short = [f"{m} {row['seeds_under_budget']}" for m, row in result["methods"].items()
-                 if row["seeds_under_budget"]]
+            lines.append(
+                f"{method:<22}{show_interval(row['share_to_random_best'], share=True):>26}"
+                f"{reached:>9}"
+                + "".join(f"{show_interval(row['regret'][k]):>26}" for k in ("25%", "50%", "100%"))
+                + f"{show_interval(row['test_rel_l2']):>26}{row['trials_per_seed']:>8.0f}"
+            )
+        short = [
+            f"{m} {row['seeds_under_budget']}"
+            for m, row in result["methods"].items()
+            if row["seeds_under_budget"]
+        ]
         if short:
-            lines.append(f"seeds that stopped short of the budget (3 failed trials in a row, or "
-                         f"KerasTuner out of new points): {', '.join(short)}")
+            lines.append(
+                f"seeds that stopped short of the budget (3 failed trials in a row, or "
+                f"KerasTuner out of new points): {', '.join(short)}"
+            )
         lines += _target_lines(result)
     if "defaults" in record:
         lines += ["", *format_defaults(record["defaults"])]
@@ -1057,30 +1277,43 @@ def format_table(record: dict) -> str:
 def format_defaults(defaults: dict) -> list[str]:
     """The candidates by rank (best first), the current default marked, and the verdict."""
     rows = defaults["grid"] + ([] if defaults["current"]["in_grid"] else [defaults["current"]])
-    lines = [(f"defaults ({defaults['scope']}: {defaults['architecture']}, budget "
-              f"{defaults['budget_epochs']} epochs; TPE, pruner x start-up trials x epochs per "
-              f"trial); rank: {defaults['rule']}"),
-             (f"{'rank':>4}  {'pruner':<10}{'startup':>8}{'epochs':>7}{'regret @100%':>26}"
-              f"{'share to random best':>26}{'reached':>9}{'trials':>8}")]
+    lines = [
+        (
+            f"defaults ({defaults['scope']}: {defaults['architecture']}, budget "
+            f"{defaults['budget_epochs']} epochs; TPE, pruner x start-up trials x epochs per "
+            f"trial); rank: {defaults['rule']}"
+        ),
+        (
+            f"{'rank':>4}  {'pruner':<10}{'startup':>8}{'epochs':>7}{'regret @100%':>26}"
+            f"{'share to random best':>26}{'reached':>9}{'trials':>8}"
+        ),
+    ]
     current = defaults["current"]["rank"]
     for row in sorted(rows, key=lambda r: r["rank"]):
         reached = f"{row['seeds_reaching_random_best']}/{row['share_to_random_best']['n']}"
         mark = "  <- current default" if row["rank"] == current else ""
-        lines.append(f"{row['rank']:>4}  {row['pruner']:<10}{row['startup']:>8}{row['epochs']:>7}"
-                     f"{show_interval(row['regret_at_100pct']):>26}"
-                     f"{show_interval(row['share_to_random_best'], share=True):>26}{reached:>9}"
-                     f"{row['trials_per_seed']:>8.0f}{mark}")
+        lines.append(
+            f"{row['rank']:>4}  {row['pruner']:<10}{row['startup']:>8}{row['epochs']:>7}"
+            f"{show_interval(row['regret_at_100pct']):>26}"
+            f"{show_interval(row['share_to_random_best'], share=True):>26}{reached:>9}"
+            f"{row['trials_per_seed']:>8.0f}{mark}"
+        )
     best = defaults["best"]
     if defaults["current_default_is_best"]:
-        lines.append(f"best: the current default, {_label(best)} (median regret "
-                     f"{show_interval(best['regret_at_100pct'])})")
+        lines.append(
+            f"best: the current default, {_label(best)} (median regret "
+            f"{show_interval(best['regret_at_100pct'])})"
+        )
     else:
         overlap = "overlap" if defaults["intervals_overlap"] else "do not overlap"
         lower = defaults["regret_lower_by"]
-        lines.append(f"best: {_label(best)}, median regret {show_interval(best['regret_at_100pct'])}, "
-                     f"{'never' if lower is None else f'{lower:.4f}'} lower than the current "
-                     f"default {_label(defaults['current'])}'s {show_interval(defaults['current']['regret_at_100pct'])}; "
-                     f"the intervals {overlap}")
+        lines.append(
+            f"best: {_label(best)}, median regret {show_interval(best['regret_at_100pct'])}, "
+            f"{'never' if lower is None else f'{lower:.4f}'} lower than the current "
+            f"default {_label(defaults['current'])}'s "
+            f"{show_interval(defaults['current']['regret_at_100pct'])}; "
+            f"the intervals {overlap}"
+        )
     lines.append(f"note: {defaults['note']}")
     return lines
 
@@ -1089,18 +1322,24 @@ def _target_lines(result: dict) -> list[str]:
     targets, lines = result["targets"], []
     reach = targets.get("default_reaches_random_best_within_40pct")
     if reach:
-        lines.append(f"target: {DEFAULT_METHOD} reaches random's final best within "
-                     f"{TARGET_SHARE:.0%} of the budget: {'met' if reach['met'] else 'NOT met'} "
-                     f"(median share {show_interval(reach['share'], share=True)})")
+        lines.append(
+            f"target: {DEFAULT_METHOD} reaches random's final best within "
+            f"{TARGET_SHARE:.0%} of the budget: {'met' if reach['met'] else 'NOT met'} "
+            f"(median share {show_interval(reach['share'], share=True)})"
+        )
     beats = targets.get("default_beats_kerastuner")
     if beats:
-        lines.append(f"target: {DEFAULT_METHOD} beats {KERASTUNER} (median regret at 100%): "
-                     f"{'met' if beats['met'] else 'NOT met'} ({show_interval(beats['regret_at_100pct'])} "
-                     f"against {show_interval(beats['kerastuner_regret_at_100pct'])})")
+        lines.append(
+            f"target: {DEFAULT_METHOD} beats {KERASTUNER} (median regret at 100%): "
+            f"{'met' if beats['met'] else 'NOT met'} ({show_interval(beats['regret_at_100pct'])} "
+            f"against {show_interval(beats['kerastuner_regret_at_100pct'])})"
+        )
     best = result["best_method"]
     if best["methods"]:
-        lines.append(f"best: {', '.join(best['methods'])} (lowest median regret at 100%: "
-                     f"{best['regret_at_100pct']:.4f})")
+        lines.append(
+            f"best: {', '.join(best['methods'])} (lowest median regret at 100%: "
+            f"{best['regret_at_100pct']:.4f})"
+        )
     return lines
 
 
@@ -1113,32 +1352,65 @@ def write_chart(record: dict, path: Path, png: Path | None = None) -> None:
 
     scopes = record["scopes"]
     colors = dict(zip(record["methods"], qualitative.D3))
-    fig = make_subplots(rows=1, cols=len(scopes), subplot_titles=[
-        f"{scope}: {', '.join(r['architectures'])} ({r['budget_epochs']} epochs)"
-        for scope, r in scopes.items()])
+    fig = make_subplots(
+        rows=1,
+        cols=len(scopes),
+        subplot_titles=[
+            f"{scope}: {', '.join(r['architectures'])} ({r['budget_epochs']} epochs)"
+            for scope, r in scopes.items()
+        ],
+    )
     for column, result in enumerate(scopes.values(), start=1):
         grid = result["anytime"]["grid"]
         for method in record["methods"]:
             band = result["anytime"][method]
-            fig.add_trace(go.Scatter(x=grid + grid[::-1], y=band["q75"] + band["q25"][::-1],
-                                     fill="toself", line={"width": 0}, opacity=0.15,
-                                     fillcolor=colors[method], hoverinfo="skip", showlegend=False,
-                                     legendgroup=method), row=1, col=column)
-            fig.add_trace(go.Scatter(x=grid, y=band["median"], name=method, mode="lines",
-                                     line={"color": colors[method]}, line_shape="hv",
-                                     legendgroup=method, showlegend=column == 1),
-                          row=1, col=column)
+            fig.add_trace(
+                go.Scatter(
+                    x=grid + grid[::-1],
+                    y=band["q75"] + band["q25"][::-1],
+                    fill="toself",
+                    line={"width": 0},
+                    opacity=0.15,
+                    fillcolor=colors[method],
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=method,
+                ),
+                row=1,
+                col=column,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=grid,
+                    y=band["median"],
+                    name=method,
+                    mode="lines",
+                    line={"color": colors[method]},
+                    line_shape="hv",
+                    legendgroup=method,
+                    showlegend=column == 1,
+                ),
+                row=1,
+                col=column,
+            )
         fig.update_xaxes(title_text="cumulative epochs", row=1, col=column)
         fig.update_yaxes(range=[0, _y_top(result["anytime"], record["methods"])], row=1, col=column)
     fig.update_yaxes(title_text="regret: best val rel_l2 - table optimum (median, 25-75%)", col=1)
-    fig.update_layout(title=f"Replayed searches, {len(record['seeds'])} seeds: regret against "
-                            "epochs spent", template="plotly_white", width=1200, height=560)
+    fig.update_layout(
+        title=f"Replayed searches, {len(record['seeds'])} seeds: regret against epochs spent",
+        template="plotly_white",
+        width=1200,
+        height=560,
+    )
     fig.write_html(path, include_plotlyjs="cdn")  # plotly.js from its CDN: the page stays small
     if png is not None:
         from bench.snapshot import save_png
 
-        print(f"wrote {png}" if save_png(fig, png, height=560)
-              else f"no {png}: chromium is not installed")
+        print(
+            f"wrote {png}"
+            if save_png(fig, png, height=560)
+            else f"no {png}: chromium is not installed"
+        )
 
 
 def _y_top(bands: dict, methods: list[str]) -> float | None:
@@ -1151,14 +1423,24 @@ def _y_top(bands: dict, methods: list[str]) -> float | None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--table", type=Path, default=None,
-                        help="curves.csv of bench.curves, its .json beside it (default: "
-                             "bench/results/curves.csv; --quick: curves-quick.csv in --out)")
-    parser.add_argument("--seeds", type=int, default=None,
-                        help=f"seeds per method ({FULL_SEEDS}; --quick {QUICK_SEEDS})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_SEEDS} seeds, a budget of {QUICK_TRIALS} full trials "
-                             f"(full: {FULL_TRIALS})")
+    parser.add_argument(
+        "--table",
+        type=Path,
+        default=None,
+        help="curves.csv of bench.curves, its .json beside it (default: "
+        "bench/results/curves.csv; --quick: curves-quick.csv in --out)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help=f"seeds per method ({FULL_SEEDS}; --quick {QUICK_SEEDS})",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_SEEDS} seeds, a budget of {QUICK_TRIALS} full trials (full: {FULL_TRIALS})",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the JSON and HTML")
     return parser.parse_args(argv)
 
@@ -1166,8 +1448,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.seeds is not None and args.seeds < 2:
-        print(f"--seeds must be at least 2 (a bootstrap over one seed says nothing), but got "
-              f"{args.seeds}", file=sys.stderr)
+        print(
+            f"--seeds must be at least 2 (a bootstrap over one seed says nothing), but got "
+            f"{args.seeds}",
+            file=sys.stderr,
+        )
         return 2
     if args.table is None:  # the quick table is bench.curves --quick's, written beside the JSON
         args.table = args.out / "curves-quick.csv" if args.quick else DEFAULT_TABLE
@@ -1185,8 +1470,11 @@ def main(argv=None) -> int:
     methods = METHODS
     if not table.screen_config:
         methods = tuple(m for m in METHODS if m != TWO_STAGE)
-        print(f"note: {args.table.with_suffix('.json').name} names no screen_config: "
-              f"{TWO_STAGE} is left out", flush=True)
+        print(
+            f"note: {args.table.with_suffix('.json').name} names no screen_config: "
+            f"{TWO_STAGE} is left out",
+            flush=True,
+        )
     started = time.perf_counter()
     record = {"machine": facts, **replay(table, settings, methods)}
     record["wall_s"] = round(time.perf_counter() - started, 1)

@@ -35,11 +35,20 @@ def _screen(flags: list[str], home: Path, quiet: bool) -> tuple[float, str]:
     from hpo.workspace import Workspace
 
     data = str(default_dataset_path(quick="--quick" in flags, workspace=Workspace(home)))
-    command = [sys.executable, "-m", "hpo.screen", *flags, "--data", data, "--home", str(home),
-               "--storage", f"sqlite:///{home}/hpo.db"]
+    command = [
+        sys.executable,
+        "-m",
+        "hpo.screen",
+        *flags,
+        "--data",
+        data,
+        "--home",
+        str(home),
+        "--storage",
+        f"sqlite:///{home}/hpo.db",
+    ]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, text=True,
-                          stdout=subprocess.PIPE if quiet else None)
+    done = subprocess.run(command, cwd=REPO, text=True, stdout=subprocess.PIPE if quiet else None)
     if done.returncode != 0:
         raise SystemExit(f"hpo.screen failed with exit code {done.returncode}")
     return time.perf_counter() - started, done.stdout or ""
@@ -51,8 +60,13 @@ def quick(out: Path) -> None:
     with tempfile.TemporaryDirectory() as folder:
         wall, stdout = _screen(["--quick"], Path(folder), quiet=True)
     ranking = next((line for line in stdout.splitlines() if line.startswith("ranking (")), "")
-    record = {"machine": machine(), "quick": True, "command": "python -m hpo.screen --quick",
-              "wall_s": round(wall, 1), "ranking": ranking}
+    record = {
+        "machine": machine(),
+        "quick": True,
+        "command": "python -m hpo.screen --quick",
+        "wall_s": round(wall, 1),
+        "ranking": ranking,
+    }
     print(f"{record['command']}: {wall:.1f} s; {ranking}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "screen-quick.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -71,34 +85,62 @@ def curve_record(home: Path) -> dict:
     attrs = study.user_attrs
     runs = pd.read_csv(home / "default" / "screen.csv")
     trials = study.get_trials(deepcopy=False)
-    seconds = sum(t.user_attrs.get(keys.SECONDS_PER_EPOCH, 0) * t.user_attrs.get(keys.EPOCHS_RUN, 0)
-                  for t in trials)
+    seconds = sum(
+        t.user_attrs.get(keys.SECONDS_PER_EPOCH, 0) * t.user_attrs.get(keys.EPOCHS_RUN, 0)
+        for t in trials
+    )
     per_latent = {}
     for latent, rows in runs.groupby("latent"):
         done = rows[rows["state"] == "complete"]
         pca = attrs[keys.PCA_BY_LATENT][keys.latent_key(latent)]
         per_latent[str(latent)] = {
             "ranking": attrs[keys.RANKING_BY_LATENT][keys.latent_key(latent)],
-            "pca_val_rel_l2": pca["val"]["rel_l2"], "pca_test_rel_l2": pca["test"]["rel_l2"],
+            "pca_val_rel_l2": pca["val"]["rel_l2"],
+            "pca_test_rel_l2": pca["test"]["rel_l2"],
             "plain_pca_val_rel_l2": pca["plain"]["val"]["rel_l2"],
             "plain_pca_test_rel_l2": pca["plain"]["test"]["rel_l2"],
-            "beat_pca_on_validation": sorted(done.loc[done["val_rel_l2"] < pca["val"]["rel_l2"],
-                                                      "architecture"]),
-            "beat_pca_on_test": sorted(done.loc[done["test_rel_l2"] < pca["test"]["rel_l2"],
-                                                "architecture"])}
-    columns = ["architecture", "latent", "repeat", "state", "n_params", "epochs_run", "val_rel_l2",
-               "test_rel_l2", "next_step_test_rel_l2", "persistence_test_rel_l2",
-               "pca_persistence_test_rel_l2"]
+            "beat_pca_on_validation": sorted(
+                done.loc[done["val_rel_l2"] < pca["val"]["rel_l2"], "architecture"]
+            ),
+            "beat_pca_on_test": sorted(
+                done.loc[done["test_rel_l2"] < pca["test"]["rel_l2"], "architecture"]
+            ),
+        }
+    columns = [
+        "architecture",
+        "latent",
+        "repeat",
+        "state",
+        "n_params",
+        "epochs_run",
+        "val_rel_l2",
+        "test_rel_l2",
+        "next_step_test_rel_l2",
+        "persistence_test_rel_l2",
+        "pca_persistence_test_rel_l2",
+    ]
     rows = json.loads(runs[columns].to_json(orient="records"))
-    gains = {(t.params["architecture"], t.params["latent"], t.params["repeat"]): late_gain(t)
-             for t in trials}
+    gains = {
+        (t.params["architecture"], t.params["latent"], t.params["repeat"]): late_gain(t)
+        for t in trials
+    }
     for row in rows:
         row["late_gain"] = gains.get((row["architecture"], row["latent"], row["repeat"]))
-    return {"latents": sorted(int(k) for k in per_latent), "settings": attrs[keys.SETTINGS],
-            "augment": attrs.get(keys.AUGMENT, []), "per_latent": per_latent, "runs": rows,
-            "training_s": round(seconds, 1), "n_runs": len(trials),
-            "seconds_per_epoch": {f"{r.params['architecture']} z{r.params['latent']}":
-                                  round(r.user_attrs.get(keys.SECONDS_PER_EPOCH, 0), 2) for r in trials}}
+    return {
+        "latents": sorted(int(k) for k in per_latent),
+        "settings": attrs[keys.SETTINGS],
+        "augment": attrs.get(keys.AUGMENT, []),
+        "per_latent": per_latent,
+        "runs": rows,
+        "training_s": round(seconds, 1),
+        "n_runs": len(trials),
+        "seconds_per_epoch": {
+            f"{r.params['architecture']} z{r.params['latent']}": round(
+                r.user_attrs.get(keys.SECONDS_PER_EPOCH, 0), 2
+            )
+            for r in trials
+        },
+    }
 
 
 def late_gain(trial) -> float | None:
@@ -115,14 +157,26 @@ def late_gain(trial) -> float | None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     # --quick-only: this benchmark's flag before every benchmark took --quick
-    parser.add_argument("--quick", "--quick-only", action="store_true",
-                        help="time only the quick screen (the smoke test)")
+    parser.add_argument(
+        "--quick",
+        "--quick-only",
+        action="store_true",
+        help="time only the quick screen (the smoke test)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the JSON")
-    parser.add_argument("--home", type=Path, default=HOME,
-                        help="where the default screen is stored and resumed (its --home)")
-    parser.add_argument("--latent", default=None, metavar="N[,N...]",
-                        help="the latent sizes (default: hpo.screen's); a subset of a stored screen "
-                             "reports those sizes without training the others")
+    parser.add_argument(
+        "--home",
+        type=Path,
+        default=HOME,
+        help="where the default screen is stored and resumed (its --home)",
+    )
+    parser.add_argument(
+        "--latent",
+        default=None,
+        metavar="N[,N...]",
+        help="the latent sizes (default: hpo.screen's); a subset of a stored screen "
+        "reports those sizes without training the others",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         quick(args.out)
@@ -133,15 +187,21 @@ def main(argv=None) -> None:
     home.mkdir(parents=True, exist_ok=True)
     flags = FULL_FLAGS + ([] if args.latent is None else ["--latent", args.latent])
     wall, _ = _screen(flags, home, quiet=False)  # resumes: only missing runs train
-    record = {"machine": machine(), "quick": False,
-              "command": "python -m hpo.screen " + " ".join(flags),
-              "wall_s_this_call": round(wall, 1), **curve_record(home)}
+    record = {
+        "machine": machine(),
+        "quick": False,
+        "command": "python -m hpo.screen " + " ".join(flags),
+        "wall_s_this_call": round(wall, 1),
+        **curve_record(home),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "screen.json").write_text(json.dumps(record, indent=1) + "\n")
     shutil.copy(home / "default" / "screen.csv", args.out / "screen.csv")
     write_png(home, args.out / "screen.png")
-    print(f"wrote {args.out / 'screen.json'}, screen.csv and screen.png ({record['n_runs']} runs, "
-          f"{record['training_s'] / 3600:.2f} h of training)")
+    print(
+        f"wrote {args.out / 'screen.json'}, screen.csv and screen.png ({record['n_runs']} runs, "
+        f"{record['training_s'] / 3600:.2f} h of training)"
+    )
 
 
 def write_png(home: Path, png: Path) -> None:
@@ -154,16 +214,21 @@ def write_png(home: Path, png: Path) -> None:
     from hpo.reports.figures import compression_curve_figure, learning_curves_figure
 
     figure = compression_curve_figure(pd.read_csv(home / "default" / "screen.csv"), "rel_l2")
-    figure.update_layout(title="Compression curve, default data: rel_l2 against latent size "
-                               "(PCA of the same size dashed, fitted on the augmented training set)")
+    figure.update_layout(
+        title="Compression curve, default data: rel_l2 against latent size "
+        "(PCA of the same size dashed, fitted on the augmented training set)"
+    )
     print(f"wrote {png}" if save_png(figure, png, height=560) else f"no {png}: chromium is missing")
     study = optuna.load_study(study_name="default-screen", storage=f"sqlite:///{home}/hpo.db")
     trials = study.get_trials(deepcopy=False)
     smallest = min(t.params["latent"] for t in trials)
-    figure = learning_curves_figure([t for t in trials if t.params["latent"] == smallest], "rel_l2",
-                                    [smallest])
-    figure.update_layout(title=f"Learning curves at latent {smallest}, default recipe: validation "
-                               "rel_l2 (solid) and training rel_l2 (dotted) per epoch")
+    figure = learning_curves_figure(
+        [t for t in trials if t.params["latent"] == smallest], "rel_l2", [smallest]
+    )
+    figure.update_layout(
+        title=f"Learning curves at latent {smallest}, default recipe: validation "
+        "rel_l2 (solid) and training rel_l2 (dotted) per epoch"
+    )
     learning = png.with_name(png.stem + "-learning.png")
     print(f"wrote {learning}" if save_png(figure, learning, height=520) else "no learning curves")
 

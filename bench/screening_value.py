@@ -38,22 +38,37 @@ def compare(campaign: Campaign) -> dict:
             epochs = full if architecture in ranking[:2] else shared
             run = campaign.run(METHOD, architecture, seed, epochs)
             all_five[architecture] = best_at(anytime_curve([run]), shared)
-        top_two = {a: best_at(anytime_curve([campaign.run(METHOD, a, seed)]), full)
-                   for a in ranking[:2]}
+        top_two = {
+            a: best_at(anytime_curve([campaign.run(METHOD, a, seed)]), full) for a in ranking[:2]
+        }
         winner = min(all_five, key=all_five.get)
         top_winner = min(top_two, key=top_two.get)
-        seeds.append({"seed": seed, "all_five": _finite(all_five), "top_two": _finite(top_two),
-                      "all_five_best": all_five[winner], "all_five_winner": winner,
-                      "top_two_best": top_two[top_winner], "top_two_winner": top_winner,
-                      "winner_in_top_two": winner in ranking[:2],
-                      "top_two_better": top_two[top_winner] < all_five[winner]})
-    return {"ranking": ranking, "method": METHOD, "total_budget_epochs": 2 * full,
-            "epochs_per_architecture": {"top_two": full, "all_five": shared}, "seeds": seeds,
-            "summary": {
-                "winner_in_top_two_share": float(np.mean([s["winner_in_top_two"] for s in seeds])),
-                "top_two_better_share": float(np.mean([s["top_two_better"] for s in seeds])),
-                "top_two_best_median": float(np.median([s["top_two_best"] for s in seeds])),
-                "all_five_best_median": float(np.median([s["all_five_best"] for s in seeds]))}}
+        seeds.append(
+            {
+                "seed": seed,
+                "all_five": _finite(all_five),
+                "top_two": _finite(top_two),
+                "all_five_best": all_five[winner],
+                "all_five_winner": winner,
+                "top_two_best": top_two[top_winner],
+                "top_two_winner": top_winner,
+                "winner_in_top_two": winner in ranking[:2],
+                "top_two_better": top_two[top_winner] < all_five[winner],
+            }
+        )
+    return {
+        "ranking": ranking,
+        "method": METHOD,
+        "total_budget_epochs": 2 * full,
+        "epochs_per_architecture": {"top_two": full, "all_five": shared},
+        "seeds": seeds,
+        "summary": {
+            "winner_in_top_two_share": float(np.mean([s["winner_in_top_two"] for s in seeds])),
+            "top_two_better_share": float(np.mean([s["top_two_better"] for s in seeds])),
+            "top_two_best_median": float(np.median([s["top_two_best"] for s in seeds])),
+            "all_five_best_median": float(np.median([s["all_five_best"] for s in seeds])),
+        },
+    }
 
 
 def _finite(values: dict) -> dict:
@@ -62,21 +77,27 @@ def _finite(values: dict) -> dict:
 
 def format_table(result: dict, metric: str) -> str:
     per = result["epochs_per_architecture"]
-    lines = [f"screen ranking: {', '.join(result['ranking'])}; total budget "
-             f"{result['total_budget_epochs']} epochs (top two: {per['top_two']} each; all five: "
-             f"{per['all_five']} each); method (a) {result['method']}",
-             f"{'seed':>4}  {'top-two best':>13} {'(architecture)':<16}{'all-five best':>14} "
-             f"{'(architecture)':<16}{'winner in top two':>18}"]
+    lines = [
+        f"screen ranking: {', '.join(result['ranking'])}; total budget "
+        f"{result['total_budget_epochs']} epochs (top two: {per['top_two']} each; all five: "
+        f"{per['all_five']} each); method (a) {result['method']}",
+        f"{'seed':>4}  {'top-two best':>13} {'(architecture)':<16}{'all-five best':>14} "
+        f"{'(architecture)':<16}{'winner in top two':>18}",
+    ]
     for row in result["seeds"]:
-        lines.append(f"{row['seed']:>4}  {row['top_two_best']:>13.4f} ({row['top_two_winner']})"
-                     f"{'':<{14 - len(row['top_two_winner'])}}{row['all_five_best']:>14.4f} "
-                     f"({row['all_five_winner']}){'':<{14 - len(row['all_five_winner'])}}"
-                     f"{str(row['winner_in_top_two']):>18}")
+        lines.append(
+            f"{row['seed']:>4}  {row['top_two_best']:>13.4f} ({row['top_two_winner']})"
+            f"{'':<{14 - len(row['top_two_winner'])}}{row['all_five_best']:>14.4f} "
+            f"({row['all_five_winner']}){'':<{14 - len(row['all_five_winner'])}}"
+            f"{str(row['winner_in_top_two']):>18}"
+        )
     summary = result["summary"]
-    lines.append(f"median best {metric}: top two {summary['top_two_best_median']:.4f}, all five "
-                 f"{summary['all_five_best_median']:.4f}; the all-five winner is in the screen's top "
-                 f"two for {summary['winner_in_top_two_share']:.0%} of seeds; top two better for "
-                 f"{summary['top_two_better_share']:.0%}")
+    lines.append(
+        f"median best {metric}: top two {summary['top_two_best_median']:.4f}, all five "
+        f"{summary['all_five_best_median']:.4f}; the all-five winner is in the screen's top "
+        f"two for {summary['winner_in_top_two_share']:.0%} of seeds; top two better for "
+        f"{summary['top_two_better_share']:.0%}"
+    )
     return "\n".join(lines)
 
 
@@ -85,19 +106,33 @@ def write_chart(result: dict, path: Path, metric: str) -> None:
 
     fig = go.Figure()
     for row in result["seeds"]:
-        fig.add_trace(go.Bar(x=result["ranking"], y=[row["all_five"][a] for a in result["ranking"]],
-                             name=f"all five, seed {row['seed']}"))
+        fig.add_trace(
+            go.Bar(
+                x=result["ranking"],
+                y=[row["all_five"][a] for a in result["ranking"]],
+                name=f"all five, seed {row['seed']}",
+            )
+        )
     summary = result["summary"]
-    fig.add_hline(y=summary["top_two_best_median"], line_dash="dash",
-                  annotation_text="top two, median best")
-    fig.add_hline(y=summary["all_five_best_median"], line_dash="dot",
-                  annotation_text="all five, median best", annotation_position="bottom right")
+    fig.add_hline(
+        y=summary["top_two_best_median"], line_dash="dash", annotation_text="top two, median best"
+    )
+    fig.add_hline(
+        y=summary["all_five_best_median"],
+        line_dash="dot",
+        annotation_text="all five, median best",
+        annotation_position="bottom right",
+    )
     per = result["epochs_per_architecture"]
-    fig.update_layout(title=f"Screening value: best validation {metric} per architecture with "
-                            f"{per['all_five']} epochs each (all five) vs the top two with "
-                            f"{per['top_two']} each", barmode="group", template="plotly_white",
-                      xaxis_title="architecture (screen order)",
-                      yaxis_title=f"best validation {metric}")
+    fig.update_layout(
+        title=f"Screening value: best validation {metric} per architecture with "
+        f"{per['all_five']} epochs each (all five) vs the top two with "
+        f"{per['top_two']} each",
+        barmode="group",
+        template="plotly_white",
+        xaxis_title="architecture (screen order)",
+        yaxis_title=f"best validation {metric}",
+    )
     fig.write_html(path, include_plotlyjs="cdn")  # plotly.js from its CDN: the page stays small
 
 
@@ -112,8 +147,12 @@ def main() -> None:
     facts = machine()
     print(f"machine: {facts}")
     print(format_table(result, metric))
-    path = write_record(args.out, "screening_value", args.quick,
-                        {"machine": facts, "quick": args.quick, "metric": metric, **result})
+    path = write_record(
+        args.out,
+        "screening_value",
+        args.quick,
+        {"machine": facts, "quick": args.quick, "metric": metric, **result},
+    )
     write_chart(result, path.with_suffix(".html"), metric)
     print(f"wrote {path} and {path.with_suffix('.html').name}")
 

@@ -24,8 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.campaign import (BASELINE, METHODS, TOP2_METHODS, Campaign, anytime_curve, best_at,
-                            best_model, campaign_parser, epochs_to_reach, on_grid, write_record)
+from bench.campaign import (
+    BASELINE,
+    METHODS,
+    TOP2_METHODS,
+    Campaign,
+    anytime_curve,
+    best_at,
+    best_model,
+    campaign_parser,
+    epochs_to_reach,
+    on_grid,
+    write_record,
+)
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_SHARE = 0.40  # of random search's epochs, to reach its final best
@@ -43,8 +54,10 @@ def scope_results(campaign: Campaign, architectures: list[str], methods: tuple[s
     budget = campaign.budget.epochs_per_architecture * len(architectures)
     curves, runs = {}, {}
     for method in methods:
-        runs[method] = {seed: [campaign.run(method, a, seed) for a in architectures]
-                        for seed in campaign.budget.seeds}
+        runs[method] = {
+            seed: [campaign.run(method, a, seed) for a in architectures]
+            for seed in campaign.budget.seeds
+        }
         curves[method] = {seed: anytime_curve(r) for seed, r in runs[method].items()}
     # Paired by seed: a method's seed s against (c)'s seed s (the same first trial, as TPE's random
     # start-up draws what random search draws), so luck of the draw cancels out.
@@ -54,37 +67,58 @@ def scope_results(campaign: Campaign, architectures: list[str], methods: tuple[s
     for method, by_seed in curves.items():
         reach = [epochs_to_reach(c, targets[seed]) for seed, c in by_seed.items()]
         # Medians over seeds, a seed that never reached counting as infinitely many epochs.
-        shares = [math.inf if r is None else r / random_epochs[seed]
-                  for r, seed in zip(reach, by_seed)]
+        shares = [
+            math.inf if r is None else r / random_epochs[seed] for r, seed in zip(reach, by_seed)
+        ]
         reach_median = float(np.median([math.inf if r is None else r for r in reach]))
         bests = [best_at(c, budget) for c in by_seed.values()]
         tests = [best["test_rel_l2"] for best in map(best_model, runs[method].values()) if best]
         trials = [t for r in runs[method].values() for run in r for t in run["trials"]]
-        rows.append({
-            "method": method, "key": METHODS[method].key,
-            "best_at_budget_median": _median(bests), "best_at_budget_min": min(bests),
-            "best_at_budget_max": max(bests),
-            "epochs_to_random_best": reach, "epochs_to_random_best_median": reach_median,
-            "share_of_random_epochs": float(np.median(shares)),
-            "seeds_reaching": sum(r is not None for r in reach),
-            "epochs_spent_median": _median([float(c[0][-1]) for c in by_seed.values()]),
-            "test_rel_l2_median": _median(tests),
-            "trials": len(trials), "pruned": sum(t["state"] == "PRUNED" for t in trials)})
+        rows.append(
+            {
+                "method": method,
+                "key": METHODS[method].key,
+                "best_at_budget_median": _median(bests),
+                "best_at_budget_min": min(bests),
+                "best_at_budget_max": max(bests),
+                "epochs_to_random_best": reach,
+                "epochs_to_random_best_median": reach_median,
+                "share_of_random_epochs": float(np.median(shares)),
+                "seeds_reaching": sum(r is not None for r in reach),
+                "epochs_spent_median": _median([float(c[0][-1]) for c in by_seed.values()]),
+                "test_rel_l2_median": _median(tests),
+                "trials": len(trials),
+                "pruned": sum(t["state"] == "PRUNED" for t in trials),
+            }
+        )
     grid = np.arange(0, budget + 1)
-    curve_table = {method: {str(seed): _finite(on_grid(c, grid)) for seed, c in by_seed.items()}
-                   for method, by_seed in curves.items()}
+    curve_table = {
+        method: {str(seed): _finite(on_grid(c, grid)) for seed, c in by_seed.items()}
+        for method, by_seed in curves.items()
+    }
     pruned = [row for row in rows if row["key"] in ("a", "b")]
     kerastuner = next(row for row in rows if row["key"] == "e")
-    return {"architectures": architectures, "methods": list(methods), "budget_epochs": budget,
-            "random_final_best": _median(list(targets.values())),
-            "random_final_best_per_seed": {str(k): v for k, v in targets.items()},
-            "random_epochs": _median(list(random_epochs.values())), "rows": rows,
-            "grid": grid.tolist(), "curves": curve_table,
-            "targets": {"pruned_reaches_random_best_within_40pct":
-                        min(r["share_of_random_epochs"] for r in pruned) <= TARGET_SHARE,
-                        "pruned_beats_kerastuner_at_equal_budget":
-                        min(r["best_at_budget_median"] for r in pruned)
-                        < kerastuner["best_at_budget_median"]}}
+    return {
+        "architectures": architectures,
+        "methods": list(methods),
+        "budget_epochs": budget,
+        "random_final_best": _median(list(targets.values())),
+        "random_final_best_per_seed": {str(k): v for k, v in targets.items()},
+        "random_epochs": _median(list(random_epochs.values())),
+        "rows": rows,
+        "grid": grid.tolist(),
+        "curves": curve_table,
+        "targets": {
+            "pruned_reaches_random_best_within_40pct": min(
+                r["share_of_random_epochs"] for r in pruned
+            )
+            <= TARGET_SHARE,
+            "pruned_beats_kerastuner_at_equal_budget": min(
+                r["best_at_budget_median"] for r in pruned
+            )
+            < kerastuner["best_at_budget_median"],
+        },
+    }
 
 
 def _finite(values: np.ndarray) -> list[float | None]:
@@ -92,27 +126,35 @@ def _finite(values: np.ndarray) -> list[float | None]:
 
 
 def format_table(scope: str, result: dict, metric: str) -> str:
-    lines = [f"{scope}: {', '.join(result['architectures'])}; budget {result['budget_epochs']} "
-             f"epochs; (c) random's final best {metric} {result['random_final_best']:.4f} "
-             f"(median; each seed is compared with (c)'s own) after {result['random_epochs']:.0f} "
-             f"epochs",
-             f"{'method':<24}{'best at budget (min-max)':>28}{'epochs to (c)':>15}{'share':>7}"
-             f"{'reached':>9}{'test rel_l2':>13}{'trials':>8}{'pruned':>8}"]
+    lines = [
+        f"{scope}: {', '.join(result['architectures'])}; budget {result['budget_epochs']} "
+        f"epochs; (c) random's final best {metric} {result['random_final_best']:.4f} "
+        f"(median; each seed is compared with (c)'s own) after {result['random_epochs']:.0f} "
+        f"epochs",
+        f"{'method':<24}{'best at budget (min-max)':>28}{'epochs to (c)':>15}{'share':>7}"
+        f"{'reached':>9}{'test rel_l2':>13}{'trials':>8}{'pruned':>8}",
+    ]
     for row in result["rows"]:
         reach = row["epochs_to_random_best_median"]
         share = row["share_of_random_epochs"]
-        best = (f"{row['best_at_budget_median']:.4f} ({row['best_at_budget_min']:.3f}-"
-                f"{row['best_at_budget_max']:.3f})")
-        lines.append(f"({row['key']}) {row['method']:<20}{best:>28}"
-                     f"{'-' if math.isinf(reach) else f'{reach:.0f}':>15}"
-                     f"{'-' if math.isinf(share) else f'{share:.0%}':>7}"
-                     f"{row['seeds_reaching']:>5}/{len(row['epochs_to_random_best'])}"
-                     f"{row['test_rel_l2_median']:>13.4f}{row['trials']:>8}{row['pruned']:>8}")
+        best = (
+            f"{row['best_at_budget_median']:.4f} ({row['best_at_budget_min']:.3f}-"
+            f"{row['best_at_budget_max']:.3f})"
+        )
+        lines.append(
+            f"({row['key']}) {row['method']:<20}{best:>28}"
+            f"{'-' if math.isinf(reach) else f'{reach:.0f}':>15}"
+            f"{'-' if math.isinf(share) else f'{share:.0%}':>7}"
+            f"{row['seeds_reaching']:>5}/{len(row['epochs_to_random_best'])}"
+            f"{row['test_rel_l2_median']:>13.4f}{row['trials']:>8}{row['pruned']:>8}"
+        )
     targets = result["targets"]
-    lines.append(f"target: (a)/(b) reach (c)'s final best within {TARGET_SHARE:.0%} of its epochs: "
-                 f"{'met' if targets['pruned_reaches_random_best_within_40pct'] else 'NOT met'}; "
-                 f"beat (e) at equal budget: "
-                 f"{'met' if targets['pruned_beats_kerastuner_at_equal_budget'] else 'NOT met'}")
+    lines.append(
+        f"target: (a)/(b) reach (c)'s final best within {TARGET_SHARE:.0%} of its epochs: "
+        f"{'met' if targets['pruned_reaches_random_best_within_40pct'] else 'NOT met'}; "
+        f"beat (e) at equal budget: "
+        f"{'met' if targets['pruned_beats_kerastuner_at_equal_budget'] else 'NOT met'}"
+    )
     return "\n".join(lines)
 
 
@@ -126,33 +168,70 @@ def write_chart(results: dict, path: Path, metric: str, png: Path | None = None)
     # A method's legend entry is shown once, in the first panel that has it.
     shown: set[str] = set()
     scopes = list(results)
-    fig = make_subplots(rows=1, cols=len(scopes), subplot_titles=[
-        f"{', '.join(results[s]['architectures'])} ({results[s]['budget_epochs']} epochs)"
-        for s in scopes])
+    fig = make_subplots(
+        rows=1,
+        cols=len(scopes),
+        subplot_titles=[
+            f"{', '.join(results[s]['architectures'])} ({results[s]['budget_epochs']} epochs)"
+            for s in scopes
+        ],
+    )
     for column, scope in enumerate(scopes, start=1):
         grid = results[scope]["grid"]
         for method, by_seed in results[scope]["curves"].items():
-            stack = np.array([[math.nan if v is None else v for v in values]
-                              for values in by_seed.values()])
+            stack = np.array(
+                [[math.nan if v is None else v for v in values] for values in by_seed.values()]
+            )
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # before any trial completed: NaN
                 low, mid, high = (np.nanmin(stack, 0), np.nanmedian(stack, 0), np.nanmax(stack, 0))
             label = f"({METHODS[method].key}) {method}"
-            fig.add_trace(go.Scatter(x=grid + grid[::-1], y=list(high) + list(low[::-1]),
-                                     fill="toself", line={"width": 0}, opacity=0.15,
-                                     fillcolor=colors[method], hoverinfo="skip", showlegend=False,
-                                     legendgroup=method), row=1, col=column)
-            fig.add_trace(go.Scatter(x=grid, y=mid, name=label, mode="lines",
-                                     line={"color": colors[method]},
-                                     line_shape="hv", legendgroup=method,
-                                     showlegend=method not in shown), row=1, col=column)
+            fig.add_trace(
+                go.Scatter(
+                    x=grid + grid[::-1],
+                    y=list(high) + list(low[::-1]),
+                    fill="toself",
+                    line={"width": 0},
+                    opacity=0.15,
+                    fillcolor=colors[method],
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=method,
+                ),
+                row=1,
+                col=column,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=grid,
+                    y=mid,
+                    name=label,
+                    mode="lines",
+                    line={"color": colors[method]},
+                    line_shape="hv",
+                    legendgroup=method,
+                    showlegend=method not in shown,
+                ),
+                row=1,
+                col=column,
+            )
             shown.add(method)
-        fig.add_hline(y=results[scope]["random_final_best"], line_dash="dot", row=1, col=column,
-                      annotation_text="(c) final best", annotation_position="top right")
+        fig.add_hline(
+            y=results[scope]["random_final_best"],
+            line_dash="dot",
+            row=1,
+            col=column,
+            annotation_text="(c) final best",
+            annotation_position="top right",
+        )
         fig.update_xaxes(title_text="cumulative epochs", row=1, col=column)
     fig.update_yaxes(title_text=f"best validation {metric} (median, min-max over seeds)", col=1)
-    fig.update_layout(title="Anytime curves: best validation value against epochs spent",
-                      template="plotly_white", width=1200, height=520)
+    fig.update_layout(
+        title="Anytime curves: best validation value against epochs spent",
+        template="plotly_white",
+        width=1200,
+        height=520,
+    )
     fig.write_html(path, include_plotlyjs="cdn")  # plotly.js from its CDN: the page stays small
     if png is not None:
         from bench.snapshot import save_png
@@ -168,18 +247,30 @@ def main() -> None:
     campaign = Campaign(args.quick, args.workdir)
     screen = campaign.screen()
     metric = screen["metric"]
-    results = {scope: scope_results(campaign, screen["ranking"][:n], methods)
-               for scope, (n, methods) in SCOPES.items()}
+    results = {
+        scope: scope_results(campaign, screen["ranking"][:n], methods)
+        for scope, (n, methods) in SCOPES.items()
+    }
     facts = machine()
     print(f"machine: {facts}")
     for scope, result in results.items():
         print(format_table(scope, result, metric))
-    record = {"machine": facts, "quick": args.quick, "metric": metric,
-              "budget": vars(campaign.budget) | {"seeds": list(campaign.budget.seeds)},
-              "screen_ranking": screen["ranking"], "space": "bench/space.toml", **results}
+    record = {
+        "machine": facts,
+        "quick": args.quick,
+        "metric": metric,
+        "budget": vars(campaign.budget) | {"seeds": list(campaign.budget.seeds)},
+        "screen_ranking": screen["ranking"],
+        "space": "bench/space.toml",
+        **results,
+    }
     path = write_record(args.out, "search", args.quick, record)
-    write_chart(results, path.with_suffix(".html"), metric,
-                png=None if args.quick else args.out / "search.png")
+    write_chart(
+        results,
+        path.with_suffix(".html"),
+        metric,
+        png=None if args.quick else args.out / "search.png",
+    )
     print(f"wrote {path} and {path.with_suffix('.html').name}")
 
 

@@ -20,11 +20,24 @@ def save_png(fig, path: Path, width: int = 1200, height: int = 520) -> bool:
         return False
     with tempfile.TemporaryDirectory() as folder:
         page = Path(folder) / "figure.html"
-        fig.write_html(page, include_plotlyjs=True, full_html=True,
-                       config={"displayModeBar": False})  # plotly.js inline: no network needed
+        fig.write_html(
+            page, include_plotlyjs=True, full_html=True, config={"displayModeBar": False}
+        )  # plotly.js inline: no network needed
         result = subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             f"--user-data-dir={folder}/profile", f"--window-size={width},{height}",
-             "--virtual-time-budget=10000", f"--screenshot={path.resolve()}", page.as_uri()],
-            capture_output=True, text=True, timeout=120)
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                f"--user-data-dir={folder}/profile",
+                f"--window-size={width},{height}",
+                "--virtual-time-budget=10000",
+                f"--screenshot={path.resolve()}",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     return result.returncode == 0 and path.exists()

@@ -1,8 +1,8 @@
 """Symmetry augmentation: the circular shift in x and the mirror x -> -x, as training knobs.
 
 Rayleigh-Bénard convection in a box periodic in x is unchanged by a circular shift in x and by the
-mirror x -> -x. Under the mirror, scalars (temperature, pressure, speed) are only reflected; a signed
-horizontal velocity also changes sign (`SIGNED_X_CHANNELS`). Training on randomly shifted and
+mirror x -> -x. Under the mirror, scalars (temperature, pressure, speed) are only reflected; a
+signed horizontal velocity also changes sign (`SIGNED_X_CHANNELS`). Training on randomly shifted and
 mirrored copies shows a model every flow its data imply, which a few simulations cannot.
 
     symmetries = resolve(None, data)        # what the file declares: root attr `symmetries`
@@ -13,8 +13,9 @@ mirrored copies shows a model every flow its data imply, which a few simulations
 A file declares its symmetries in the root attribute `symmetries` (a list of names, or one
 comma-separated string); the embedded dataset does. They are on by default where declared and off
 for any other file unless asked for (`--augment shift-x,mirror-x`): a shift is wrong for a flow that
-is not periodic in x. Axis 1 of a sample (H, W, C) is x. The mirror reverses axis 1 (x_i -> x_{H-1-i},
-a reflection about the box's centre line; with the shift on, every reflection axis is drawn alike).
+is not periodic in x. Axis 1 of a sample (H, W, C) is x. The mirror reverses axis 1 (x_i ->
+x_{H-1-i}, a reflection about the box's centre line; with the shift on, every reflection axis is
+drawn alike).
 
 Values are scaled (standardised with training statistics), so a sign change is a reflection about
 the scaled value of physical zero, not about 0: mirrored = 2 * zero - value.
@@ -22,8 +23,9 @@ the scaled value of physical zero, not about 0: mirrored = 2 * zero - value.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,8 @@ from hpo.space import Categorical, Fixed
 SHIFT_X, MIRROR_X = "shift-x", "mirror-x"
 SYMMETRIES = (SHIFT_X, MIRROR_X)
 
-# The training knob of each symmetry, in every architecture's search space (hpo.architectures.blocks).
+# The training knob of each symmetry, in every architecture's search space
+# (hpo.architectures.blocks).
 PARAMS = {SHIFT_X: "shift_x", MIRROR_X: "mirror_x"}
 
 # The HDF5 root attribute where a file declares its symmetries.
@@ -68,8 +71,10 @@ def check(names: Iterable[str]) -> tuple[str, ...]:
     names = list(names)
     unknown = [name for name in names if name not in SYMMETRIES]
     if unknown:
-        raise ConfigError(f"--augment: unknown symmetry {', '.join(map(repr, unknown))}; choose from: "
-                          f"{', '.join(SYMMETRIES)} (or none)")
+        raise ConfigError(
+            f"--augment: unknown symmetry {', '.join(map(repr, unknown))}; choose from: "
+            f"{', '.join(SYMMETRIES)} (or none)"
+        )
     return tuple(name for name in SYMMETRIES if name in names)
 
 
@@ -86,7 +91,8 @@ def declared(data) -> tuple[str, ...]:
 
 
 def resolve(requested: Sequence[str] | None, data) -> tuple[str, ...]:
-    """The symmetries to train with: `requested` (checked), or the data's declared ones when None."""
+    """The symmetries to train with: `requested` (checked), or the data's declared ones when
+    None."""
     return declared(data) if requested is None else check(requested)
 
 
@@ -111,8 +117,9 @@ def searchable(space: Mapping, symmetries: Iterable[str]) -> dict:
     searched = dict(space)
     for name, param in PARAMS.items():
         if param in searched:
-            searched[param] = (Categorical((False, True), default=True) if name in allowed
-                               else Fixed(False))
+            searched[param] = (
+                Categorical((False, True), default=True) if name in allowed else Fixed(False)
+            )
     return searched
 
 
@@ -133,11 +140,14 @@ class Augmentation:
     zero: np.ndarray
 
     @classmethod
-    def for_data(cls, data, symmetries: Iterable[str]) -> "Augmentation":
+    def for_data(cls, data, symmetries: Iterable[str]) -> Augmentation:
         symmetries = check(symmetries)
-        return cls(shift=SHIFT_X in symmetries, mirror=MIRROR_X in symmetries,
-                   signed=np.array([c in SIGNED_X_CHANNELS for c in data.channel_names]),
-                   zero=scaled_zero(data.scaler))
+        return cls(
+            shift=SHIFT_X in symmetries,
+            mirror=MIRROR_X in symmetries,
+            signed=np.array([c in SIGNED_X_CHANNELS for c in data.channel_names]),
+            zero=scaled_zero(data.scaler),
+        )
 
     @property
     def active(self) -> bool:
@@ -167,8 +177,9 @@ class Augmentation:
         positions = tf.range(n_x)
         source = tf.broadcast_to(positions[None, :], tf.stack([batch, n_x]))  # (B, H): read from
         if self.shift:
-            shifts = tf.random.stateless_uniform(tf.reshape(batch, [1]), seed=seed, minval=0,
-                                                 maxval=n_x, dtype=tf.int32)
+            shifts = tf.random.stateless_uniform(
+                tf.reshape(batch, [1]), seed=seed, minval=0, maxval=n_x, dtype=tf.int32
+            )
             source = (positions[None, :] - shifts[:, None]) % n_x  # np.roll(x, s): x_j -> x_{j+s}
         flips = None
         if self.mirror:
@@ -197,14 +208,17 @@ def mirror_x(x: np.ndarray, signed: np.ndarray, zero: np.ndarray) -> np.ndarray:
 
 def scaled_zero(scaler) -> np.ndarray:
     """(C,) the scaled value of physical zero: physical = (scaled * std + mean) * scale + offset."""
-    file_zero = (np.zeros(len(scaler.channels)) if scaler.offset is None
-                 else -np.asarray(scaler.offset, np.float64) / np.asarray(scaler.scale, np.float64))
+    file_zero = (
+        np.zeros(len(scaler.channels))
+        if scaler.offset is None
+        else -np.asarray(scaler.offset, np.float64) / np.asarray(scaler.scale, np.float64)
+    )
     return ((file_zero - scaler.mean) / scaler.std).astype(np.float32)
 
 
 def augmented(dataset, augmentation: Augmentation, seed: int):
-    """A tf.data.Dataset of (x, y) batches with `augmentation` drawn afresh per sample and epoch; y is
-    a tensor or a dict of tensors (dual's heads), each moved exactly as x."""
+    """A tf.data.Dataset of (x, y) batches with `augmentation` drawn afresh per sample and epoch; y
+    is a tensor or a dict of tensors (dual's heads), each moved exactly as x."""
     import tensorflow as tf
 
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)

@@ -16,8 +16,8 @@ def import_keras_quietly():
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow  # noqa: F401  (the import is the point)
         import keras
+        import tensorflow
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -36,6 +36,7 @@ def quiet_optuna() -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    # We run the heartbeat ourselves around ask/tell (see hpo.study), which Optuna warns about.
+    # We run the heartbeat ourselves around ask/tell (see hpo.optimize.worker), which Optuna warns
+    # about.
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
     warnings.filterwarnings("ignore", message="Some regimes for parameter")

@@ -1,4 +1,5 @@
-"""Baselines: PCA, the linear reference every autoencoder has to beat, and persistence for next steps.
+"""Baselines: PCA, the linear reference every autoencoder has to beat, and persistence for next
+    steps.
 
     pca = fit_pca(data, n_components=50)    # fitted on the training split only
     pca.evaluate(data.val, data)            # the dict of hpo.training.evaluate, in scaled units
@@ -25,8 +26,8 @@ With the mirror alone, the training frames and their mirror images are stacked a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import numpy as np
 
@@ -60,12 +61,13 @@ class PCABaseline:
     def n_components(self) -> int:
         return len(self.components)
 
-    def truncate(self, n_components: int) -> "PCABaseline":
+    def truncate(self, n_components: int) -> PCABaseline:
         """The leading `n_components` (at most those fitted): PCA with fewer components is exactly
         this truncation, so one fit serves every latent size of a screen."""
         n = min(int(n_components), self.n_components)
-        return replace(self, components=self.components[:n],
-                       explained_variance=self.explained_variance[:n])
+        return replace(
+            self, components=self.components[:n], explained_variance=self.explained_variance[:n]
+        )
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Samples (n, H, W, C) -> codes (n, n_components)."""
@@ -115,11 +117,15 @@ def fit_pca(data: FlowData, n_components: int, augment: Sequence[str] = ()) -> P
     x = data.train.arrays()
     n_train = len(x)
     if n_train < 2:
-        raise DataError(f"PCA needs at least 2 training samples, but the training split has {n_train}")
+        raise DataError(
+            f"PCA needs at least 2 training samples, but the training split has {n_train}"
+        )
     if augmentation.shift:
         return _fit_orbit_pca(x, n_components, augmentation)
     if augmentation.mirror:  # the frames and their mirror images
-        x = np.concatenate([x, augmentation.apply(x, np.zeros(n_train, int), np.ones(n_train, bool))])
+        x = np.concatenate(
+            [x, augmentation.apply(x, np.zeros(n_train, int), np.ones(n_train, bool))]
+        )
         return replace(_fit_flat_pca(x, n_components), augment=augmentation.symmetries)
     return _fit_flat_pca(x, n_components)
 
@@ -131,15 +137,22 @@ def _fit_flat_pca(x: np.ndarray, n_components: int) -> PCABaseline:
     messages = []
     most = min(n_train - 1, flat.shape[1])
     if n_components > most:
-        messages.append(f"PCA: n_components {n_components} capped at {most} "
-                        f"(n_train - 1: {n_train} centred training samples span at most {most} directions)")
+        messages.append(
+            f"PCA: n_components {n_components} capped at {most} "
+            f"(n_train - 1: {n_train} centred training samples span at most {most} directions)"
+        )
         n_components = most
     mean = flat.mean(axis=0, dtype=np.float64).astype(np.float32)
-    # (n_train, n_features) = U S Vt; the rows of Vt are the components, S² / (n - 1) their variance.
+    # (n_train, n_features) = U S Vt; the rows of Vt are the components, S² / (n - 1) their
+    # variance.
     _, singular, vt = np.linalg.svd(flat - mean, full_matrices=False)
-    return PCABaseline(mean=mean, components=np.ascontiguousarray(vt[:n_components]),
-                       explained_variance=singular[:n_components] ** 2 / (n_train - 1),
-                       sample_shape=tuple(x.shape[1:]), messages=tuple(messages))
+    return PCABaseline(
+        mean=mean,
+        components=np.ascontiguousarray(vt[:n_components]),
+        explained_variance=singular[:n_components] ** 2 / (n_train - 1),
+        sample_shape=tuple(x.shape[1:]),
+        messages=tuple(messages),
+    )
 
 
 def _fit_orbit_pca(x: np.ndarray, n_components: int, augmentation: Augmentation) -> PCABaseline:
@@ -185,14 +198,18 @@ def _fit_orbit_pca(x: np.ndarray, n_components: int, augmentation: Augmentation)
             components.append(part.reshape(-1))
             variances.append(variance)
     full_mean = np.broadcast_to(mean, (n_x, n_z, n_c)).reshape(-1)
-    return PCABaseline(mean=full_mean.astype(np.float32),
-                       components=np.ascontiguousarray(np.array(components, np.float32)),
-                       explained_variance=np.array(variances), sample_shape=(n_x, n_z, n_c),
-                       augment=augmentation.symmetries)
+    return PCABaseline(
+        mean=full_mean.astype(np.float32),
+        components=np.ascontiguousarray(np.array(components, np.float32)),
+        explained_variance=np.array(variances),
+        sample_shape=(n_x, n_z, n_c),
+        augment=augmentation.symmetries,
+    )
 
 
-def persistence(split: Split, data: FlowData, pca: PCABaseline | None = None,
-                batch_size: int = 64) -> dict | None:
+def persistence(
+    split: Split, data: FlowData, pca: PCABaseline | None = None, batch_size: int = 64
+) -> dict | None:
     """Next-step errors of the forecasts x̂(t+1) = x(t) (persistence), or, given `pca`, the PCA
     reconstruction of x(t) (persistence through a code of the same size as the model's).
 
@@ -205,7 +222,7 @@ def persistence(split: Split, data: FlowData, pca: PCABaseline | None = None,
         return None
     sums = ErrorSums(data.channel_names)
     for i in range(0, len(t), batch_size):
-        both = split.take(np.concatenate([t[i:i + batch_size], t_next[i:i + batch_size]]))
-        now, following = both[:len(both) // 2], both[len(both) // 2:]
+        both = split.take(np.concatenate([t[i : i + batch_size], t_next[i : i + batch_size]]))
+        now, following = both[: len(both) // 2], both[len(both) // 2 :]
         sums.add(following, now if pca is None else pca.reconstruct(now))
     return sums.result()

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from hpo.errors import HpoError
 from hpo.stopping import StopRequested
@@ -23,7 +23,7 @@ STORAGE_ENV = "HPO_STORAGE"  # the Optuna storage URL, when --storage is not giv
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports a bad flag on one line (and exit code 2) instead of usage + error."""
 
-    def error(self, message: str):  # noqa: D401 - argparse API
+    def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -39,8 +39,11 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         print(f"error: {message}", file=sys.stderr)
         return exc.exit_code
     except StopRequested as stop:  # SIGTERM/SIGINT while optimizing: stopped cleanly, nothing lost
-        print(f"stopped by {stop.signal_name}: the running trial was marked failed and queued "
-              "again; run the same command to resume", file=sys.stderr)
+        print(
+            f"stopped by {stop.signal_name}: the running trial was marked failed and queued "
+            "again; run the same command to resume",
+            file=sys.stderr,
+        )
         return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -48,9 +51,14 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
 
 
 def add_home_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--home", metavar="DIR", type=Path, default=None,
-                        help=f"folder of studies, artifacts, reports and generated data (default "
-                             f"${HOME_ENV} or {DEFAULT_ROOT}/)")
+    parser.add_argument(
+        "--home",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help=f"folder of studies, artifacts, reports and generated data (default "
+        f"${HOME_ENV} or {DEFAULT_ROOT}/)",
+    )
 
 
 def workspace_from_args(args: argparse.Namespace) -> Workspace:
@@ -60,8 +68,12 @@ def workspace_from_args(args: argparse.Namespace) -> Workspace:
 
 
 def add_storage_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--storage", metavar="URL", default=None,
-                        help=f"Optuna storage (default ${STORAGE_ENV}, or sqlite:///<home>/hpo.db)")
+    parser.add_argument(
+        "--storage",
+        metavar="URL",
+        default=None,
+        help=f"Optuna storage (default ${STORAGE_ENV}, or sqlite:///<home>/hpo.db)",
+    )
 
 
 def storage_from_args(args: argparse.Namespace, workspace: Workspace) -> str:
@@ -74,6 +86,7 @@ def storage_from_args(args: argparse.Namespace, workspace: Workspace) -> str:
 def entry_point(main: Callable[[Sequence[str] | None], int]) -> Callable[[], int]:
     """A `[project.scripts]` function for `main`: `hpo-screen` runs what `python -m hpo.screen`
     runs, with the same one-line errors and exit codes."""
+
     def script() -> int:
         return run(main)
 

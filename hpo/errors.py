@@ -1,5 +1,6 @@
 """Errors a user can fix. Each carries a one-line message; the CLI prints it and exits with the
-error's `exit_code`: 2 for bad input (data, flags, files), 1 for a study that failed while running."""
+error's `exit_code`: 2 for bad input (data, flags, files), 1 for a study that failed while
+running."""
 
 
 class HpoError(Exception):

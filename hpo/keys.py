@@ -8,31 +8,32 @@ stored since the first release: studies stored before keep loading. A test
 The screen's study `<run>-screen` (what hpo.screen.record.ScreenRecord reads and writes):
 
     RANKING                architecture names, best first, at the smallest screened latent size
-                           (what `hpo.optimize --top K` reads; a screen stored before latent sizes were
-                           an axis holds only this one, for its single latent)
+                           (what `hpo.optimize --top K` reads; a screen stored before latent sizes
+                           were an axis holds only this one, for its single latent)
     RANKING_BY_LATENT      {"<latent>": [names, best first]} for every screened latent size
     LEADERBOARD            the smallest latent's leaderboard rows (list of dicts)
     LEADERBOARD_BY_LATENT  {"<latent>": rows}
-    PCA                    the smallest latent's PCA baseline: {"n_components", "metric", "val", "test",
-                           "augment", "plain", "persistence"}; "val"/"test" are the PCA the autoencoders
-                           are compared with (fitted on the same, possibly augmented, training set)
+    PCA                    the smallest latent's PCA baseline: {"n_components", "metric", "val",
+                           "test", "augment", "plain", "persistence"}; "val"/"test" are the PCA
+                           the autoencoders are compared with (fitted on the same, possibly
+                           augmented, training set)
     PCA_BY_LATENT          {"<latent>": that dict}
-    PERSISTENCE            next-step baseline x̂(t+1) = x(t): {"val": scores, "test": scores}, or None
+    PERSISTENCE            next-step baseline x̂(t+1) = x(t): {"val": scores, "test": scores} or None
     LATENTS                the screened latent sizes, ascending
     AUGMENT                the symmetries the screen trained with, e.g. ["shift-x", "mirror-x"]
     METRIC, SETTINGS, DATA the ranking metric, the settings a resume must repeat, the data described
 
 Its trials: params ARCHITECTURE, LATENT (absent in screens stored before it was an axis: read the
 trial's user attr LATENT then), REPEAT; user attrs N_PARAMS, LATENT (the size built), EPOCHS_RUN,
-SECONDS_PER_EPOCH, PARAMS (every knob the run was built and trained with), CURVES (the training metric
-and the learning rate per epoch), VAL and TEST (scores), FAILURE (a failed run's reason).
+SECONDS_PER_EPOCH, PARAMS (every knob the run was built and trained with), CURVES (the training
+metric and the learning rate per epoch), VAL and TEST (scores), FAILURE (a failed run's reason).
 
 The studies of `hpo.optimize` (hpo.optimize.record.StudyRecord): DATA, ARCHITECTURE, METRIC, LATENT
-(None: searched), AUGMENT (the symmetries searched), and the best model kept (hpo.optimize.artifacts):
-BEST_MODEL_ARTIFACT_ID, BEST_MODEL_PATH, BEST_MODEL_TRIAL, BEST_MODEL_VALUE, BEST_TEST, BEST_VAL.
-Their trials' user attrs: N_PARAMS, LATENT, REJECTED, EPOCHS_RUN, SECONDS_PER_EPOCH, VAL, FAILURE,
-STOPPED, WORKER_PID, RSS_MIB, FROM_SCREEN; a KerasTuner trial mirrored into Optuna: ENGINE, TUNER,
-KERAS_TUNER_TRIAL_ID.
+(None: searched), AUGMENT (the symmetries searched), and the best model kept
+(hpo.optimize.artifacts): BEST_MODEL_ARTIFACT_ID, BEST_MODEL_PATH, BEST_MODEL_TRIAL,
+BEST_MODEL_VALUE, BEST_TEST, BEST_VAL. Their trials' user attrs: N_PARAMS, LATENT, REJECTED,
+EPOCHS_RUN, SECONDS_PER_EPOCH, VAL, FAILURE, STOPPED, WORKER_PID, RSS_MIB, FROM_SCREEN; a KerasTuner
+trial mirrored into Optuna: ENGINE, TUNER, KERAS_TUNER_TRIAL_ID.
 """
 
 from __future__ import annotations
@@ -53,12 +54,14 @@ AUGMENT = "augment"  # the symmetries trained with (screen) or searched (optimiz
 METRIC = "metric"  # the ranking metric, on the validation split
 DATA = "data"  # FlowData.describe(): what a resume must be run on
 
-# --- Trial params (the screen), study attrs (optimize) ----------------------------------------------
+# --- Trial params (the screen), study attrs (optimize)
+# ----------------------------------------------
 ARCHITECTURE = "architecture"
 LATENT = "latent"
 REPEAT = "repeat"
 
-# --- Trial user attrs -------------------------------------------------------------------------------
+# --- Trial user attrs
+# -------------------------------------------------------------------------------
 N_PARAMS = "n_params"  # trainable parameters of the model built
 EPOCHS_RUN = "epochs_run"
 SECONDS_PER_EPOCH = "seconds_per_epoch"
@@ -66,12 +69,13 @@ PARAMS = "params"  # every knob a screen run was built and trained with
 CURVES = "curves"  # {"<metric>": training metric per epoch, "learning_rate": [...]}
 VAL = "val"  # the model's scores on the validation split (hpo.training.evaluate)
 TEST = "test"  # ... and on the test split (screen runs)
-FAILURE = "failure"  # why a trial of ours failed (NaN, out of memory, a bug); absent if its worker died
+# Why a trial of ours failed (NaN, out of memory, a bug); absent if its worker died
+FAILURE = "failure"
 REJECTED = "rejected"  # why a trial was pruned before training (over --max-params)
 WORKER_PID = "worker_pid"  # the process that ran the trial
 RSS_MIB = "rss_mib"  # the worker's resident memory after the trial
-# Why a stop signal (SIGTERM, SIGINT) cut the trial short; like a worker that died, no failure of the
-# study's (no FAILURE attr): its queued copy runs again.
+# Why a stop signal (SIGTERM, SIGINT) cut the trial short; like a worker that died, no failure of
+# the study's (no FAILURE attr): its queued copy runs again.
 STOPPED = "stopped"
 # The screen's configuration queued as a study's first trial: {"study", "trial", "latent", "repeat",
 # "value", "moved"} of the screen run it repeats.
@@ -83,7 +87,8 @@ ENGINE = "engine"
 TUNER = "tuner"
 KERAS_TUNER_TRIAL_ID = "keras_tuner_trial_id"  # "<tuner>:<KerasTuner's trial id>"
 
-# --- The best model a study keeps (study user attrs) -------------------------------------------------
+# --- The best model a study keeps (study user attrs)
+# -------------------------------------------------
 BEST_MODEL_ARTIFACT_ID = "best_model_artifact_id"
 BEST_MODEL_PATH = "best_model_path"
 BEST_MODEL_TRIAL = "best_model_trial"

@@ -1,24 +1,25 @@
-"""Losses and metrics: Keras functions for `compile`, numpy sums for `evaluate`, and one set of names.
+"""Losses and metrics: Keras functions for `compile`, numpy sums for `evaluate`, and one set of
+names.
 
-Every value is in scaled units: each channel standardised with the training split's mean and std (see
-hpo.data.scaling), so channels weigh alike whatever their physical units.
+Every value is in scaled units: each channel standardised with the training split's mean and std
+(see hpo.data.scaling), so channels weigh alike whatever their physical units.
 
-    rel_l2          ‖y − ŷ‖₂ / ‖y‖₂ per sample (over H, W, C), averaged over samples; models are ranked
-                    on it (the original study's optimization target)
+    rel_l2          ‖y − ŷ‖₂ / ‖y‖₂ per sample (over H, W, C), averaged over samples; models are
+                    ranked on it (the original study's optimization target)
     mse             mean squared error over every value
     mse_<channel>   mean squared error of one channel ("mse_temperature")
 
 Keras names the metrics of a multi-output model after the output (`val_reconstruction_rel_l2`);
 `normalise` maps every epoch's logs to the names callers read, whatever the architecture:
 
-    loss, val_loss                                 the total loss (dual: both heads, weighted)
-    rel_l2, mse, mse_<channel>, val_...            the reconstruction (the head models are ranked on)
-    next_step_rel_l2, next_step_mse, val_...       the next-step head (two-headed models only)
+    loss, val_loss                            the total loss (dual: both heads, weighted)
+    rel_l2, mse, mse_<channel>, val_...       the reconstruction (the head models are ranked on)
+    next_step_rel_l2, next_step_mse, val_...  the next-step head (two-headed models only)
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import keras
 import numpy as np
@@ -31,14 +32,16 @@ EPSILON = 1e-12
 # What screening ranks on, EarlyStopping monitors and Optuna prunes on, for every architecture.
 RANKING_METRIC = "val_rel_l2"
 
-RECONSTRUCTION, NEXT_STEP = "reconstruction", "next_step"  # the output names models give their heads
+# The output names models give their heads
+RECONSTRUCTION, NEXT_STEP = "reconstruction", "next_step"
 
 LOSSES = ("mse", "rel_l2")
 
 
 @keras.saving.register_keras_serializable(package="hpo")
 def rel_l2(y_true, y_pred):
-    """Relative L2 error of each sample, ‖y − ŷ‖₂ / (‖y‖₂ + EPSILON) over (H, W, C); shape (batch,)."""
+    """Relative L2 error of each sample, ‖y − ŷ‖₂ / (‖y‖₂ + EPSILON) over (H, W, C); shape
+    (batch,)."""
     axes = tuple(range(1, len(y_true.shape)))
     error = keras.ops.sqrt(keras.ops.sum(keras.ops.square(y_pred - y_true), axis=axes))
     return error / (keras.ops.sqrt(keras.ops.sum(keras.ops.square(y_true), axis=axes)) + EPSILON)
@@ -46,14 +49,17 @@ def rel_l2(y_true, y_pred):
 
 @keras.saving.register_keras_serializable(package="hpo")
 def mse(y_true, y_pred):
-    """Mean squared error of each sample over (H, W, C); shape (batch,). Averaged: the overall MSE."""
+    """Mean squared error of each sample over (H, W, C); shape (batch,). Averaged: the overall
+    MSE."""
     axes = tuple(range(1, len(y_true.shape)))
     return keras.ops.mean(keras.ops.square(y_pred - y_true), axis=axes)
 
 
 def _channel_mse(y_true, y_pred, channel: int):
     """Mean squared error of each sample over (H, W) of one channel; shape (batch,)."""
-    return keras.ops.mean(keras.ops.square(y_pred[..., channel] - y_true[..., channel]), axis=(1, 2))
+    return keras.ops.mean(
+        keras.ops.square(y_pred[..., channel] - y_true[..., channel]), axis=(1, 2)
+    )
 
 
 @keras.saving.register_keras_serializable(package="hpo")
@@ -79,9 +85,11 @@ def loss_function(name: str):
     return {"mse": mse, "rel_l2": rel_l2}[name]
 
 
-def compile_arguments(heads: Sequence[str], channels: Sequence[str], loss: str,
-                      next_step_weight: float) -> dict:
-    """`loss`, `loss_weights` and `metrics` for `model.compile`, for a model with these output heads.
+def compile_arguments(
+    heads: Sequence[str], channels: Sequence[str], loss: str, next_step_weight: float
+) -> dict:
+    """`loss`, `loss_weights` and `metrics` for `model.compile`, for a model with these output
+    heads.
 
     Args:
         heads: ("reconstruction",) or ("reconstruction", "next_step").
@@ -89,16 +97,24 @@ def compile_arguments(heads: Sequence[str], channels: Sequence[str], loss: str,
         loss: one of LOSSES, used for every head.
         next_step_weight: the next-step head's share of the total loss (reconstruction's is 1).
     """
-    reconstruction = [rel_l2, mse, *(ChannelMSE(i, f"mse_{name}") for i, name in enumerate(channels))]
+    reconstruction = [
+        rel_l2,
+        mse,
+        *(ChannelMSE(i, f"mse_{name}") for i, name in enumerate(channels)),
+    ]
     fn = loss_function(loss)
     if tuple(heads) == (RECONSTRUCTION,):
         return {"loss": fn, "metrics": reconstruction}
     if tuple(heads) != (RECONSTRUCTION, NEXT_STEP):
-        raise ValueError(f"models have the heads ({RECONSTRUCTION},) or ({RECONSTRUCTION}, {NEXT_STEP}), "
-                         f"but this one has {tuple(heads)}")
-    return {"loss": {RECONSTRUCTION: fn, NEXT_STEP: fn},
-            "loss_weights": {RECONSTRUCTION: 1.0, NEXT_STEP: float(next_step_weight)},
-            "metrics": {RECONSTRUCTION: reconstruction, NEXT_STEP: [rel_l2, mse]}}
+        raise ValueError(
+            f"models have the heads ({RECONSTRUCTION},) or ({RECONSTRUCTION}, {NEXT_STEP}), "
+            f"but this one has {tuple(heads)}"
+        )
+    return {
+        "loss": {RECONSTRUCTION: fn, NEXT_STEP: fn},
+        "loss_weights": {RECONSTRUCTION: 1.0, NEXT_STEP: float(next_step_weight)},
+        "metrics": {RECONSTRUCTION: reconstruction, NEXT_STEP: [rel_l2, mse]},
+    }
 
 
 def normalise(logs: Mapping[str, float]) -> dict[str, float]:
@@ -118,12 +134,13 @@ def normalise(logs: Mapping[str, float]) -> dict[str, float]:
 
 
 class ErrorSums:
-    """Sums over batches for the numpy twins of the Keras metrics (float64): what `evaluate` returns.
+    """Sums over batches for the numpy twins of the Keras metrics (float64): what `evaluate`
+    returns.
 
-        sums = ErrorSums(data.channel_names)
-        for x in split.batches(64, shuffle=False):
-            sums.add(x, model.predict_on_batch(x))
-        sums.result()   # {"rel_l2": ..., "mse": ..., "mse_per_channel": {"temperature": ...}}
+    sums = ErrorSums(data.channel_names)
+    for x in split.batches(64, shuffle=False):
+        sums.add(x, model.predict_on_batch(x))
+    sums.result()   # {"rel_l2": ..., "mse": ..., "mse_per_channel": {"temperature": ...}}
     """
 
     def __init__(self, channels: Sequence[str]):
@@ -138,11 +155,15 @@ class ErrorSums:
         y_true = np.asarray(y_true, np.float64)
         error = np.asarray(y_pred, np.float64) - y_true
         if error.shape != y_true.shape or error.shape[-1] != len(self.channels):
-            raise ValueError(f"targets {y_true.shape} and predictions {np.shape(y_pred)} must agree and "
-                             f"have {len(self.channels)} channels")
+            raise ValueError(
+                f"targets {y_true.shape} and predictions {np.shape(y_pred)} must agree and "
+                f"have {len(self.channels)} channels"
+            )
         n = len(y_true)
         norms = np.linalg.norm(y_true.reshape(n, -1), axis=1)
-        self.rel_l2_sum += float(np.sum(np.linalg.norm(error.reshape(n, -1), axis=1) / (norms + EPSILON)))
+        self.rel_l2_sum += float(
+            np.sum(np.linalg.norm(error.reshape(n, -1), axis=1) / (norms + EPSILON))
+        )
         self.squared_sum += np.square(error).reshape(-1, len(self.channels)).sum(axis=0)
         self.n_samples += n
         self.n_per_channel += error.size // len(self.channels)
@@ -152,6 +173,8 @@ class ErrorSums:
         if self.n_samples == 0:
             raise ValueError("no samples were added")
         per_channel = self.squared_sum / self.n_per_channel
-        return {"rel_l2": self.rel_l2_sum / self.n_samples,
-                "mse": float(self.squared_sum.sum() / (self.n_per_channel * len(self.channels))),
-                "mse_per_channel": {c: float(v) for c, v in zip(self.channels, per_channel)}}
+        return {
+            "rel_l2": self.rel_l2_sum / self.n_samples,
+            "mse": float(self.squared_sum.sum() / (self.n_per_channel * len(self.channels))),
+            "mse_per_channel": {c: float(v) for c, v in zip(self.channels, per_channel)},
+        }

@@ -6,7 +6,7 @@ trial); None keeps it quiet. Inside, `progress = or_silent(progress)` makes it a
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 Progress = Callable[[str], None]
 

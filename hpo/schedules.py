@@ -20,7 +20,8 @@ import math
 
 SCHEDULES = ("constant", "cosine", "plateau")
 
-WARMUP_SHARE = 0.05  # of all steps: Adam's first moments settle before the peak rate (5%: 1-2 epochs of 30)
+# Of all steps: Adam's first moments settle before the peak rate (5%: 1-2 epochs of 30)
+WARMUP_SHARE = 0.05
 FINAL_SHARE = 0.01  # cosine ends at 1% of the peak, not 0: the last epochs still move the weights
 PLATEAU_FACTOR = 0.5  # plateau: halve the rate ...
 PLATEAU_FLOOR = 0.01  # ... down to 1% of the initial rate
@@ -35,12 +36,19 @@ def check(schedule: str) -> str:
     if schedule not in SCHEDULES:
         from hpo.errors import ConfigError
 
-        raise ConfigError(f"no learning-rate schedule {schedule!r}; choose from: {', '.join(SCHEDULES)}")
+        raise ConfigError(
+            f"no learning-rate schedule {schedule!r}; choose from: {', '.join(SCHEDULES)}"
+        )
     return schedule
 
 
-def learning_rate(schedule: str, peak: float, n_epochs: int, steps_per_epoch: int,
-                  warmup_share: float = WARMUP_SHARE):
+def learning_rate(
+    schedule: str,
+    peak: float,
+    n_epochs: int,
+    steps_per_epoch: int,
+    warmup_share: float = WARMUP_SHARE,
+):
     """What to give the optimizer: the rate itself (constant, plateau) or a keras schedule (cosine).
 
     Args:
@@ -58,8 +66,12 @@ def learning_rate(schedule: str, peak: float, n_epochs: int, steps_per_epoch: in
     total = max(1, n_epochs * steps_per_epoch)
     warmup = min(total - 1, math.ceil(warmup_share * total)) if warmup_share > 0 else 0
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else float(peak), decay_steps=max(1, total - warmup),
-        alpha=FINAL_SHARE, warmup_target=float(peak) if warmup else None, warmup_steps=warmup)
+        initial_learning_rate=0.0 if warmup else float(peak),
+        decay_steps=max(1, total - warmup),
+        alpha=FINAL_SHARE,
+        warmup_target=float(peak) if warmup else None,
+        warmup_steps=warmup,
+    )
 
 
 def callbacks(schedule: str, monitor: str, patience: int, peak: float) -> list:
@@ -69,6 +81,13 @@ def callbacks(schedule: str, monitor: str, patience: int, peak: float) -> list:
 
     if check(schedule) != "plateau":
         return []
-    return [keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min", factor=PLATEAU_FACTOR,
-                                              patience=max(1, patience // 2),
-                                              min_lr=float(peak) * PLATEAU_FLOOR, verbose=0)]
+    return [
+        keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor,
+            mode="min",
+            factor=PLATEAU_FACTOR,
+            patience=max(1, patience // 2),
+            min_lr=float(peak) * PLATEAU_FLOOR,
+            verbose=0,
+        )
+    ]

@@ -1,17 +1,18 @@
 """Parameter counting and width solving, so that architectures can be compared at equal budgets.
 
-Every architecture scales its channel widths by one `width` multiplier (see hpo.architectures.blocks).
-`solve_width` finds the multiplier that brings a model's trainable parameters to a target: widths are
-integers, so it searches the widest layer's channel count k = 1, 2, ... (width = k / widest) by
-bisection; the count grows monotonically with k. Counts come from building the model (a Keras build on
-CPU takes ~0.1 s, and about eight builds solve one architecture), so they can never disagree with it.
+Every architecture scales its channel widths by one `width` multiplier (see
+hpo.architectures.blocks). `solve_width` finds the multiplier that brings a model's trainable
+parameters to a target: widths are integers, so it searches the widest layer's channel count k = 1,
+2, ... (width = k / widest) by bisection; the count grows monotonically with k. Counts come from
+building the model (a Keras build on CPU takes ~0.1 s, and about eight builds solve one
+architecture), so they can never disagree with it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from hpo import architectures
 from hpo.errors import ConfigError
@@ -34,8 +35,9 @@ class Sizing:
     n_params: int
 
 
-def solve_width(name: str, params: Mapping, input_shape, n_params: int,
-                tolerance: float = TOLERANCE) -> Sizing:
+def solve_width(
+    name: str, params: Mapping, input_shape, n_params: int, tolerance: float = TOLERANCE
+) -> Sizing:
     """The width multiplier that brings architecture `name` within `tolerance` of `n_params`.
 
     Args:
@@ -56,31 +58,39 @@ def solve_width(name: str, params: Mapping, input_shape, n_params: int,
     smallest = math.ceil(counter(1) / (1 + tolerance))
     if n_params < smallest:
         raise ConfigError(
-            f"{name} cannot be matched to {n_params} parameters on a {_grid(input_shape)} grid with "
+            f"{name} cannot be matched to {n_params} parameters on a {_grid(input_shape)} grid "
+            f"with "
             f"latent {counter.params['latent']}: the smallest feasible budget is {smallest} (its "
-            f"layers at one channel each already have {counter(1)}); raise --params or lower --latent")
+            f"layers at one channel each already have {counter(1)}); raise --params or lower "
+            f"--latent"
+        )
     lo, hi = 1, counter.widest  # invariant once bracketed: count(lo) < n_params <= count(hi)
     if counter(lo) >= n_params:
         hi = lo
     else:
         while counter(hi) < n_params:
             if hi >= _MAX_GROWTH * counter.widest:
-                raise ConfigError(f"{name} cannot reach {n_params} parameters on a "
-                                  f"{_grid(input_shape)} grid: the largest budget solved for is "
-                                  f"{counter(hi)} (width {_MAX_GROWTH}); lower --params")
+                raise ConfigError(
+                    f"{name} cannot reach {n_params} parameters on a "
+                    f"{_grid(input_shape)} grid: the largest budget solved for is "
+                    f"{counter(hi)} (width {_MAX_GROWTH}); lower --params"
+                )
             lo, hi = hi, min(2 * hi, _MAX_GROWTH * counter.widest)
         while hi - lo > 1:
             mid = (lo + hi) // 2
             lo, hi = (mid, hi) if counter(mid) < n_params else (lo, mid)
     best = min((lo, hi), key=lambda k: abs(counter(k) - n_params))
     if abs(counter(best) - n_params) > tolerance * n_params:
-        raise ConfigError(f"{name} has no width within {tolerance:.0%} of {n_params} parameters on a "
-                          f"{_grid(input_shape)} grid: the nearest are {counter(lo)} and {counter(hi)}")
+        raise ConfigError(
+            f"{name} has no width within {tolerance:.0%} of {n_params} parameters on a "
+            f"{_grid(input_shape)} grid: the nearest are {counter(lo)} and {counter(hi)}"
+        )
     return Sizing(width=best / counter.widest, n_params=counter(best))
 
 
 def smallest_budget(name: str, params: Mapping, input_shape, tolerance: float = TOLERANCE) -> int:
-    """The smallest target `solve_width` accepts: the count at one channel per layer, less `tolerance`."""
+    """The smallest target `solve_width` accepts: the count at one channel per layer, less
+    `tolerance`."""
     return math.ceil(_Counter(name, params, input_shape)(1) / (1 + tolerance))
 
 

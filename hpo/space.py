@@ -1,9 +1,10 @@
-"""Search spaces as data: declared once per architecture, served to screening, Optuna and KerasTuner.
+"""Search spaces as data: declared once per architecture, served to screening, Optuna and
+KerasTuner.
 
 A space is a dict from a parameter name to one of the types below. `PerLayer` expands to one
-parameter per existing layer (`filters` -> `filters_0 .. filters_{n_layers-1}`), so both engines only
-see the layers a trial actually has (define-by-run in Optuna, conditional scopes in KerasTuner) and
-hand back identical params dicts:
+parameter per existing layer (`filters` -> `filters_0 .. filters_{n_layers-1}`), so both engines
+only see the layers a trial actually has (define-by-run in Optuna, conditional scopes in KerasTuner)
+and hand back identical params dicts:
 
     SPACE = {"n_layers": IntParam(1, 3, default=3),
              "filters": PerLayer(IntParam(4, 128, log=True), default=(4, 9, 27)),
@@ -25,9 +26,10 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any
 
 from hpo.errors import ConfigError
 
@@ -44,8 +46,9 @@ class IntParam:
 
     def __post_init__(self):
         if not (_is_int(self.low) and _is_int(self.high) and _is_int(self.step)):
-            raise ConfigError(f"low, high and step must be integers, but got "
-                              f"{self.low}, {self.high}, {self.step}")
+            raise ConfigError(
+                f"low, high and step must be integers, but got {self.low}, {self.high}, {self.step}"
+            )
         if self.low > self.high:
             raise ConfigError(f"low must not exceed high, but got low={self.low}, high={self.high}")
         if self.step < 1 or (self.log and self.step != 1):
@@ -56,7 +59,11 @@ class IntParam:
             raise ConfigError(f"default {self.default} is outside {self.describe()}")
 
     def __contains__(self, value) -> bool:
-        return _is_int(value) and self.low <= value <= self.high and (value - self.low) % self.step == 0
+        return (
+            _is_int(value)
+            and self.low <= value <= self.high
+            and (value - self.low) % self.step == 0
+        )
 
     def default_value(self) -> int:
         if self.default is not None:
@@ -112,9 +119,12 @@ class Categorical:
         choices = tuple(self.choices)
         if not choices:
             raise ConfigError("choices must not be empty")
-        if len({type(c) for c in choices}) > 1 or not isinstance(choices[0], (int, float, str, bool)):
-            raise ConfigError(f"choices must be numbers, strings or bools of one type, "
-                              f"but got {list(choices)}")
+        if len({type(c) for c in choices}) > 1 or not isinstance(
+            choices[0], (int, float, str, bool)
+        ):
+            raise ConfigError(
+                f"choices must be numbers, strings or bools of one type, but got {list(choices)}"
+            )
         object.__setattr__(self, "choices", choices)
         if self.default is not None and self.default not in self:
             raise ConfigError(f"default {self.default!r} is not one of {list(choices)}")
@@ -142,12 +152,13 @@ class Fixed:
         return f"fixed at {self.value!r}"
 
 
-Param = Union[IntParam, FloatParam, Categorical, Fixed]
+Param = IntParam | FloatParam | Categorical | Fixed
 
 
 @dataclass(frozen=True)
 class PerLayer:
-    """One `param` per layer, named `{key}_{i}`, for i below the value of `count` (e.g. n_layers)."""
+    """One `param` per layer, named `{key}_{i}`, for i below the value of `count` (e.g.
+    n_layers)."""
 
     param: Param
     default: tuple | None = None  # per-layer defaults; the last one repeats; None: param's default
@@ -156,9 +167,13 @@ class PerLayer:
     def __post_init__(self):
         if self.default is not None:
             object.__setattr__(self, "default", tuple(self.default))
-            outside = [v for v in self.default if not isinstance(self.param, Fixed) and v not in self.param]
+            outside = [
+                v for v in self.default if not isinstance(self.param, Fixed) and v not in self.param
+            ]
             if outside:
-                raise ConfigError(f"per-layer defaults {outside!r} are outside {self.param.describe()}")
+                raise ConfigError(
+                    f"per-layer defaults {outside!r} are outside {self.param.describe()}"
+                )
 
     def layer(self, i: int) -> Param:
         """The parameter of layer i (the shared range with that layer's default)."""
@@ -170,7 +185,7 @@ class PerLayer:
         return f"per layer: {self.param.describe()}"
 
 
-Space = Mapping[str, Union[Param, PerLayer]]
+Space = Mapping[str, Param | PerLayer]
 
 
 def defaults(space: Space) -> dict:
@@ -218,11 +233,22 @@ def to_keras_tuner(hp, space: Space) -> dict:
 
     def declare(name, param):
         if isinstance(param, IntParam):
-            return hp.Int(name, param.low, param.high, step=None if param.log else param.step,
-                          sampling="log" if param.log else "linear", default=param.default_value())
+            return hp.Int(
+                name,
+                param.low,
+                param.high,
+                step=None if param.log else param.step,
+                sampling="log" if param.log else "linear",
+                default=param.default_value(),
+            )
         if isinstance(param, FloatParam):
-            return hp.Float(name, param.low, param.high, sampling="log" if param.log else "linear",
-                            default=param.default_value())
+            return hp.Float(
+                name,
+                param.low,
+                param.high,
+                sampling="log" if param.log else "linear",
+                default=param.default_value(),
+            )
         if isinstance(param, Categorical):
             value = hp.Choice(name, list(param.choices), default=param.default_value())
             # KerasTuner hands bool choices back as 0/1; Optuna keeps them bools.
@@ -259,7 +285,9 @@ def nearest_inside(space: Space, params: Mapping) -> tuple[dict, list[str]]:
 
     def pick(name, param):
         if isinstance(param, Fixed) or name not in params:
-            return params.get(name, param.value if isinstance(param, Fixed) else param.default_value())
+            return params.get(
+                name, param.value if isinstance(param, Fixed) else param.default_value()
+            )
         value = _clamp(params[name], param)
         if value != params[name]:
             moved.append(f"{name} {params[name]!r} -> {value!r}")
@@ -280,9 +308,13 @@ def complete(space: Space, params: Mapping | None) -> dict:
     known = _known_names(space)
     unknown = [k for k in params if k not in known]
     if unknown:
-        raise ConfigError(f"unknown parameter(s) {', '.join(map(repr, unknown))}; "
-                          f"valid: {', '.join(_describe_names(space))}")
-    return _walk(space, lambda name, param: params[name] if name in params else param.default_value())
+        raise ConfigError(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))}; "
+            f"valid: {', '.join(_describe_names(space))}"
+        )
+    return _walk(
+        space, lambda name, param: params[name] if name in params else param.default_value()
+    )
 
 
 def narrow(space: Space, overrides: Mapping[str, Any], *, name: str = "space") -> dict:
@@ -290,7 +322,8 @@ def narrow(space: Space, overrides: Mapping[str, Any], *, name: str = "space") -
 
     Args:
         space: the declared space.
-        overrides: parameter name -> a table (`{low, high}` for ranges, `{choices}` for categoricals,
+        overrides: parameter name -> a table (`{low, high}` for ranges, `{choices}` for
+        categoricals,
             `{value}` for either) or a bare value, which fixes the parameter.
         name: what the messages call the space (the architecture's name).
 
@@ -304,12 +337,16 @@ def narrow(space: Space, overrides: Mapping[str, Any], *, name: str = "space") -
     narrowed = dict(space)
     for key, override in overrides.items():
         if key not in space:
-            raise ConfigError(f"{name}: no parameter {key!r} to override; valid: {', '.join(space)}")
+            raise ConfigError(
+                f"{name}: no parameter {key!r} to override; valid: {', '.join(space)}"
+            )
         entry = space[key]
         try:
             if isinstance(entry, PerLayer):
                 param = _narrow_param(entry.param, override)
-                narrowed[key] = replace(entry, param=param, default=_fit_defaults(entry.default, param))
+                narrowed[key] = replace(
+                    entry, param=param, default=_fit_defaults(entry.default, param)
+                )
             else:
                 narrowed[key] = _narrow_param(entry, override)
         except ConfigError as exc:
@@ -333,12 +370,14 @@ def read_overrides(path: str | Path) -> dict[str, dict]:
         raise ConfigError(f"space file {str(path)!r} is not valid TOML: {exc}") from None
     for table, content in tables.items():
         if not isinstance(content, dict):
-            raise ConfigError(f"space file {str(path)!r}: {table!r} must be a table such as "
-                              f"[{table}] or [all], but got {content!r}")
+            raise ConfigError(
+                f"space file {str(path)!r}: {table!r} must be a table such as "
+                f"[{table}] or [all], but got {content!r}"
+            )
     return tables
 
 
-# ---------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
 
 
 def _walk(space: Space, pick) -> dict:
@@ -373,11 +412,17 @@ def _describe_names(space: Space) -> list[str]:
 def _narrow_param(param: Param, override) -> Param:
     if not isinstance(override, dict):
         override = {"value": override}
-    allowed = {IntParam: ("low", "high", "value"), FloatParam: ("low", "high", "value"),
-               Categorical: ("choices", "value"), Fixed: ("value",)}[type(param)]
+    allowed = {
+        IntParam: ("low", "high", "value"),
+        FloatParam: ("low", "high", "value"),
+        Categorical: ("choices", "value"),
+        Fixed: ("value",),
+    }[type(param)]
     if not override or set(override) - set(allowed):
-        raise ConfigError(f"expected a table with keys among {', '.join(allowed)} (declared: "
-                          f"{param.describe()}), but got {override!r}")
+        raise ConfigError(
+            f"expected a table with keys among {', '.join(allowed)} (declared: "
+            f"{param.describe()}), but got {override!r}"
+        )
     if "value" in override:
         if len(override) > 1:
             raise ConfigError(f"give either value or a range, not both; got {override!r}")
@@ -388,8 +433,10 @@ def _narrow_param(param: Param, override) -> Param:
             if _is_number(param.value) and _is_number(value):
                 value = type(param.value)(value)
             if type(value) is not type(param.value):
-                raise ConfigError(f"value must be a {type(param.value).__name__} like {param.value!r}, "
-                                  f"but got {value!r}")
+                raise ConfigError(
+                    f"value must be a {type(param.value).__name__} like {param.value!r}, "
+                    f"but got {value!r}"
+                )
         elif isinstance(param, (IntParam, FloatParam)) and not _is_number(value):
             raise ConfigError(f"value must be a number, but got {value!r}")
         return Fixed(value)

@@ -28,8 +28,10 @@ def resolve_storage_url(url: str | None = None, workspace: Workspace | None = No
     url = url or (workspace or Workspace()).storage_url()
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if "://" not in url or scheme not in SUPPORTED_SCHEMES:
-        raise ConfigError(f"--storage must be a database URL such as sqlite:///studies/hpo.db or "
-                          f"postgresql://user@host/db, but got {redact(url)!r}")
+        raise ConfigError(
+            f"--storage must be a database URL such as sqlite:///studies/hpo.db or "
+            f"postgresql://user@host/db, but got {redact(url)!r}"
+        )
     if scheme == "sqlite":
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
@@ -37,8 +39,12 @@ def resolve_storage_url(url: str | None = None, workspace: Workspace | None = No
     return url
 
 
-def open_storage(url: str, heartbeat_interval: int | None = None,
-                 grace_period: int | None = None, max_retry: int = 3) -> optuna.storages.RDBStorage:
+def open_storage(
+    url: str,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    max_retry: int = 3,
+) -> optuna.storages.RDBStorage:
     """An RDB storage on `url`, one per URL and settings in a process (clear_storage_cache).
 
     Each RDBStorage holds its own connection pool: sharing them keeps a process that opens the same
@@ -71,8 +77,9 @@ def clear_storage_cache() -> None:
     _OPEN.clear()
 
 
-def _open_storage(url: str, heartbeat_interval: int | None, grace_period: int | None,
-                  max_retry: int) -> optuna.storages.RDBStorage:
+def _open_storage(
+    url: str, heartbeat_interval: int | None, grace_period: int | None, max_retry: int
+) -> optuna.storages.RDBStorage:
     engine_kwargs = {}
     if url.startswith("sqlite"):
         # Writers wait for each other instead of failing with "database is locked" at once.
@@ -80,22 +87,30 @@ def _open_storage(url: str, heartbeat_interval: int | None, grace_period: int | 
     else:
         engine_kwargs = {"pool_pre_ping": True}
     try:
-        retry = (optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
-                 if heartbeat_interval else None)
+        retry = (
+            optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+            if heartbeat_interval
+            else None
+        )
         with warnings.catch_warnings():  # heartbeat is "experimental" in Optuna; we rely on it
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
-                                              heartbeat_interval=heartbeat_interval,
-                                              grace_period=grace_period,
-                                              heartbeat_stale_trial_callback=retry)
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=retry,
+            )
     except Exception as exc:  # SQLAlchemy's errors vary by driver; all mean "cannot open it"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot open the storage {redact(url)}: {redact(reason)}; check --storage "
-                          f"(or $HPO_STORAGE) and that the database server is running") from exc
+        raise ConfigError(
+            f"cannot open the storage {redact(url)}: {redact(reason)}; check --storage "
+            f"(or $HPO_STORAGE) and that the database server is running"
+        ) from exc
 
 
-# scheme://user:PASSWORD@host...: the password runs to the last "@" before whitespace (an "@" inside a
-# password should be written %40, but a raw one must not leak either).
+# scheme://user:PASSWORD@host...: the password runs to the last "@" before whitespace (an "@" inside
+# a password should be written %40, but a raw one must not leak either).
 _PASSWORD_IN_URL = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<password>\S*)@")
 
 

@@ -1,14 +1,14 @@
 """Training: the one place where models are compiled, fitted and evaluated.
 
     result = fit("conv", params, data, TrainConfig(epochs=30))
-    result.history[-1]["val_rel_l2"]          # per-epoch logs, named alike for every architecture
+    result.history[-1]["val_rel_l2"]        # per-epoch logs, named alike for every architecture
     result.best, result.diverged, result.seconds_per_epoch
-    evaluate(result.model, data.val, data)     # {"rel_l2", "mse", "mse_per_channel"[, "next_step_..."]}
+    evaluate(result.model, data.val, data)  # {"rel_l2", "mse", "mse_per_channel"[, "next_step_.."]}
 
-The recipe comes with the params, like the learning rate and batch size: `schedule` (constant, cosine
-or plateau; hpo.schedules) and the symmetry augmentation `shift_x` / `mirror_x` (hpo.augment: the
-training batches are shifted and mirrored afresh every epoch; validation and evaluation never are).
-Early stopping waits `TrainConfig.patience` epochs, by default a quarter of the epoch budget.
+The recipe comes with the params, like the learning rate and batch size: `schedule` (constant,
+cosine or plateau; hpo.schedules) and the symmetry augmentation `shift_x` / `mirror_x` (hpo.augment:
+the training batches are shifted and mirrored afresh every epoch; validation and evaluation never
+are). Early stopping waits `TrainConfig.patience` epochs, by default a quarter of the epoch budget.
 
 Every epoch's logs carry the names of `hpo.metrics` (`val_rel_l2`, `val_mse`, `val_mse_<channel>`,
 dual's `val_next_step_rel_l2`, ...) before EarlyStopping and the caller's callbacks see them, so an
@@ -24,16 +24,17 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from hpo import architectures, metrics, schedules
-from hpo.augment import Augmentation, augmented, from_params
 from hpo.architectures.blocks import TRAINING_SPACE
+from hpo.augment import Augmentation, augmented, from_params
 from hpo.config import DEFAULT_SEED
 from hpo.data import FlowData, Split
 from hpo.errors import ConfigError, DataError
@@ -42,8 +43,8 @@ from hpo.space import defaults
 _SPACE_DEFAULTS = defaults(TRAINING_SPACE)  # the searched training knobs' defaults, declared once
 
 # Early stopping's patience, scaled to the epoch budget: a quarter of it (8 of the screen's 30), at
-# least MIN_PATIENCE. A fixed count means something else at 8 epochs than at 100, and a run whose rate
-# decays over its budget may improve again after a flat stretch while the rate is still high.
+# least MIN_PATIENCE. A fixed count means something else at 8 epochs than at 100, and a run whose
+# rate decays over its budget may improve again after a flat stretch while the rate is still high.
 PATIENCE_SHARE = 0.25
 MIN_PATIENCE = 3
 
@@ -59,31 +60,37 @@ class TrainingFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How models are trained; `params` may override learning_rate, batch_size and schedule (searched).
+    """How models are trained; `params` may override learning_rate, batch_size and schedule
+    (searched).
 
     Raises:
         ConfigError: a value out of range (on construction).
     """
 
-    epochs: int = 30  # the original study's screening budget; enough to separate the five architectures
-    batch_size: int = _SPACE_DEFAULTS["batch_size"]  # the search space's default (8), when params have none
-    learning_rate: float = _SPACE_DEFAULTS["learning_rate"]  # Adam's default (1e-3), when params have none
+    # The original study's screening budget; enough to separate the five architectures
+    epochs: int = 30
+    # The search space's default (8), when params have none
+    batch_size: int = _SPACE_DEFAULTS["batch_size"]
+    # Adam's default (1e-3), when params have none
+    learning_rate: float = _SPACE_DEFAULTS["learning_rate"]
     loss: str = "mse"  # the issue's default; whatever the loss, models are ranked on `monitor`
     # The ranking metric (`--metric`): EarlyStopping watches it and restores the epoch best on it.
     monitor: str = metrics.RANKING_METRIC
-    # Epochs without a better `monitor` before stopping: a stall, not epoch noise. None: scaled to the
-    # epoch budget (scaled_patience: 8 of 30 epochs); the original study's recipe used 5.
+    # Epochs without a better `monitor` before stopping: a stall, not epoch noise. None: scaled to
+    # the epoch budget (scaled_patience: 8 of 30 epochs); the original study's recipe used 5.
     patience: int | None = None
     schedule: str = _SPACE_DEFAULTS["schedule"]  # the space's default, when params have none
     warmup_share: float = schedules.WARMUP_SHARE  # cosine: share of the steps spent warming up
     min_delta: float = 0.0  # any improvement of `monitor` counts (Keras' default)
     seed: int = DEFAULT_SEED  # weights, dropout and batch order: the same seed repeats a run
     next_step_weight: float = 1.0  # dual: the next-step head counts as much as the reconstruction
-    eval_batch_size: int = 64  # validation/evaluate batches: no gradients, so larger is faster and free
+    # validation/evaluate batches: no gradients, so larger is faster and free
+    eval_batch_size: int = 64
     # Batches per compiled call: Keras returns to Python once per 8 batches instead of after each,
     # ~6% less CPU per epoch on small models on 2 cores (TerminateOnNaN then looks every 8 batches).
     steps_per_execution: int = 8
-    verbose: int = 0  # Keras' own progress bar; off, as fit reports one line per epoch via `progress`
+    # Keras' own progress bar; off, as fit reports one line per epoch via `progress`
+    verbose: int = 0
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_batch_size", "steps_per_execution"):
@@ -91,16 +98,20 @@ class TrainConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, but got {value!r}")
         if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 0):
-            raise ConfigError(f"patience must be an integer >= 0 (or None: scaled to the epochs), "
-                              f"but got {self.patience!r}")
+            raise ConfigError(
+                f"patience must be an integer >= 0 (or None: scaled to the epochs), "
+                f"but got {self.patience!r}"
+            )
         if not 0 <= self.warmup_share < 1:
             raise ConfigError(f"warmup_share must be in [0, 1), but got {self.warmup_share!r}")
         schedules.check(self.schedule)
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be positive, but got {self.learning_rate!r}")
         if not (self.min_delta >= 0 and self.next_step_weight >= 0):
-            raise ConfigError(f"min_delta and next_step_weight must be >= 0, but got "
-                              f"{self.min_delta!r} and {self.next_step_weight!r}")
+            raise ConfigError(
+                f"min_delta and next_step_weight must be >= 0, but got "
+                f"{self.min_delta!r} and {self.next_step_weight!r}"
+            )
         metrics.loss_function(self.loss)  # a ConfigError listing the losses
 
     @property
@@ -119,7 +130,8 @@ class FitResult:
             and the `learning_rate` at the epoch's end.
         epochs_run: epochs trained (fewer than asked when stopped early or diverged).
         best_epoch: index into `history` (0-based) of the epoch with the lowest val_rel_l2.
-        epoch_seconds: wall time of each epoch (training and validation); the first includes tracing.
+        epoch_seconds: wall time of each epoch (training and validation); the first includes
+        tracing.
         n_params: trainable parameters.
         diverged: the loss or val_rel_l2 went NaN/Inf and training stopped there; the run failed.
         stopped_early: EarlyStopping ended the run before `epochs`.
@@ -154,15 +166,23 @@ class FitResult:
         return {k: v for k, v in self.history[self.best_epoch].items() if k.startswith("val_")}
 
 
-def fit(name: str, params: Mapping | None, data: FlowData, config: TrainConfig = TrainConfig(), *,
-        callbacks: Sequence[keras.callbacks.Callback] = (),
-        progress: Callable[[str], None] | None = print, label: str | None = None) -> FitResult:
-    """Build architecture `name` fresh, train it on `data.train`, validate on `data.val` every epoch.
+def fit(
+    name: str,
+    params: Mapping | None,
+    data: FlowData,
+    config: TrainConfig = TrainConfig(),
+    *,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    progress: Callable[[str], None] | None = print,
+    label: str | None = None,
+) -> FitResult:
+    """Build architecture `name` fresh, train it on `data.train`, validate on `data.val` every
+    epoch.
 
     Two-headed models (dual) train on the next-step pairs inside each simulation and are validated
-    on the validation split's pairs. In-memory splits are fed as arrays (Keras shuffles them, seeded);
-    streamed splits through the Split's tf.data pipeline. EarlyStopping watches val_rel_l2 and
-    leaves the model with the weights of its best epoch.
+    on the validation split's pairs. In-memory splits are fed as arrays (Keras shuffles them,
+    seeded); streamed splits through the Split's tf.data pipeline. EarlyStopping watches val_rel_l2
+    and leaves the model with the weights of its best epoch.
 
     Args:
         name: a registered architecture.
@@ -189,17 +209,33 @@ def fit(name: str, params: Mapping | None, data: FlowData, config: TrainConfig =
     keras.utils.set_random_seed(config.seed)
     with _out_of_memory_fails(f"{label}: out of memory while building"):
         model = architectures.build(name, params, data.input_shape)
-    return fit_model(model, data, config, learning_rate=params.get("learning_rate"),
-                     batch_size=params.get("batch_size"), schedule=params.get("schedule"),
-                     augment=from_params(params), callbacks=callbacks, progress=progress,
-                     label=label)
+    return fit_model(
+        model,
+        data,
+        config,
+        learning_rate=params.get("learning_rate"),
+        batch_size=params.get("batch_size"),
+        schedule=params.get("schedule"),
+        augment=from_params(params),
+        callbacks=callbacks,
+        progress=progress,
+        label=label,
+    )
 
 
-def fit_model(model, data: FlowData, config: TrainConfig = TrainConfig(), *,
-              learning_rate: float | None = None, batch_size: int | None = None,
-              schedule: str | None = None, augment: Sequence[str] = (),
-              callbacks: Sequence[keras.callbacks.Callback] = (),
-              progress: Callable[[str], None] | None = print, label: str | None = None) -> FitResult:
+def fit_model(
+    model,
+    data: FlowData,
+    config: TrainConfig = TrainConfig(),
+    *,
+    learning_rate: float | None = None,
+    batch_size: int | None = None,
+    schedule: str | None = None,
+    augment: Sequence[str] = (),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    progress: Callable[[str], None] | None = print,
+    label: str | None = None,
+) -> FitResult:
     """Compile and train a model that is already built (KerasTuner builds its own); see `fit`.
 
     Seeding and clearing the session before the build are the caller's; the batch order and dropout
@@ -216,56 +252,94 @@ def fit_model(model, data: FlowData, config: TrainConfig = TrainConfig(), *,
     batch_size = config.batch_size if batch_size is None else batch_size
     schedule = schedules.check(config.schedule if schedule is None else schedule)
     if not learning_rate > 0 or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"learning_rate must be positive and batch_size a positive integer, but got "
-                          f"{learning_rate!r} and {batch_size!r}")
+        raise ConfigError(
+            f"learning_rate must be positive and batch_size a positive integer, but got "
+            f"{learning_rate!r} and {batch_size!r}"
+        )
     augmentation = Augmentation.for_data(data, augment)
     label = label or model.name
     epoch_log = _EpochLog(label, config.epochs, progress)
     patience = config.early_stopping_patience
     early_stopping = keras.callbacks.EarlyStopping(
-        monitor=config.monitor, mode="min", patience=patience,
-        min_delta=config.min_delta, restore_best_weights=True)
+        monitor=config.monitor,
+        mode="min",
+        patience=patience,
+        min_delta=config.min_delta,
+        restore_best_weights=True,
+    )
     heads = _heads(model)
     two_headed = metrics.NEXT_STEP in heads
-    with _out_of_memory_fails(f"{label}: out of memory while training (batch size {batch_size}, "
-                              f"grid {'x'.join(map(str, data.input_shape))})"):
+    with _out_of_memory_fails(
+        f"{label}: out of memory while training (batch size {batch_size}, "
+        f"grid {'x'.join(map(str, data.input_shape))})"
+    ):
         x, y, n_samples = _feed(data.train, two_headed, batch_size, config.seed)
-        rate = schedules.learning_rate(schedule, learning_rate, config.epochs,
-                                       math.ceil(n_samples / batch_size), config.warmup_share)
-        model.compile(optimizer=keras.optimizers.Adam(rate),
-                      steps_per_execution=config.steps_per_execution,
-                      **metrics.compile_arguments(heads, data.channel_names, config.loss,
-                                                  config.next_step_weight))
+        rate = schedules.learning_rate(
+            schedule,
+            learning_rate,
+            config.epochs,
+            math.ceil(n_samples / batch_size),
+            config.warmup_share,
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(rate),
+            steps_per_execution=config.steps_per_execution,
+            **metrics.compile_arguments(
+                heads, data.channel_names, config.loss, config.next_step_weight
+            ),
+        )
         if augmentation.active:
             x, y = _augmented_feed(x, y, augmentation, batch_size, config.seed), None
         val = _validation_dataset(data.val, two_headed, config.eval_batch_size, config.seed)
         # Arrays are shuffled by Keras (seeded); a streamed Split's dataset shuffles itself.
         arrays = {"shuffle": False} if y is None else {"batch_size": batch_size, "shuffle": True}
-        model.fit(x, y, validation_data=val, epochs=config.epochs, verbose=config.verbose, **arrays,
-                  # _EpochLog first: every callback after it reads the normalised names.
-                  callbacks=[epoch_log, keras.callbacks.TerminateOnNaN(),
-                             *schedules.callbacks(schedule, config.monitor, patience, learning_rate),
-                             early_stopping, *callbacks])
+        model.fit(
+            x,
+            y,
+            validation_data=val,
+            epochs=config.epochs,
+            verbose=config.verbose,
+            **arrays,
+            # _EpochLog first: every callback after it reads the normalised names.
+            callbacks=[
+                epoch_log,
+                keras.callbacks.TerminateOnNaN(),
+                *schedules.callbacks(schedule, config.monitor, patience, learning_rate),
+                early_stopping,
+                *callbacks,
+            ],
+        )
 
     history = epoch_log.history
     return FitResult(
-        model=model, history=history, epochs_run=len(history), best_epoch=early_stopping.best_epoch,
-        epoch_seconds=tuple(epoch_log.seconds), n_params=architectures.trainable_count(model),
+        model=model,
+        history=history,
+        epochs_run=len(history),
+        best_epoch=early_stopping.best_epoch,
+        epoch_seconds=tuple(epoch_log.seconds),
+        n_params=architectures.trainable_count(model),
         diverged=epoch_log.diverged,
         stopped_early=early_stopping.stopped_epoch > 0 and not epoch_log.diverged,
-        batch_size=batch_size, learning_rate=learning_rate, schedule=schedule,
-        augment=augmentation.symmetries)
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        schedule=schedule,
+        augment=augmentation.symmetries,
+    )
 
 
-def evaluate(model, split: Split, data: FlowData, batch_size: int = TrainConfig.eval_batch_size) -> dict:
-    """Errors of `model` on a split, in scaled units (each channel standardised with train statistics).
+def evaluate(
+    model, split: Split, data: FlowData, batch_size: int = TrainConfig.eval_batch_size
+) -> dict:
+    """Errors of `model` on a split, in scaled units (each channel standardised with train
+    statistics).
 
     The reconstruction is scored on every sample of the split, the same samples for every
     architecture (dual's per-epoch val_rel_l2 covers only the frames that have a successor, so it
     can differ slightly from this); a two-headed model's next step on the split's next-step pairs.
 
     Args:
-        model: a model from `fit` (or any model whose output, or output "reconstruction", matches x).
+        model: a model from `fit` (or any model whose output, or output "reconstruction", matches
+        x).
         split: data.val for selection, data.test for the final report only.
         data: the data the split belongs to (for the channel names).
         batch_size: samples per prediction.
@@ -279,8 +353,9 @@ def evaluate(model, split: Split, data: FlowData, batch_size: int = TrainConfig.
     """
     heads = _heads(model)
     reconstruction = metrics.ErrorSums(data.channel_names)
-    with _out_of_memory_fails(f"{model.name}: out of memory while evaluating on {split.name} "
-                              f"(batch size {batch_size})"):
+    with _out_of_memory_fails(
+        f"{model.name}: out of memory while evaluating on {split.name} (batch size {batch_size})"
+    ):
         for x in split.batches(batch_size, shuffle=False):
             reconstruction.add(x, _predict(model, x)[metrics.RECONSTRUCTION])
         result = reconstruction.result()
@@ -311,8 +386,11 @@ class _EpochLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._started
         named = metrics.normalise(logs)
-        named["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        logs.update(named)  # the dict later callbacks get: EarlyStopping and pruning read val_rel_l2
+        named["learning_rate"] = float(
+            keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        )
+        # The dict later callbacks get: EarlyStopping and pruning read val_rel_l2
+        logs.update(named)
         self.history.append(named)
         self.seconds.append(seconds)
         watched = (named.get("loss", math.nan), named.get(metrics.RANKING_METRIC, math.nan))
@@ -350,8 +428,9 @@ def _predict(model, x: np.ndarray) -> dict[str, np.ndarray]:
     return out if isinstance(out, dict) else {metrics.RECONSTRUCTION: out}
 
 
-def _feed(split: Split, two_headed: bool, batch_size: int, seed: int,
-          shuffle: bool = True) -> tuple[Any, Any, int]:
+def _feed(
+    split: Split, two_headed: bool, batch_size: int, seed: int, shuffle: bool = True
+) -> tuple[Any, Any, int]:
     """(x, y, samples per epoch) for model.fit: arrays when the split is in memory,
     (tf.data.Dataset, None, n) when streamed.
 
@@ -361,8 +440,10 @@ def _feed(split: Split, two_headed: bool, batch_size: int, seed: int,
     """
     t, t_next = split.next_step_pairs() if two_headed else (None, None)
     if two_headed and len(t) == 0:
-        raise DataError(f"the {split.name} split holds no consecutive time steps of one simulation; "
-                        "next-step models need a file that marks simulations (attribute idx)")
+        raise DataError(
+            f"the {split.name} split holds no consecutive time steps of one simulation; "
+            "next-step models need a file that marks simulations (attribute idx)"
+        )
     if split.streamed:
         if two_headed:
             return split.next_step_dataset(batch_size, shuffle=shuffle, seed=seed), None, len(t)
@@ -379,8 +460,11 @@ def _augmented_feed(x, y, augmentation, batch_size: int, seed: int):
     (input and targets alike). Arrays are shuffled here, seeded, as Keras would shuffle them."""
     if y is not None:  # arrays in memory
         n = len(x)
-        x = (tf.data.Dataset.from_tensor_slices((x, y))
-             .shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size))
+        x = (
+            tf.data.Dataset.from_tensor_slices((x, y))
+            .shuffle(n, seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+        )
     return augmented(x, augmentation, seed).prefetch(1)
 
 

@@ -7,21 +7,30 @@ import os
 import random
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 
 from helpers import screen_into, sqlite, workspace_of, write_arrays, write_original, write_the_well
 
-# The slowest files first (measured with --durations on 2 cores): pytest-xdist (-n 2 --dist loadfile)
-# hands out whole files in collection order, so a long file collected last would run alone at the
-# end while the other process idles.
-SLOWEST_FIRST = ("test_bench_search.py", "test_bench_optimize.py", "test_optimize.py",
-                 "test_bench_quality.py", "test_redaction.py", "test_tuner_engine.py",
-                 "test_screening.py", "test_bench_stress.py", "test_embedded.py",
-                 "test_bench_overhead.py", "test_dashboard.py")
+# The slowest files first (measured with --durations on 2 cores): pytest-xdist (-n 2 --dist
+# loadfile) hands out whole files in collection order, so a long file collected last would run alone
+# at the end while the other process idles.
+SLOWEST_FIRST = (
+    "test_bench_search.py",
+    "test_bench_optimize.py",
+    "test_optimize.py",
+    "test_bench_quality.py",
+    "test_redaction.py",
+    "test_tuner_engine.py",
+    "test_screening.py",
+    "test_bench_stress.py",
+    "test_embedded.py",
+    "test_bench_overhead.py",
+    "test_dashboard.py",
+)
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -43,6 +52,7 @@ def seeded() -> None:
 def _in(tmp_path: Path, writer: Callable[..., Path], default_name: str) -> Callable[..., Path]:
     def make(name: str = default_name, **kwargs) -> Path:
         return writer(tmp_path / name, **kwargs)
+
     return make
 
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the test modules (fixtures live in conftest.py; no test module imports another).
+"""Helpers shared by the test modules (fixtures live in conftest.py; no test module imports
+another).
 
 Small HDF5 files in each data layout, and the tiny screened study the optimize tests start from.
 """
@@ -17,8 +18,13 @@ from hpo.workspace import Workspace
 N_SIMS, N_FRAMES, GRID, N_CHANNELS = 5, 6, (24, 20), 3
 
 
-def flow_fields(n_sims: int = N_SIMS, n_frames: int = N_FRAMES, grid: tuple[int, int] = GRID,
-                n_channels: int = N_CHANNELS, seed: int = 0) -> np.ndarray:
+def flow_fields(
+    n_sims: int = N_SIMS,
+    n_frames: int = N_FRAMES,
+    grid: tuple[int, int] = GRID,
+    n_channels: int = N_CHANNELS,
+    seed: int = 0,
+) -> np.ndarray:
     """(n_sims * n_frames, H, W, C) float32 noise; simulation s sits at level 3 s, channel c has
     spread c + 1, so statistics over some simulations differ from those over all."""
     rng = np.random.default_rng(seed)
@@ -28,11 +34,21 @@ def flow_fields(n_sims: int = N_SIMS, n_frames: int = N_FRAMES, grid: tuple[int,
     return data.astype(np.float32)
 
 
-def write_original(path: Path, *, n_sims: int = N_SIMS, n_frames: int = N_FRAMES,
-               grid: tuple[int, int] = GRID, n_channels: int = N_CHANNELS,
-               attrs_on: str = "root", physical: bool = True, channel_names: list[str] | None = None,
-               bad: dict[int, int] | None = None, data: np.ndarray | None = None) -> Path:
-    """An original-layout file (the original study's): `scaled_data` + `unscaled_data`, idx/cases on the root or the dataset.
+def write_original(
+    path: Path,
+    *,
+    n_sims: int = N_SIMS,
+    n_frames: int = N_FRAMES,
+    grid: tuple[int, int] = GRID,
+    n_channels: int = N_CHANNELS,
+    attrs_on: str = "root",
+    physical: bool = True,
+    channel_names: list[str] | None = None,
+    bad: dict[int, int] | None = None,
+    data: np.ndarray | None = None,
+) -> Path:
+    """An original-layout file (the original study's): `scaled_data` + `unscaled_data`, idx/cases on
+    the root or the dataset.
 
     Args:
         physical: write `offset`/`scale` attrs on scaled_data (and unscaled_data to match).
@@ -40,8 +56,8 @@ def write_original(path: Path, *, n_sims: int = N_SIMS, n_frames: int = N_FRAMES
     """
     data = flow_fields(n_sims, n_frames, grid, n_channels) if data is None else data
     for sim, n_bad in (bad or {}).items():
-        flat = data[sim * n_frames:(sim + 1) * n_frames].reshape(-1)  # a view into `data`
-        flat[:n_bad - 1] = np.nan
+        flat = data[sim * n_frames : (sim + 1) * n_frames].reshape(-1)  # a view into `data`
+        flat[: n_bad - 1] = np.nan
         flat[-1] = np.inf
     offset = np.linspace(300.0, 302.0, n_channels)
     scale = np.linspace(2.0, 4.0, n_channels)
@@ -58,8 +74,13 @@ def write_original(path: Path, *, n_sims: int = N_SIMS, n_frames: int = N_FRAMES
     return path
 
 
-def write_arrays(path: Path, datasets: dict[str, np.ndarray], *, root_attrs: dict | None = None,
-                 dataset_attrs: dict[str, dict] | None = None) -> Path:
+def write_arrays(
+    path: Path,
+    datasets: dict[str, np.ndarray],
+    *,
+    root_attrs: dict | None = None,
+    dataset_attrs: dict[str, dict] | None = None,
+) -> Path:
     """A file of plain datasets; names may hold groups ("group/data")."""
     with h5py.File(path, "w") as f:
         for name, array in datasets.items():
@@ -71,14 +92,23 @@ def write_arrays(path: Path, datasets: dict[str, np.ndarray], *, root_attrs: dic
     return path
 
 
-def write_the_well(path: Path, *, n_traj: int = 3, n_steps: int = 4,
-                   grid: tuple[int, int] = GRID) -> Path:
+def write_the_well(
+    path: Path, *, n_traj: int = 3, n_steps: int = 4, grid: tuple[int, int] = GRID
+) -> Path:
     """A small The Well rayleigh_benard file: t0_fields/{buoyancy,pressure}, t1_fields/velocity."""
     rng = np.random.default_rng(1)
     size_x, size_y = grid
     with h5py.File(path, "w") as f:
-        f.attrs.update({"dataset_name": "rayleigh_benard", "Rayleigh": 1e6, "Prandtl": 1.0,
-                        "n_trajectories": n_traj, "grid_type": "cartesian", "n_spatial_dims": 2})
+        f.attrs.update(
+            {
+                "dataset_name": "rayleigh_benard",
+                "Rayleigh": 1e6,
+                "Prandtl": 1.0,
+                "n_trajectories": n_traj,
+                "grid_type": "cartesian",
+                "n_spatial_dims": 2,
+            }
+        )
         for name in ("buoyancy", "pressure"):
             field = rng.normal(size=(n_traj, n_steps, size_x, size_y)).astype(np.float32)
             f.create_dataset(f"t0_fields/{name}", data=field)
@@ -92,19 +122,34 @@ def write_the_well(path: Path, *, n_traj: int = 3, n_steps: int = 4,
     return path
 
 
-# --- The tiny screened study of the optimize tests (tests/conftest.py: `screened`, `home`) ---------
+# --- The tiny screened study of the optimize tests (tests/conftest.py: `screened`, `home`)
+# ---------
 SCREENED = ("conv", "conv_dropout")
 
 
 def screen_into(storage: str, data_path: Path, workspace: Workspace) -> None:
-    """Screen conv and conv_dropout (run "t": latent 8, 1 epoch, 6,000 parameters) into `storage`."""
+    """Screen conv and conv_dropout (run "t": latent 8, 1 epoch, 6,000 parameters) into
+    `storage`."""
     from hpo.data import load
     from hpo.screen import ScreenConfig, screen
 
     data = load(data_path, seed=0)
-    screen(ScreenConfig(epochs=1, repeats=1, n_params=6000, latent=8, batch_size=4,
-                        architectures=SCREENED, run="t", seed=0, workspace=workspace), data,
-           storage, progress=None)
+    screen(
+        ScreenConfig(
+            epochs=1,
+            repeats=1,
+            n_params=6000,
+            latent=8,
+            batch_size=4,
+            architectures=SCREENED,
+            run="t",
+            seed=0,
+            workspace=workspace,
+        ),
+        data,
+        storage,
+        progress=None,
+    )
 
 
 def sqlite(home: Path) -> str:
@@ -120,14 +165,33 @@ def optimize_config(home: Path, **changes):
     """An OptimizeConfig of run "t" on `home`'s data and workspace; settings= changes SETTINGS."""
     from hpo.optimize import OptimizeConfig, StudySettings
 
-    settings = replace(StudySettings(n_trials=4, epochs=3, patience=2, seed=0),
-                       **changes.pop("settings", {}))
+    settings = replace(
+        StudySettings(n_trials=4, epochs=3, patience=2, seed=0), **changes.pop("settings", {})
+    )
     changes.setdefault("top", None if changes.get("architectures") else 1)
-    return OptimizeConfig(run="t", settings=settings, workspace=workspace_of(home),
-                          data_kwargs={"path": home / "tiny.h5", "seed": 0}, **changes)
+    return OptimizeConfig(
+        run="t",
+        settings=settings,
+        workspace=workspace_of(home),
+        data_kwargs={"path": home / "tiny.h5", "seed": 0},
+        **changes,
+    )
 
 
 def cli_args(home: Path, storage: str, *extra: str) -> list[str]:
     """`hpo.optimize` flags of run "t" on `home`'s data, storage and workspace."""
-    return ["--run", "t", "--data", str(home / "tiny.h5"), "--storage", storage, "--seed", "0",
-            "--epochs", "3", "--home", str(home / "studies"), *extra]
+    return [
+        "--run",
+        "t",
+        "--data",
+        str(home / "tiny.h5"),
+        "--storage",
+        storage,
+        "--seed",
+        "0",
+        "--epochs",
+        "3",
+        "--home",
+        str(home / "studies"),
+        *extra,
+    ]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -21,7 +21,8 @@ from services import require_or_skip
 ADMIN_URL_ENV = "HPO_TEST_POSTGRES"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE_PREFIX = "hpo_test_"
-CONNECT_TIMEOUT_S = 3  # a server that is up answers at once; do not hang the suite on one that is not
+# a server that is up answers at once; do not hang the suite on one that is not
+CONNECT_TIMEOUT_S = 3
 
 
 def admin_url() -> str:
@@ -39,8 +40,11 @@ def database_url(url: str, name: str) -> str:
 
 def _connect(url: str) -> psycopg.Connection:
     # CREATE / DROP DATABASE cannot run inside a transaction.
-    return psycopg.connect(database_url(url, urlsplit(url).path.lstrip("/") or "postgres"),
-                           autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    return psycopg.connect(
+        database_url(url, urlsplit(url).path.lstrip("/") or "postgres"),
+        autocommit=True,
+        connect_timeout=CONNECT_TIMEOUT_S,
+    )
 
 
 def unreachable_reason(url: str) -> str | None:
@@ -64,15 +68,20 @@ def create_database(url: str) -> str:
 def drop_database(url: str, name: str) -> None:
     """Drop database `name`, first ending the connections still open on it (a dashboard, a pool)."""
     with _connect(url) as connection:
-        connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 def database_exists(url: str, name: str) -> bool:
     with _connect(url) as connection:
-        return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                  (name,)).fetchone() is not None
+        return (
+            connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            is not None
+        )
 
 
 @contextmanager

@@ -1,5 +1,5 @@
-"""hpo.adapters against the installed Optuna and KerasTuner: when a release moves one of their private
-parts, these fail, and the adapter is the one place to change."""
+"""hpo.adapters against the installed Optuna and KerasTuner: when a release moves one of their
+private parts, these fail, and the adapter is the one place to change."""
 
 from __future__ import annotations
 
@@ -63,4 +63,4 @@ def test_failed_trials_untraced_switches_keras_tuners_debug_flag_off_and_back():
     before = config.DEBUG
     with keras_tuner_internals.failed_trials_untraced():
         assert config.DEBUG is False
-    assert config.DEBUG == before
+    assert before == config.DEBUG

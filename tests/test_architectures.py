@@ -1,5 +1,5 @@
-"""Every registered architecture: shapes on many grids, finite forward passes, the whole search space,
-the original preset's structure and counts, and the dual model's two heads."""
+"""Every registered architecture: shapes on many grids, finite forward passes, the whole search
+space, the original preset's structure and counts, and the dual model's two heads."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ def _outputs(model, x) -> dict:
 def _forward_is_finite_and_shaped(model, input_shape, batch=2):
     x = np.random.default_rng(0).normal(size=(batch, *input_shape)).astype("float32")
     outputs = _outputs(model, x)
-    assert set(outputs) == ({"reconstruction", "next_step"} if model.name == "dual" else {"reconstruction"})
+    assert set(outputs) == (
+        {"reconstruction", "next_step"} if model.name == "dual" else {"reconstruction"}
+    )
     for y in outputs.values():
         y = keras.ops.convert_to_numpy(y)
         assert y.shape == x.shape
@@ -50,15 +52,29 @@ def test_registry_lists_the_five_in_order():
 
 
 def test_unknown_name_lists_the_choices():
-    with pytest.raises(ConfigError, match="no architecture 'cnn'; choose from: conv, conv_dropout, vqvae2"):
+    with pytest.raises(
+        ConfigError, match="no architecture 'cnn'; choose from: conv, conv_dropout, vqvae2"
+    ):
         architectures.build("cnn", {}, (32, 32, 1))
 
 
 @pytest.mark.parametrize("name", architectures.names())
 def test_space_has_the_shared_knobs(name):
     space = architectures.get(name).space
-    assert {"width", "latent", "learning_rate", "batch_size", "n_layers", "filters", "activation",
-            "norm", "upsample", "schedule", "shift_x", "mirror_x"} <= set(space)
+    assert {
+        "width",
+        "latent",
+        "learning_rate",
+        "batch_size",
+        "n_layers",
+        "filters",
+        "activation",
+        "norm",
+        "upsample",
+        "schedule",
+        "shift_x",
+        "mirror_x",
+    } <= set(space)
 
 
 @pytest.mark.parametrize("input_shape", GRIDS, ids=lambda s: "x".join(map(str, s)))
@@ -82,7 +98,9 @@ def test_every_depth_pads_to_the_total_stride(name, n_layers):
     strides = [model.get_layer(f"encoder_{i}").strides for i in range(n_layers)]
     assert [s[0] for s in strides] == list(blocks.STRIDES[n_layers])
     # a kernel is never smaller than its stride: no cell is skipped
-    assert all(model.get_layer(f"encoder_{i}").kernel_size[0] >= s[0] for i, s in enumerate(strides))
+    assert all(
+        model.get_layer(f"encoder_{i}").kernel_size[0] >= s[0] for i, s in enumerate(strides)
+    )
     _forward_is_finite_and_shaped(model, SMALL_GRID)
 
 
@@ -105,7 +123,9 @@ def test_random_keras_tuner_points_build(name):
     space = architectures.get(name).space
     hp = kt.HyperParameters()
     to_keras_tuner(hp, space)
-    oracle = kt.oracles.RandomSearchOracle(objective="loss", max_trials=4, seed=11, hyperparameters=hp)
+    oracle = kt.oracles.RandomSearchOracle(
+        objective="loss", max_trials=4, seed=11, hyperparameters=hp
+    )
     for i in range(4):
         trial_hp = hp.copy()
         trial_hp.values = dict(oracle.populate_space(str(i))["values"])
@@ -117,8 +137,12 @@ def test_random_keras_tuner_points_build(name):
 def test_extreme_corners_of_the_space_build(name):
     space = architectures.get(name).space
     n_low = space["n_layers"].low
-    wide = {"n_layers": 3, "latent": 150, **{f"filters_{i}": 128 for i in range(3)},
-            **{f"kernel_{i}": 3 for i in range(3)}}
+    wide = {
+        "n_layers": 3,
+        "latent": 150,
+        **{f"filters_{i}": 128 for i in range(3)},
+        **{f"kernel_{i}": 3 for i in range(3)},
+    }
     narrow = {"n_layers": n_low, "latent": 5, **{f"filters_{i}": 4 for i in range(n_low)}}
     if "depth_multiplier" in space:
         wide |= {f"depth_multiplier_{i}": 4 for i in range(3)}
@@ -145,12 +169,18 @@ def test_unknown_params_and_bad_shapes_are_config_errors():
         architectures.build("conv", {}, (32, 32))
 
 
-# --- original preset ---------------------------------------------------------------------------------
+# --- original preset
+# ---------------------------------------------------------------------------------
 
-# Trainable parameters of the original presets on the original study's grid with three channels; conv's is derived
-# by hand in test_seed_conv_count_matches_a_hand_count.
-SEED_COUNTS = {"conv": 168_656, "conv_dropout": 168_656, "vqvae2": 356_178, "depthwise": 515_724,
-               "dual": 262_748}
+# Trainable parameters of the original presets on the original study's grid with three channels;
+# conv's is derived by hand in test_seed_conv_count_matches_a_hand_count.
+SEED_COUNTS = {
+    "conv": 168_656,
+    "conv_dropout": 168_656,
+    "vqvae2": 356_178,
+    "depthwise": 515_724,
+    "dual": 262_748,
+}
 
 
 def _seed(name, input_shape=(200, 100, 3)):
@@ -195,14 +225,20 @@ def test_seed_conv_structure(name):
         assert [layer.strides for layer in decoder] == [(5, 5), (2, 2), (2, 2)]
         output = model.get_layer(f"{prefix}_output")
         assert isinstance(output, keras.layers.Conv2DTranspose)
-        assert (output.filters, output.kernel_size, output.activation.__name__) == (1, (5, 5), "linear")
+        assert (output.filters, output.kernel_size, output.activation.__name__) == (
+            1,
+            (5, 5),
+            "linear",
+        )
     dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
     assert [d.rate for d in dropouts] == ([0.2] * 6 if name == "conv_dropout" else [])
 
 
 def test_seed_vqvae2_bottom_branch():
     model = _seed("vqvae2", (200, 100, 1))
-    assert model.get_layer("top_latent").units == 25 and model.get_layer("bottom_latent").units == 25
+    assert (
+        model.get_layer("top_latent").units == 25 and model.get_layer("bottom_latent").units == 25
+    )
     assert model.get_layer("bottom_latent").activation.__name__ == "tanh"
     project = model.get_layer("bottom_project")
     assert project.kernel_size == (1, 1) and project.filters == 1
@@ -244,11 +280,16 @@ def test_dual_fits_a_dict_of_targets():
     x = rng.normal(size=(4, *SMALL_GRID)).astype("float32")
     x_next = rng.normal(size=(4, *SMALL_GRID)).astype("float32")
     model.compile(optimizer="adam", loss={"reconstruction": "mse", "next_step": "mse"})
-    history = model.fit(x, {"reconstruction": x, "next_step": x_next}, epochs=2, batch_size=2, verbose=0)
+    history = model.fit(
+        x, {"reconstruction": x, "next_step": x_next}, epochs=2, batch_size=2, verbose=0
+    )
     assert {"reconstruction_loss", "next_step_loss"} <= set(history.history)
     assert np.isfinite(history.history["loss"]).all()
     predicted = model.predict(x, verbose=0)
-    assert {k: v.shape for k, v in predicted.items()} == {"reconstruction": x.shape, "next_step": x.shape}
+    assert {k: v.shape for k, v in predicted.items()} == {
+        "reconstruction": x.shape,
+        "next_step": x.shape,
+    }
     # the heads are different decoders, not one output twice
     assert not np.allclose(predicted["reconstruction"], predicted["next_step"])
 
@@ -262,45 +303,84 @@ def test_seed_preset_spells_out_the_original_recipe():
         assert {params[f"activation_{i}"] for i in range(3)} == {"tanh"}
         assert {params[f"norm_{i}"] for i in range(3)} == {"none"}
         assert (params["upsample"], params["schedule"], params["shift_x"], params["mirror_x"]) == (
-            "transpose", "constant", False, False)
+            "transpose",
+            "constant",
+            False,
+            False,
+        )
         assert (params["learning_rate"], params["batch_size"]) == (1e-3, 8)
         model = _seed(name, (40, 40, 1))
-        assert not [layer for layer in model.layers if isinstance(
-            layer, (keras.layers.GroupNormalization, keras.layers.UpSampling2D, keras.layers.Activation))]
+        assert not [
+            layer
+            for layer in model.layers
+            if isinstance(
+                layer,
+                (
+                    keras.layers.GroupNormalization,
+                    keras.layers.UpSampling2D,
+                    keras.layers.Activation,
+                ),
+            )
+        ]
 
 
 def test_the_matched_preset_trains_the_default_recipe():
     params = presets.matched_params("conv", (40, 40, 3), 30_000, 8)
     recipe = blocks.RECIPE
-    assert (params["kernel_0"], params["activation_0"], params["norm_0"], params["upsample"],
-            params["schedule"]) == (recipe["kernel"], recipe["activation"], recipe["norm"],
-                                    recipe["upsample"], recipe["schedule"])
+    assert (
+        params["kernel_0"],
+        params["activation_0"],
+        params["norm_0"],
+        params["upsample"],
+        params["schedule"],
+    ) == (
+        recipe["kernel"],
+        recipe["activation"],
+        recipe["norm"],
+        recipe["upsample"],
+        recipe["schedule"],
+    )
     # The declared spaces default to the same recipe.
     defaults = presets.complete(architectures.get("conv").space, {})
-    assert {key: defaults[key] for key in ("kernel_0", "activation_2", "norm_1", "upsample", "schedule")} == {
-        "kernel_0": recipe["kernel"], "activation_2": recipe["activation"], "norm_1": recipe["norm"],
-        "upsample": recipe["upsample"], "schedule": recipe["schedule"]}
+    assert {
+        key: defaults[key] for key in ("kernel_0", "activation_2", "norm_1", "upsample", "schedule")
+    } == {
+        "kernel_0": recipe["kernel"],
+        "activation_2": recipe["activation"],
+        "norm_1": recipe["norm"],
+        "upsample": recipe["upsample"],
+        "schedule": recipe["schedule"],
+    }
 
 
 def test_resize_decoder_convolves_after_bilinear_upsampling_with_the_declared_kernel():
     params = {**presets.original_params("conv"), "kernel_2": 3, "upsample": "resize"}
     model = _build("conv", params, (200, 100, 3))
     resizes = [layer for layer in model.layers if isinstance(layer, keras.layers.UpSampling2D)]
-    assert [(r.size, r.interpolation) for r in resizes] == [((5, 5), "bilinear"), ((2, 2), "bilinear"),
-                                                            ((2, 2), "bilinear")]
+    assert [(r.size, r.interpolation) for r in resizes] == [
+        ((5, 5), "bilinear"),
+        ((2, 2), "bilinear"),
+        ((2, 2), "bilinear"),
+    ]
     decoder = _conv_layers(model, "decoder")
-    assert all(isinstance(layer, keras.layers.Conv2D) and layer.strides == (1, 1) for layer in decoder)
+    assert all(
+        isinstance(layer, keras.layers.Conv2D) and layer.strides == (1, 1) for layer in decoder
+    )
     assert decoder[0].kernel_size == (3, 3)  # stride 5, kernel 3: no longer raised to the stride
     assert isinstance(model.get_layer("decoder_output"), keras.layers.Conv2D)
-    # With the original study's kernels (5 at every level) both upsamplings have the same parameters.
+    # With the original study's kernels (5 at every level) both upsamplings have the same
+    # parameters.
     same_kernels = {**presets.original_params("conv"), "upsample": "resize"}
     assert architectures.count_params("conv", same_kernels, (200, 100, 3)) == SEED_COUNTS["conv"]
 
 
 @pytest.mark.parametrize("norm, groups", [("group", [3, 3, 3, 3, 3, 3]), ("layer", [1] * 6)])
 def test_norm_sits_between_each_convolution_and_its_activation(norm, groups):
-    params = {**presets.original_params("conv"), **{f"norm_{i}": norm for i in range(3)},
-              **{f"activation_{i}": "silu" for i in range(3)}}
+    params = {
+        **presets.original_params("conv"),
+        **{f"norm_{i}": norm for i in range(3)},
+        **{f"activation_{i}": "silu" for i in range(3)},
+    }
     model = _build("conv", params, SMALL_GRID)
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.GroupNormalization)]
     assert [layer.groups for layer in norms] == groups  # seed widths 3, 9, 27: divisors up to 8

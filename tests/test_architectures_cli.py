@@ -1,4 +1,5 @@
-"""`python -m hpo.architectures`: a row per architecture; bad flags and errors give one line, exit 2."""
+"""`python -m hpo.architectures`: a row per architecture; bad flags and errors give one line, exit
+2."""
 
 from __future__ import annotations
 
@@ -62,12 +63,21 @@ def test_other_budget_and_latent(capsys):
         assert line.split()[2] == "32" and "64x48x2" in line
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--params", "1000"],
-     r"^error: conv cannot be matched to 1000 parameters .* smallest feasible budget is 4750"),
-    (["--preset", "seed", "--latent", "20"], r"^error: --params and --latent size the matched preset"),
-    (["--latent", "1"], r"^error: --latent must be an integer >= 2"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--params", "1000"],
+            r"^error: conv cannot be matched to 1000 parameters .* smallest feasible budget is "
+            r"4750",
+        ),
+        (
+            ["--preset", "seed", "--latent", "20"],
+            r"^error: --params and --latent size the matched preset",
+        ),
+        (["--latent", "1"], r"^error: --latent must be an integer >= 2"),
+    ],
+)
 def test_errors_are_one_line_with_exit_code_2(capsys, argv, message):
     assert run(main, argv) == 2
     captured = capsys.readouterr()
@@ -76,17 +86,31 @@ def test_errors_are_one_line_with_exit_code_2(capsys, argv, message):
     assert re.search(message, captured.err), captured.err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--bogus"], "unrecognized arguments: --bogus"),
-    (["--preset", "best"], "argument --preset: invalid choice: 'best'"),
-    (["--input-shape", "200,100"], "expected H,W,C (three positive integers), but got '200,100'"),
-    (["--params", "-5"], "argument --params: expected a positive integer, but got '-5'"),
-    (["--input-shape", "8,100,1"], "error: grid 8x100 is too small: both sides must be at least 16"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--preset", "best"], "argument --preset: invalid choice: 'best'"),
+        (
+            ["--input-shape", "200,100"],
+            "expected H,W,C (three positive integers), but got '200,100'",
+        ),
+        (["--params", "-5"], "argument --params: expected a positive integer, but got '-5'"),
+        (
+            ["--input-shape", "8,100,1"],
+            "error: grid 8x100 is too small: both sides must be at least 16",
+        ),
+    ],
+)
 def test_bad_flags_exit_2_with_one_line(argv, message):
     # A real process: the one line must not come with TensorFlow's import-time log lines either.
-    result = subprocess.run([sys.executable, "-m", "hpo.architectures", *argv], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "hpo.architectures", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr

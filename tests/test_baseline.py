@@ -16,7 +16,8 @@ GRID, N_CHANNELS = (24, 20), 3
 
 
 def _low_rank(rank: int, noise: float = 0.0, seed: int = 0) -> np.ndarray:
-    """(N_SIMS * N_FRAMES, 24, 20, 3): a fixed field plus `rank` patterns with random weights (+ noise).
+    """(N_SIMS * N_FRAMES, 24, 20, 3): a fixed field plus `rank` patterns with random weights (+
+    noise).
 
     Per-channel scaling is affine, so the scaled samples keep their rank around the training mean.
     """
@@ -43,7 +44,9 @@ def test_the_fit_ignores_the_test_split(tmp_path):
     np.testing.assert_array_equal(first.mean, second.mean)
     np.testing.assert_array_equal(first.components, second.components)
     # The change did reach the test split: its scores differ.
-    assert first.evaluate(data.test, data)["mse"] != pytest.approx(second.evaluate(other.test, other)["mse"])
+    assert first.evaluate(data.test, data)["mse"] != pytest.approx(
+        second.evaluate(other.test, other)["mse"]
+    )
 
 
 def test_more_components_reconstruct_better(tmp_path):
@@ -81,7 +84,9 @@ def test_evaluate_gives_the_training_dict_computed_from_reconstructions(tiny_flo
     assert set(scores) == {"rel_l2", "mse", "mse_per_channel"}
     assert scores["rel_l2"] == pytest.approx(_rel_l2(x, x_hat), rel=1e-5)
     assert scores["mse"] == pytest.approx(np.square(x_hat - x).mean(), rel=1e-5)
-    expected = {c: np.square(x_hat - x)[..., i].mean() for i, c in enumerate(tiny_flow_data.channel_names)}
+    expected = {
+        c: np.square(x_hat - x)[..., i].mean() for i, c in enumerate(tiny_flow_data.channel_names)
+    }
     assert scores["mse_per_channel"] == pytest.approx(expected, rel=1e-5)
 
 
@@ -91,7 +96,8 @@ def test_a_bad_component_count_is_refused(tiny_flow_data, n_components):
         fit_pca(tiny_flow_data, n_components)
 
 
-# --- PCA of the augmented training set, truncation, persistence -------------------------------------
+# --- PCA of the augmented training set, truncation, persistence
+# -------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +107,12 @@ def velocity_data(tmp_path_factory):
     rng = np.random.default_rng(3)
     values = rng.normal(size=(N_SIMS * N_FRAMES, 16, 17, 2)).astype(np.float32)
     values[..., 1] += 0.7
-    path = write_original(tmp_path_factory.mktemp("pca") / "seed.h5", data=values, n_channels=2,
-                      channel_names=["temperature", "velocity_x"])
+    path = write_original(
+        tmp_path_factory.mktemp("pca") / "seed.h5",
+        data=values,
+        n_channels=2,
+        channel_names=["temperature", "velocity_x"],
+    )
     return load(path, seed=0)
 
 
@@ -113,9 +123,13 @@ def _enumerated_orbit(data, augment):
     maps = Augmentation.for_data(data, augment)
     x = data.train.arrays()
     n, n_x = len(x), x.shape[1]
-    return np.concatenate([maps.apply(x, np.full(n, s), np.full(n, m))
-                           for s in range(n_x if maps.shift else 1)
-                           for m in ((False, True) if maps.mirror else (False,))])
+    return np.concatenate(
+        [
+            maps.apply(x, np.full(n, s), np.full(n, m))
+            for s in range(n_x if maps.shift else 1)
+            for m in ((False, True) if maps.mirror else (False,))
+        ]
+    )
 
 
 @pytest.mark.parametrize("augment", [("shift-x",), ("shift-x", "mirror-x"), ("mirror-x",)])
@@ -159,7 +173,8 @@ def test_truncation_equals_fitting_fewer_components(tiny_flow_data):
     assert wide.n_components == 4
     np.testing.assert_allclose(np.abs(wide.components @ narrow.components.T), np.eye(4), atol=1e-4)
     assert wide.evaluate(tiny_flow_data.val, tiny_flow_data)["rel_l2"] == pytest.approx(
-        narrow.evaluate(tiny_flow_data.val, tiny_flow_data)["rel_l2"], rel=1e-5)
+        narrow.evaluate(tiny_flow_data.val, tiny_flow_data)["rel_l2"], rel=1e-5
+    )
 
 
 def test_persistence_and_persistence_through_pca(tiny_flow_data):

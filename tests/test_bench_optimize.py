@@ -1,9 +1,10 @@
-"""Smoke test of bench/optimize.py: the quick run (workers, pruning, memory) writes its JSON and chart.
+"""Smoke test of bench/optimize.py: the quick run (workers, pruning, memory) writes its JSON and
+chart.
 
 Timings are never checked. What is checked comes from outside the benchmark's arithmetic: the trial
 counts and states follow from what was asked, the quick pruning study's epochs follow by hand from
-its budget, each memory variant ran in its own fresh process (not the benchmark's, whose pid the test
-knows), and the recycled variant's trials ran two to a spawned worker process.
+its budget, each memory variant ran in its own fresh process (not the benchmark's, whose pid the
+test knows), and the recycled variant's trials ran two to a spawned worker process.
 """
 
 from __future__ import annotations
@@ -32,9 +33,22 @@ pytestmark = pytest.mark.slow  # 3.5-7.5 min on 2 shared cores: 16 short trials,
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("optimize")
-    process = subprocess.Popen([sys.executable, "-m", "bench.optimize", "--quick", "--postgres",
-                                admin_url(), "--out", str(out)],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.optimize",
+            "--quick",
+            "--postgres",
+            admin_url(),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output, _ = process.communicate(timeout=600)
     assert process.returncode == 0, output
     report = json.loads((out / "optimize-quick.json").read_text())
@@ -43,7 +57,15 @@ def quick_run(tmp_path_factory):
 
 def test_writes_json_and_chart(quick_run):
     report, _, out = quick_run
-    assert {"machine", "quick", "data", "workers", "pruning", "memory", "measured_at"} <= report.keys()
+    assert {
+        "machine",
+        "quick",
+        "data",
+        "workers",
+        "pruning",
+        "memory",
+        "measured_at",
+    } <= report.keys()
     assert report["quick"] is True
     assert set(report["measured_at"]) == {"workers", "pruning", "memory"}
     assert {"cores", "python", "numpy", "platform"} <= report["machine"].keys()
@@ -55,8 +77,10 @@ def test_workers_run_the_trials_asked_in_the_processes_asked(quick_run):
     reason = unreachable_reason(admin_url())
     if reason is not None:
         if services_required():
-            pytest.fail(f"{reason} (HPO_REQUIRE_SERVICES=1: PostgreSQL must be measured here)",
-                        pytrace=False)
+            pytest.fail(
+                f"{reason} (HPO_REQUIRE_SERVICES=1: PostgreSQL must be measured here)",
+                pytrace=False,
+            )
         # Not required here (tests/services.py): the part is skipped and the JSON says why.
         assert report["workers"].startswith("skipped:")
         return

@@ -29,9 +29,24 @@ pytestmark = pytest.mark.slow  # 36 s on a quiet 2-core machine: 8 fits of 3 epo
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("overhead")
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "bench.overhead", "--quick", "--epochs",
-                             str(EPOCHS), "--rounds", str(ROUNDS), "--out", str(out)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.overhead",
+            "--quick",
+            "--epochs",
+            str(EPOCHS),
+            "--rounds",
+            str(ROUNDS),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     wall = time.perf_counter() - started
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout, json.loads((out / "overhead-quick.json").read_text()), out, wall
@@ -86,5 +101,8 @@ def test_matched_baseline_compiles_what_hpo_compiles(quick_run):
     # Keras' defaults: one batch per compiled call, the loss alone; jit left to Keras as by hpo.
     defaults = compiled["keras_defaults"]
     assert (defaults["steps_per_execution"], defaults["metrics"], defaults["val_metrics"]) == (
-        1, ["loss"], ["val_loss"])
+        1,
+        ["loss"],
+        ["val_loss"],
+    )
     assert defaults["jit_compile"] == hpo["jit_compile"]

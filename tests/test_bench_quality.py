@@ -1,5 +1,5 @@
-"""Smoke test of bench/quality.py: its quick mode screens two architectures at latent sizes 8 and 16,
-runs `hpo.optimize --top 2 --latent 8,16` and sets each best model against PCA of its size."""
+"""Smoke test of bench/quality.py: its quick mode screens two architectures at latent sizes 8 and
+16, runs `hpo.optimize --top 2 --latent 8,16` and sets each best model against PCA of its size."""
 
 from __future__ import annotations
 
@@ -19,9 +19,22 @@ pytestmark = pytest.mark.slow  # 1-3 min: a 4-run screen and four 1-trial studie
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("quality")
-    result = subprocess.run([sys.executable, "-m", "bench.quality", "--quick", "--workdir",
-                             str(root / "work"), "--out", str(root / "out")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.quality",
+            "--quick",
+            "--workdir",
+            str(root / "work"),
+            "--out",
+            str(root / "out"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     assert "machine:" in result.stdout
     assert "plotly" in (root / "out" / "quality-quick.html").read_text()
@@ -32,12 +45,18 @@ def test_one_study_per_architecture_and_latent_size(report):
     record, _ = report
     assert record["quick"] is True and record["latents"] == [8, 16]
     assert sorted((r["architecture"], r["latent"]) for r in record["rows"]) == [
-        ("conv", 8), ("conv", 16), ("dual", 8), ("dual", 16)]
+        ("conv", 8),
+        ("conv", 16),
+        ("dual", 8),
+        ("dual", 16),
+    ]
     for row in record["rows"]:
         assert row["study"] == f"default-{row['architecture']}-z{row['latent']}"
         assert "latent" not in row["best_params"]  # fixed by the study, not searched
-        assert 1 <= row["trials"] and row["epochs_spent"] <= record["budget"]["epoch_budget"] + \
-            record["budget"]["epochs"]  # the budget stops new trials; one may finish past it
+        assert (
+            row["trials"] >= 1
+            and row["epochs_spent"] <= record["budget"]["epoch_budget"] + record["budget"]["epochs"]
+        )  # the budget stops new trials; one may finish past it
         assert len(row["val_curve"]) >= 1
 
 
@@ -48,7 +67,9 @@ def test_the_best_is_chosen_on_validation_and_judged_against_pca(report):
         best = record["by_latent"][latent]
         chosen = min(rows, key=lambda r: r["val_rel_l2"])
         assert best["architecture"] == chosen["architecture"]
-        assert best["ratio_to_pca"] == pytest.approx(chosen["test_rel_l2"] / best["pca_test_rel_l2"])
+        assert best["ratio_to_pca"] == pytest.approx(
+            chosen["test_rel_l2"] / best["pca_test_rel_l2"]
+        )
         assert best["meets_target"] == (best["ratio_to_pca"] <= record["target_ratio"])
 
 
@@ -56,7 +77,8 @@ def test_plain_pca_matches_an_svd_done_here(report):
     record, workdir = report
     for row in record["rows"]:
         assert row["plain_pca_test_rel_l2"] == pytest.approx(
-            _pca_test_rel_l2(workdir, row["latent"]), rel=1e-3)
+            _pca_test_rel_l2(workdir, row["latent"]), rel=1e-3
+        )
 
 
 def _pca_test_rel_l2(workdir: Path, n_components: int) -> float:

@@ -1,5 +1,5 @@
-"""The README's measured figures are generated from bench/results/*.json (bench/readme.py), and every
-benchmark takes the same --quick and --out flags that `python -m bench --quick` passes."""
+"""The README's measured figures are generated from bench/results/*.json (bench/readme.py), and
+every benchmark takes the same --quick and --out flags that `python -m bench --quick` passes."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ def test_a_figure_edited_by_hand_or_a_changed_json_is_caught(tmp_path):
 
 def test_a_block_without_renderer_is_an_error(tmp_path):
     edited = tmp_path / "README.md"
-    edited.write_text(readme.README.read_text() + "\n<!-- bench:nonsense -->\n<!-- /bench:nonsense -->\n")
+    edited.write_text(
+        readme.README.read_text() + "\n<!-- bench:nonsense -->\n<!-- /bench:nonsense -->\n"
+    )
     with pytest.raises(SystemExit, match="nonsense"):
         readme.main(["--check", "--readme", str(edited)])
 
@@ -55,14 +57,22 @@ def _has_main(path: Path) -> bool:
 
 
 def test_python_m_bench_runs_every_benchmark_with_uniform_flags():
-    modules = {f"bench.{path.stem}" for path in (ROOT / "bench").glob("*.py")
-               if path.stem not in ("__main__", "__init__", "readme", "campaign", "machine",
-                                    "snapshot") and _has_main(path)}
+    modules = {
+        f"bench.{path.stem}"
+        for path in (ROOT / "bench").glob("*.py")
+        if path.stem not in ("__main__", "__init__", "readme", "campaign", "machine", "snapshot")
+        and _has_main(path)
+    }
     listed = {module for module, _ in BENCHMARKS}
     assert modules == listed, f"benchmarks not run by `python -m bench`: {modules - listed}"
     for module in sorted(listed):
-        usage = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=120)
+        usage = subprocess.run(
+            [sys.executable, "-m", module, "--help"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert usage.returncode == 0, usage.stderr
         flags = set(re.findall(r"--[a-z][a-z-]*", usage.stdout))
         assert {"--quick", "--out"} <= flags, f"{module} takes {sorted(flags)}"

@@ -24,8 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:keras_tuner")
 EPOCHS = 6  # patience max(3, ceil(6 / 4)) = 3
 # Three of the real table's seven knobs: the replay takes its knobs from the table.
-KNOBS = {"latent": [8, 16], "learning_rate": [0.001, 0.003],
-         "augment": ["none", "shift-x,mirror-x"]}
+KNOBS = {
+    "latent": [8, 16],
+    "learning_rate": [0.001, 0.003],
+    "augment": ["none", "shift-x,mirror-x"],
+}
 ARCHITECTURES = ("conv", "depthwise")
 # conv's config 5: best at epoch 2, then three epochs without improvement; its late drop is unseen.
 PLATEAU = 5
@@ -45,8 +48,9 @@ def synthetic_val(architecture: int, config: int) -> np.ndarray:
     return val
 
 
-def write_table(folder: Path, screen: dict | None = None, meta: bool = True,
-                drop_configs: int = 0) -> Path:
+def write_table(
+    folder: Path, screen: dict | None = None, meta: bool = True, drop_configs: int = 0
+) -> Path:
     """curves.csv (bench/curves.py's schema) and curves.json in `folder`; returns the CSV's path.
 
     Args:
@@ -58,22 +62,32 @@ def write_table(folder: Path, screen: dict | None = None, meta: bool = True,
     lines = ["architecture,config," + ",".join(KNOBS) + ",epoch,val_rel_l2,test_rel_l2,seconds"]
     grid = list(itertools.product(*KNOBS.values()))
     for a, architecture in enumerate(ARCHITECTURES):
-        kept = grid[:len(grid) - drop_configs] if a == 1 else grid
+        kept = grid[: len(grid) - drop_configs] if a == 1 else grid
         for config, levels in enumerate(kept):
             val = synthetic_val(a, config)
             cells = [f'"{v}"' if "," in str(v) else str(v) for v in levels]
             for epoch in range(1, EPOCHS + 1):
                 v = val[epoch - 1]
                 test = "nan" if math.isnan(v) else repr(float(1.1 * v + 0.01))
-                lines.append(f"{architecture},{config},{','.join(cells)},{epoch},"
-                             f"{'nan' if math.isnan(v) else repr(float(v))},{test},1.5")
+                lines.append(
+                    f"{architecture},{config},{','.join(cells)},{epoch},"
+                    f"{'nan' if math.isnan(v) else repr(float(v))},{test},1.5"
+                )
     path = folder / "curves.csv"
     path.write_text("\n".join(lines) + "\n")
     if meta:
-        (folder / "curves.json").write_text(json.dumps({
-            "epochs": EPOCHS, "knobs": KNOBS, "architectures": list(ARCHITECTURES),
-            "screen_config": SCREEN if screen is None else screen, "data": "synthetic",
-            "machine": {}}))
+        (folder / "curves.json").write_text(
+            json.dumps(
+                {
+                    "epochs": EPOCHS,
+                    "knobs": KNOBS,
+                    "architectures": list(ARCHITECTURES),
+                    "screen_config": SCREEN if screen is None else screen,
+                    "data": "synthetic",
+                    "machine": {},
+                }
+            )
+        )
     return path
 
 
@@ -108,8 +122,9 @@ def _study(pruner=None) -> optuna.Study:
 
 def test_a_trial_reports_the_table_and_stops_early_where_the_rule_says(table):
     study = _study()
-    records = replay.run_study(study, table, "conv", EPOCHS,
-                               first_params=table.levels_of("conv", PLATEAU))
+    records = replay.run_study(
+        study, table, "conv", EPOCHS, first_params=table.levels_of("conv", PLATEAU)
+    )
     record = records[0]
     # Best at epoch 2, then 3 epochs without improvement (patience 3): stopped after epoch 5,
     # never seeing epoch 6's 0.2; the value is the best epoch's, the test value that epoch's.
@@ -206,7 +221,7 @@ def test_kerastuner_hyperband_replays_the_table_within_its_budget(table, tmp_pat
     # The best it claims is the table's value of that configuration over the epochs it ran.
     best = min((r for r in records if r.counts()), key=lambda r: r.value)
     val = table.curve_of("conv", best.config).val
-    assert best.value == np.nanmin(val[best.first_epoch:best.first_epoch + best.epochs])
+    assert best.value == np.nanmin(val[best.first_epoch : best.first_epoch + best.epochs])
 
 
 def test_kerastuner_hyperband_is_cut_at_a_small_budget(table, tmp_path):
@@ -214,8 +229,13 @@ def test_kerastuner_hyperband_is_cut_at_a_small_budget(table, tmp_path):
     assert [(r.state, r.epochs) for r in records] == [(COMPLETE, 2)] * 3 + [(CUT, 1)]
 
 
-@pytest.mark.parametrize("screen, chosen", [(SCREEN, "conv"),  # conv's config 3 is lower
-                                            ({"conv": 7, "depthwise": 0}, "depthwise")])
+@pytest.mark.parametrize(
+    "screen, chosen",
+    [
+        (SCREEN, "conv"),  # conv's config 3 is lower
+        ({"conv": 7, "depthwise": 0}, "depthwise"),
+    ],
+)
 def test_two_stage_screens_both_and_searches_the_better(tmp_path, screen, chosen):
     table = replay.load_table(write_table(tmp_path, screen=screen))
     budget = 2 * 8 * EPOCHS
@@ -262,9 +282,13 @@ def quick_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict, Path
     the process, its JSON record and its --out folder."""
     folder = tmp_path_factory.mktemp("quick")
     table, out = write_table(folder / "table"), folder / "out"
-    result = subprocess.run([sys.executable, "-m", "bench.replay", "--quick", "--table", str(table),
-                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.replay", "--quick", "--table", str(table), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result, json.loads((out / "replay-quick.json").read_text()), out
 
@@ -279,8 +303,10 @@ def test_quick_run_writes_every_method_in_both_scopes(quick_run):
         result = record["scopes"][scope]
         assert result["budget_epochs"] == n_architectures * record["budget_per_architecture"]
         assert list(result["methods"]) == list(replay.METHODS)
-        assert set(result["targets"]) == {"default_reaches_random_best_within_40pct",
-                                          "default_beats_kerastuner"}
+        assert set(result["targets"]) == {
+            "default_reaches_random_best_within_40pct",
+            "default_beats_kerastuner",
+        }
         assert all(isinstance(t["met"], bool) for t in result["targets"].values())
         random = result["methods"]["random"]
         assert random["seeds_reaching_random_best"] == replay.QUICK_SEEDS
@@ -293,8 +319,10 @@ def test_quick_run_writes_every_method_in_both_scopes(quick_run):
         assert result["best_method"]["methods"]
     # The raw trials recompute the figures: random's top1 spend, seed by seed.
     studies = record["trials"]["studies"]["random"]
-    assert all(sum(row[3] for row in by_arch["conv"]) == record["budget_per_architecture"]
-               for by_arch in studies.values())
+    assert all(
+        sum(row[3] for row in by_arch["conv"]) == record["budget_per_architecture"]
+        for by_arch in studies.values()
+    )
     assert set(record["trials"]["two-stage"]) == {"top1", "top2"}
     assert "plotly" in (out / "replay-quick.html").read_text()
 
@@ -307,9 +335,22 @@ def _main_error(capsys, *argv: str) -> str:
 
 
 def test_a_missing_table_exits_2_with_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "bench.replay", "--quick", "--table",
-                             str(tmp_path / "nothing.csv"), "--out", str(tmp_path)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.replay",
+            "--quick",
+            "--table",
+            str(tmp_path / "nothing.csv"),
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert "nothing.csv" in result.stderr and "bench.curves" in result.stderr
@@ -341,19 +382,32 @@ def _combination(row: dict) -> Combination:
 def test_the_defaults_grid_has_every_combination(quick_run):
     full = replay.defaults_grid(30, quick=False)  # the real table's E
     assert len(full) == len(set(full)) == 4 * 3 * 3
-    assert set(full) == {Combination(p, n, m) for p in ("none", "median", "sha", "hyperband")
-                         for n in (3, 5, 10) for m in (10, 20, 30)}
+    assert set(full) == {
+        Combination(p, n, m)
+        for p in ("none", "median", "sha", "hyperband")
+        for n in (3, 5, 10)
+        for m in (10, 20, 30)
+    }
     # The quick run's JSON: every combination of its levels, once, each over every seed.
     _, record, _ = quick_run
     defaults = record["defaults"]
     quick = replay.defaults_grid(EPOCHS, quick=True)
     assert {c.epochs for c in quick} == {EPOCHS // 3, EPOCHS}
     levels = defaults["levels"]
-    assert [_combination(row) for row in defaults["grid"]] == list(quick) == [
-        Combination(p, n, m) for p in levels["pruner"] for n in levels["startup"]
-        for m in levels["epochs"]]
-    assert all(row["regret_at_100pct"]["n"] == row["share_to_random_best"]["n"]
-               == replay.QUICK_SEEDS for row in defaults["grid"])
+    assert (
+        [_combination(row) for row in defaults["grid"]]
+        == list(quick)
+        == [
+            Combination(p, n, m)
+            for p in levels["pruner"]
+            for n in levels["startup"]
+            for m in levels["epochs"]
+        ]
+    )
+    assert all(
+        row["regret_at_100pct"]["n"] == row["share_to_random_best"]["n"] == replay.QUICK_SEEDS
+        for row in defaults["grid"]
+    )
     assert "cosine" in defaults["note"]
     # Printed after the methods' tables: every candidate, the current default marked.
     printed = quick_run[0].stdout.split("\ndefaults (top1")[1]
@@ -368,8 +422,9 @@ def _late_drop_table(path: Path, drop_after: int) -> replay.Table:
         val = np.full(EPOCHS, 0.01)
         val[:drop_after] = 0.5 - 0.05 * np.arange(drop_after) + 0.01 * config  # falling slowly
         curves[(config,)] = replay.Curve(config, val, val + 0.01)
-    return replay.Table(path, EPOCHS, {"x": (0, 1, 2, 3)}, ("a", "b"), {},
-                        {"a": curves, "b": curves})
+    return replay.Table(
+        path, EPOCHS, {"x": (0, 1, 2, 3)}, ("a", "b"), {}, {"a": curves, "b": curves}
+    )
 
 
 @pytest.mark.parametrize("pruner", list(replay.GRID_PRUNERS))
@@ -394,7 +449,9 @@ def test_truncated_rows_of_the_quick_run_never_beat_the_first_epochs(quick_run):
     defaults = record["defaults"]
     optimum = table.optimum(table.architectures[:1])["val_rel_l2"]
     for row in defaults["grid"]:
-        floor = min(np.nanmin(c.val[:row["epochs"]]) for c in table.curves["conv"].values()) - optimum
+        floor = (
+            min(np.nanmin(c.val[: row["epochs"]]) for c in table.curves["conv"].values()) - optimum
+        )
         assert all(r >= floor - 1e-4 for r in row["per_seed"]["regret_at_100pct"])  # 5 digits kept
         if row["epochs"] < EPOCHS:
             assert floor > 0.05  # the synthetic curves fall to their last epoch
@@ -411,8 +468,12 @@ def _check_defaults(defaults: dict) -> None:
         return math.inf if value is None else value
 
     def key(row):
-        return (inf(row["regret_at_100pct"]["median"]), inf(row["share_to_random_best"]["median"]),
-                row["epochs"], _combination(row) != _combination(current))
+        return (
+            inf(row["regret_at_100pct"]["median"]),
+            inf(row["share_to_random_best"]["median"]),
+            row["epochs"],
+            _combination(row) != _combination(current),
+        )
 
     best = min(rows, key=key)
     assert _combination(defaults["best"]) == _combination(best) and best["rank"] == 1
@@ -426,8 +487,9 @@ def _check_defaults(defaults: dict) -> None:
         ours, theirs = best["regret_at_100pct"], current["regret_at_100pct"]
         assert defaults["regret_lower_by"] == pytest.approx(theirs["median"] - ours["median"])
         assert defaults["regret_lower_by"] >= 0
-        assert defaults["intervals_overlap"] == (ours["high"] >= theirs["low"]
-                                                 and theirs["high"] >= ours["low"])
+        assert defaults["intervals_overlap"] == (
+            ours["high"] >= theirs["low"] and theirs["high"] >= ours["low"]
+        )
 
 
 def test_the_best_combination_is_the_argmin_of_the_rule(quick_run):
@@ -436,15 +498,20 @@ def test_the_best_combination_is_the_argmin_of_the_rule(quick_run):
 
 def test_ranking_breaks_ties_by_share_then_epochs_then_the_current_default():
     def row(regret, share, epochs):
-        return {"regret_at_100pct": {"median": regret}, "share_to_random_best": {"median": share},
-                "epochs": epochs}
+        return {
+            "regret_at_100pct": {"median": regret},
+            "share_to_random_best": {"median": share},
+            "epochs": epochs,
+        }
 
-    rows = [row(None, 0.1, 10),  # 0: no result in most seeds: last
-            row(0.02, 0.9, 30),  # 1
-            row(0.01, None, 10),  # 2: never reached random's best
-            row(0.01, 0.5, 30),  # 3
-            row(0.01, 0.5, 20),  # 4: ties 3 and 5 on regret and share, fewer epochs
-            row(0.01, 0.5, 30)]  # 5: ties 3 in full; the current default wins the tie
+    rows = [
+        row(None, 0.1, 10),  # 0: no result in most seeds: last
+        row(0.02, 0.9, 30),  # 1
+        row(0.01, None, 10),  # 2: never reached random's best
+        row(0.01, 0.5, 30),  # 3
+        row(0.01, 0.5, 20),  # 4: ties 3 and 5 on regret and share, fewer epochs
+        row(0.01, 0.5, 30),
+    ]  # 5: ties 3 in full; the current default wins the tie
     assert replay.rank_defaults(rows, current=5) == [4, 5, 3, 2, 1, 0]
     assert replay.rank_defaults(rows, current=0) == [4, 3, 5, 2, 1, 0]
 
@@ -455,8 +522,9 @@ def _overfitting_table(path: Path) -> replay.Table:
     for config in range(8):
         val = 0.2 + 0.02 * config + 0.05 * np.abs(np.arange(1, EPOCHS + 1) - 2)
         curves[(config,)] = replay.Curve(config, val, val)
-    return replay.Table(path, EPOCHS, {"x": tuple(range(8))}, ("a", "b"), {},
-                        {"a": curves, "b": curves})
+    return replay.Table(
+        path, EPOCHS, {"x": tuple(range(8))}, ("a", "b"), {}, {"a": curves, "b": curves}
+    )
 
 
 def test_the_current_default_follows_the_live_rule_and_replays_tpe_median(quick_run, tmp_path):
@@ -472,8 +540,9 @@ def test_the_current_default_follows_the_live_rule_and_replays_tpe_median(quick_
     assert current["share_to_random_best"] == method["share_to_random_best"]
     # Out of the grid (20 full trials: 6 start-up trials), it is replayed and ranked beside it.
     table = _overfitting_table(tmp_path / "curves.csv")
-    settings = replay.Settings(20 * EPOCHS, (0, 1, 2), False,
-                               (Combination("none", 3, 2), Combination("median", 3, EPOCHS)))
+    settings = replay.Settings(
+        20 * EPOCHS, (0, 1, 2), False, (Combination("none", 3, 2), Combination("median", 3, EPOCHS))
+    )
     defaults = replay.summarize_defaults(table, settings, replay.Runs({}, {}), progress=None)
     assert not defaults["current"]["in_grid"] and len(defaults["grid"]) == 2
     assert _combination(defaults["current"]) == Combination("median", 6, EPOCHS)
@@ -489,20 +558,26 @@ def test_the_readme_shows_the_best_combination(quick_run, tmp_path):
     (results / "replay.json").write_text(json.dumps(record))
     text = readme.render_replay(readme.Results(results))
     defaults, best = record["defaults"], record["defaults"]["best"]
-    name = (f"TPE + {readme.PRUNER_NAMES[best['pruner']]}, {best['startup']} start-up trials, "
-            f"{best['epochs']} epochs per trial")
+    name = (
+        f"TPE + {readme.PRUNER_NAMES[best['pruner']]}, {best['startup']} start-up trials, "
+        f"{best['epochs']} epochs per trial"
+    )
     verdict = next(line for line in text.splitlines() if line.startswith("- **Best"))
     assert name in verdict
-    assert ("current default" in verdict) and (defaults["current_default_is_best"]
-                                              == ("Best: the current default" in verdict))
+    assert ("current default" in verdict) and (
+        defaults["current_default_is_best"] == ("Best: the current default" in verdict)
+    )
     rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert rows[0].startswith(f"| 1 | {best['pruner']}") and len(rows) <= 9
     # A best that is not the current default: named, and the current default's row shown even
     # outside the top rows.
     table = _overfitting_table(tmp_path / "curves.csv")
-    settings = replay.Settings(20 * EPOCHS, (0, 1, 2), False,
-                               (Combination("none", 3, 2), Combination("none", 5, 2),
-                                Combination("median", 3, EPOCHS)))
+    settings = replay.Settings(
+        20 * EPOCHS,
+        (0, 1, 2),
+        False,
+        (Combination("none", 3, 2), Combination("none", 5, 2), Combination("median", 3, EPOCHS)),
+    )
     other = replay.summarize_defaults(table, settings, replay.Runs({}, {}), progress=None)
     lines = readme._replay_defaults(other, top=1)
     verdict = next(line for line in lines if line.startswith("- **Best"))

@@ -22,10 +22,16 @@ pytestmark = pytest.mark.slow  # about 40 s: 34 worker processes and TensorFlow'
 def test_quick_stress_loses_and_duplicates_no_trial(tmp_path):
     reason = unreachable_reason(admin_url())
     if reason is not None and services_required():
-        pytest.fail(f"{reason} (HPO_REQUIRE_SERVICES=1: PostgreSQL must be measured here)",
-                    pytrace=False)
-    result = subprocess.run([sys.executable, "-m", "bench.stress", "--quick", "--out", str(tmp_path)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+        pytest.fail(
+            f"{reason} (HPO_REQUIRE_SERVICES=1: PostgreSQL must be measured here)", pytrace=False
+        )
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.stress", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
     report = json.loads((tmp_path / "stress-quick.json").read_text())
@@ -33,7 +39,7 @@ def test_quick_stress_loses_and_duplicates_no_trial(tmp_path):
     assert report["quick"] is True
     rows = report["results"]
     for row in rows:
-        assert FIELDS <= row.keys(), row
+        assert row.keys() >= FIELDS, row
         assert (row["lost"], row["duplicated"], row["ok"]) == (0, 0, True), row
         assert row["trials"] == report["trials_per_run"]
     measured = {(row["backend"], row["workers"]) for row in rows}
@@ -46,7 +52,7 @@ def test_quick_stress_loses_and_duplicates_no_trial(tmp_path):
     # asked, and the check says so; with the lock on and the same pause, exactly as many.
     controls = {(row["backend"], row["lock"]): row for row in report["negative_control"]}
     assert {backend for backend, _ in controls} == {backend for backend, _ in measured}
-    for (backend, lock), row in controls.items():
+    for (_backend, lock), row in controls.items():
         if lock == "off":
             assert row["trials"] > report["trials_per_run"] and not row["ok"], row
         else:

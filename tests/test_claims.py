@@ -1,5 +1,5 @@
-"""ClaimLock with real concurrent processes (SQLite's file lock, PostgreSQL's advisory lock), and the
-busy timeout SQLite storage is opened with."""
+"""ClaimLock with real concurrent processes (SQLite's file lock, PostgreSQL's advisory lock), and
+the busy timeout SQLite storage is opened with."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ GAP_S = 0.005  # between reading the counter and writing it back: the window a l
 
 
 def _increment(url: str, counter: str, locked: bool, barrier) -> None:
-    """Add 1 to the number in `counter`, N_INCREMENTS times, each read-pause-write under the lock."""
+    """Add 1 to the number in `counter`, N_INCREMENTS times, each read-pause-write under the
+    lock."""
     path = Path(counter)
     lock = ClaimLock(url, "study", unlocked_for_tests=not locked)
     with lock.held():  # connect (PostgreSQL) before the start, so all processes race from there
@@ -45,8 +46,10 @@ def count_under(url: str, folder: Path, locked: bool) -> int:
     counter.write_text("0")
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(N_PROCESSES)
-    processes = [context.Process(target=_increment, args=(url, str(counter), locked, barrier))
-                 for _ in range(N_PROCESSES)]
+    processes = [
+        context.Process(target=_increment, args=(url, str(counter), locked, barrier))
+        for _ in range(N_PROCESSES)
+    ]
     for process in processes:
         process.start()
     for process in processes:

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from hpo.storage import resolve_storage_url
+
 from services import optuna_dashboard_command, require_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,7 @@ def interpolate(text: str, env: dict[str, str]) -> str:
                 depth, j = depth + 1, j + 2
             else:
                 depth, j = depth - (text[j] == "}"), j + 1
-        argument, i = text[match.end():j - 1], j
+        argument, i = text[match.end() : j - 1], j
         is_set = env.get(name, "") != "" if operator.startswith(":") else name in env
         if operator.endswith("-"):
             out.append(env[name] if is_set else interpolate(argument, env))
@@ -66,8 +67,11 @@ def interpolate(text: str, env: dict[str, str]) -> str:
 
 def env_example() -> dict[str, str]:
     """The settings of .env.example (uncommented KEY=value lines)."""
-    pairs = (line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
-             if "=" in line and not line.lstrip().startswith("#"))
+    pairs = (
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    )
     return {key.strip(): value.strip() for key, value in pairs}
 
 
@@ -87,8 +91,11 @@ def raw_services() -> dict[str, dict]:
 
 
 def commands() -> list[tuple[str, list[str]]]:
-    return [(name, [str(arg) for arg in service["command"]])
-            for name, service in services().items() if "command" in service]
+    return [
+        (name, [str(arg) for arg in service["command"]])
+        for name, service in services().items()
+        if "command" in service
+    ]
 
 
 def _as_list(value) -> list:
@@ -163,29 +170,44 @@ def test_the_images_come_from_the_dockerfile_stages_on_python_311_slim():
 
 
 def _dockerfile_stages() -> dict[str, str]:
-    return {stage: base for base, stage in
-            re.findall(r"^FROM\s+(\S+)\s+AS\s+(\S+)", DOCKERFILE.read_text(), re.MULTILINE)}
+    return {
+        stage: base
+        for base, stage in re.findall(
+            r"^FROM\s+(\S+)\s+AS\s+(\S+)", DOCKERFILE.read_text(), re.MULTILINE
+        )
+    }
 
 
 def test_every_variable_used_is_documented_in_env_example():
     used = set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)", COMPOSE_FILE.read_text()))
     used |= set(re.findall(r"\$\$\{([A-Za-z_][A-Za-z0-9_]*)\}", COMPOSE_FILE.read_text()))
     assert used, "the compose file should read its settings from .env"
-    assert used <= documented_variables(), f"not in .env.example: {sorted(used - documented_variables())}"
+    assert used <= documented_variables(), (
+        f"not in .env.example: {sorted(used - documented_variables())}"
+    )
 
 
 def test_one_storage_url_for_every_container_pointing_at_the_postgres_service():
-    urls = {name: command[command.index("--storage") + 1] if "--storage" in command else command[1]
-            for name, command in commands()}
+    urls = {
+        name: command[command.index("--storage") + 1] if "--storage" in command else command[1]
+        for name, command in commands()
+    }
     env = env_example()
-    expected = (f"postgresql+psycopg://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}"
-                f"@postgres:5432/{env['POSTGRES_DB']}")
+    expected = (
+        f"postgresql+psycopg://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}"
+        f"@postgres:5432/{env['POSTGRES_DB']}"
+    )
     assert urls == {"dashboard": expected, "worker": expected, "screen": expected}
     assert resolve_storage_url(expected) == expected
     outside = "postgresql+psycopg://hpo:secret@db.example.org:5432/hpo"
-    assert {name: command.count(outside) for name, command in
-            ((name, s["command"]) for name, s in services({**env, "HPO_STORAGE": outside}).items()
-             if "command" in s)} == {"dashboard": 1, "worker": 1, "screen": 1}
+    assert {
+        name: command.count(outside)
+        for name, command in (
+            (name, s["command"])
+            for name, s in services({**env, "HPO_STORAGE": outside}).items()
+            if "command" in s
+        )
+    } == {"dashboard": 1, "worker": 1, "screen": 1}
 
 
 @pytest.mark.parametrize("service", ["worker", "screen"])
@@ -207,12 +229,16 @@ def test_hpo_commands_use_only_flags_their_cli_accepts(service):
 def test_the_dashboard_command_uses_only_flags_optuna_dashboard_accepts():
     command = dict(commands())["dashboard"]
     assert command[0] == "optuna-dashboard"
-    help_text = subprocess.run([*optuna_dashboard_command(), "--help"], capture_output=True, text=True,
-                               check=True).stdout
+    help_text = subprocess.run(
+        [*optuna_dashboard_command(), "--help"], capture_output=True, text=True, check=True
+    ).stdout
     accepted = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", help_text))
     assert {"--host", "--port"} <= accepted, help_text
     flags = [arg for arg in command[1:] if arg.startswith("--")]
     assert set(flags) <= accepted, f"optuna-dashboard does not know {sorted(set(flags) - accepted)}"
-    positionals = [arg for index, arg in enumerate(command[1:], 1)
-                   if not arg.startswith("--") and not command[index - 1].startswith("--")]
+    positionals = [
+        arg
+        for index, arg in enumerate(command[1:], 1)
+        if not arg.startswith("--") and not command[index - 1].startswith("--")
+    ]
     assert len(positionals) == 1 and positionals[0].startswith("postgresql"), positionals

@@ -1,9 +1,10 @@
-"""optuna-dashboard shows our studies: a real server on SQLite and PostgreSQL, read by headless Chromium.
+"""optuna-dashboard shows our studies: a real server on SQLite and PostgreSQL, read by headless
+Chromium.
 
 The studies are written with the optuna API directly, shaped like ours (a screen with architecture /
 repeat params, two optimization studies with pruned trials), so this checks the storage and the
-dashboard, not training. optuna-dashboard 0.21 is a React app: the study list (/dashboard) shows each
-study as a card "<id>. <name>"; a study's trial list (/dashboard/studies/<id>/trials) is headed
+dashboard, not training. optuna-dashboard 0.21 is a React app: the study list (/dashboard) shows
+each study as a card "<id>. <name>"; a study's trial list (/dashboard/studies/<id>/trials) is headed
 "<n> Trials" and shows one item per trial with its state ("Complete", "Pruned").
 """
 
@@ -25,9 +26,17 @@ from services import CHROMEDRIVER, CHROMIUM, optuna_dashboard_command, require_o
 # name -> (complete, pruned) trials
 STUDIES = {"demo-screen": (5, 0), "demo-conv": (3, 2), "demo-vqvae2": (2, 4)}
 ARCHITECTURES = ("conv", "dense", "depthwise", "vqvae2", "dual")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1280,900")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+)
 SERVER_START_S = 30  # optuna-dashboard answers in ~1 s here; leave room for a busy CI machine
 RENDER_S = 20  # the React app fetches the studies, then renders
 
@@ -38,8 +47,12 @@ def fill_storage(url: str) -> dict[str, int]:
     screen = optuna.create_study(study_name="demo-screen", storage=storage)
     n_complete, _ = STUDIES["demo-screen"]
     for repeat in range(n_complete):
-        trial = screen.ask({"architecture": optuna.distributions.CategoricalDistribution(ARCHITECTURES),
-                            "repeat": optuna.distributions.IntDistribution(0, 4)})
+        trial = screen.ask(
+            {
+                "architecture": optuna.distributions.CategoricalDistribution(ARCHITECTURES),
+                "repeat": optuna.distributions.IntDistribution(0, 4),
+            }
+        )
         for epoch in range(3):
             trial.report(1.0 / (epoch + 1 + repeat), step=epoch)
         screen.tell(trial, 0.1 * (repeat + 1))
@@ -85,16 +98,21 @@ def dashboard(storage_url, tmp_path):
     ids = fill_storage(storage_url)
     port = _free_port()
     log = (tmp_path / "dashboard.log").open("w")
-    server = subprocess.Popen([*optuna_dashboard_command(), storage_url, "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [*optuna_dashboard_command(), storage_url, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + SERVER_START_S
         while not _answers(f"{base}/api/studies"):
             if server.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                pytest.fail(f"optuna-dashboard did not answer on {base} within {SERVER_START_S} s "
-                            f"(exit code {server.poll()}):\n{(tmp_path / 'dashboard.log').read_text()}")
+                pytest.fail(
+                    f"optuna-dashboard did not answer on {base} within {SERVER_START_S} s "
+                    f"(exit code {server.poll()}):\n{(tmp_path / 'dashboard.log').read_text()}"
+                )
             time.sleep(0.2)
         yield base, ids
     finally:
@@ -110,11 +128,15 @@ def dashboard(storage_url, tmp_path):
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """Headless Debian Chromium driven by Selenium through Debian's chromedriver."""
-    require_or_skip(importlib.util.find_spec("selenium") is not None,
-                    "selenium is not installed (pip install -e '.[test]')")
-    require_or_skip(Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file(),
-                    f"no Chromium / ChromeDriver at {CHROMIUM} / {CHROMEDRIVER} "
-                    f"(apt-get install chromium chromium-driver)")
+    require_or_skip(
+        importlib.util.find_spec("selenium") is not None,
+        "selenium is not installed (pip install -e '.[test]')",
+    )
+    require_or_skip(
+        Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file(),
+        f"no Chromium / ChromeDriver at {CHROMIUM} / {CHROMEDRIVER} "
+        f"(apt-get install chromium chromium-driver)",
+    )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -140,19 +162,26 @@ def _wait_for(driver, condition, what: str):
         return WebDriverWait(driver, RENDER_S, poll_frequency=0.1).until(condition)
     except TimeoutException:
         text = driver.find_element("tag name", "body").text
-        pytest.fail(f"the dashboard at {driver.current_url} did not show {what} within {RENDER_S} s; "
-                    f"it showed:\n{text[:2000]}")
+        pytest.fail(
+            f"the dashboard at {driver.current_url} did not show {what} within {RENDER_S} s; "
+            f"it showed:\n{text[:2000]}"
+        )
 
 
 def _trial_states(driver, n_trials: int) -> list[str] | None:
-    """The state chip of each item in the trial list headed "<n_trials> Trials", once all are there."""
+    """The state chip of each item in the trial list headed "<n_trials> Trials", once all are
+    there."""
     items = driver.find_elements(
-        "xpath", f"//ul[.//p[normalize-space()='{n_trials} Trials']]//li[.//*[@role='button']]")
+        "xpath", f"//ul[.//p[normalize-space()='{n_trials} Trials']]//li[.//*[@role='button']]"
+    )
     if len(items) != n_trials:
         return None
-    return [chip.text for item in items
-            for chip in item.find_elements("xpath", ".//span[contains(@class, 'MuiChip-label')]")
-            if chip.text in ("Complete", "Pruned", "Fail", "Running", "Waiting")]
+    return [
+        chip.text
+        for item in items
+        for chip in item.find_elements("xpath", ".//span[contains(@class, 'MuiChip-label')]")
+        if chip.text in ("Complete", "Pruned", "Fail", "Running", "Waiting")
+    ]
 
 
 def test_dashboard_lists_each_study_with_its_trials(dashboard, browser, tmp_path):
@@ -160,9 +189,11 @@ def test_dashboard_lists_each_study_with_its_trials(dashboard, browser, tmp_path
 
     browser.get(f"{base}/dashboard")
     cards = {name: f"{ids[name]}. {name}" for name in STUDIES}
-    _wait_for(browser, lambda d: all(card in d.find_element("tag name", "body").text
-                                     for card in cards.values()),
-              f"the study cards {sorted(cards.values())}")
+    _wait_for(
+        browser,
+        lambda d: all(card in d.find_element("tag name", "body").text for card in cards.values()),
+        f"the study cards {sorted(cards.values())}",
+    )
     screenshot = tmp_path / "studies.png"
     assert browser.save_screenshot(str(screenshot))
     png = screenshot.read_bytes()
@@ -173,14 +204,27 @@ def test_dashboard_lists_each_study_with_its_trials(dashboard, browser, tmp_path
     for name, (n_complete, n_pruned) in STUDIES.items():
         n_trials = n_complete + n_pruned
         browser.get(f"{base}/dashboard/studies/{ids[name]}/trials")
-        _wait_for(browser, lambda d: f"{name} (id={ids[name]})" in d.find_element("tag name", "body").text,
-                  f"the title of study {name!r}")
-        states = _wait_for(browser, lambda d: _trial_states(d, n_trials),
-                           f"a list of {n_trials} trials for {name!r}")
+        _wait_for(
+            browser,
+            lambda d, title=f"{name} (id={ids[name]})": (
+                title in d.find_element("tag name", "body").text
+            ),
+            f"the title of study {name!r}",
+        )
+        states = _wait_for(
+            browser,
+            lambda d, n_trials=n_trials: _trial_states(d, n_trials),
+            f"a list of {n_trials} trials for {name!r}",
+        )
         assert sorted(states) == sorted(["Complete"] * n_complete + ["Pruned"] * n_pruned), name
 
     # The selected first trial of the screen shows our parameter names and intermediate values.
     browser.get(f"{base}/dashboard/studies/{ids['demo-screen']}/trials")
-    _wait_for(browser, lambda d: all(word in d.find_element("tag name", "body").text
-                                     for word in ("architecture", "repeat", "Intermediate Values")),
-              "the params and intermediate values of trial 0 of 'demo-screen'")
+    _wait_for(
+        browser,
+        lambda d: all(
+            word in d.find_element("tag name", "body").text
+            for word in ("architecture", "repeat", "Intermediate Values")
+        ),
+        "the params and intermediate values of trial 0 of 'demo-screen'",
+    )

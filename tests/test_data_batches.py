@@ -16,7 +16,10 @@ IN_MEMORY, STREAMED = 10**9, 1  # memory budgets in bytes
 @pytest.fixture
 def both(make_original):
     path = make_original()
-    held, streamed = load(path, memory_budget_bytes=IN_MEMORY), load(path, memory_budget_bytes=STREAMED)
+    held, streamed = (
+        load(path, memory_budget_bytes=IN_MEMORY),
+        load(path, memory_budget_bytes=STREAMED),
+    )
     assert (held.streamed, streamed.streamed) == (False, True)
     assert held.train.streamed is False and streamed.train.streamed is True
     return held, streamed

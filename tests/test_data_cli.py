@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from hpo.cli import ArgumentParser, run
-from hpo.data import add_data_arguments, info, load, load_from_args
-from hpo.data import embedded
+from hpo.data import add_data_arguments, embedded, info, load, load_from_args
 from hpo.data.__main__ import main
 
 
@@ -43,7 +42,9 @@ def test_info_values(make_the_well):
     with h5py.File(path) as f:
         pressure = f["t0_fields/pressure"][...]
     assert summary["ranges"]["pressure"]["max"] == pytest.approx(float(pressure.max()))
-    assert summary["ranges"]["pressure"]["mean"] == pytest.approx(float(pressure.mean(dtype=np.float64)))
+    assert summary["ranges"]["pressure"]["mean"] == pytest.approx(
+        float(pressure.mean(dtype=np.float64))
+    )
     assert summary["ranges"]["velocity"]["min"] >= 0
     json.dumps(summary)
 
@@ -76,7 +77,10 @@ def test_load_without_a_path_uses_the_embedded_dataset(monkeypatch, make_origina
 
 
 def test_check_prints_layout_split_and_scaling(capsys, make_original):
-    assert run(main, ["check", "--data", str(make_original()), "--channels", "0,2", "--seed", "3"]) == 0
+    assert (
+        run(main, ["check", "--data", str(make_original()), "--channels", "0,2", "--seed", "3"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "channels: temperature, velocity" in out
     assert "input shape: (24, 20, 2)" in out
@@ -96,8 +100,9 @@ def test_shared_flags_reach_load(make_original):
     parser = ArgumentParser(prog="hpo.screen")
     add_data_arguments(parser)
     path = make_original(bad={0: 4})  # NaN in all three channels of one cell, Inf in velocity
-    args = parser.parse_args(["--data", str(path), "--channels", "pressure", "--drop-invalid",
-                              "--memory-budget", "0.01"])
+    args = parser.parse_args(
+        ["--data", str(path), "--channels", "pressure", "--drop-invalid", "--memory-budget", "0.01"]
+    )
     notes = []
     data = load_from_args(args, echo=notes.append, seed=4)
     assert data.channel_names == ("pressure",)
@@ -117,7 +122,10 @@ def test_describe_fingerprint_changes_when_the_file_does(make_original):
     assert described["file"]["size"] == path.stat().st_size
     assert load(path).mismatches(described) == []
     assert [m.split(":")[0] for m in load(path, channels="0").mismatches(described)] == [
-        "fingerprint", "channels", "shape"]
+        "fingerprint",
+        "channels",
+        "shape",
+    ]
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert [m.split(":")[0] for m in load(path).mismatches(described)] == ["fingerprint"]
@@ -133,27 +141,40 @@ def test_generate_with_a_custom_design_passes_its_spec(capsys, monkeypatch, tmp_
     monkeypatch.setattr(embedded, "generate_dataset", fake_generate)
     argv = ["generate", "--cases", "8", "--ra", "2e5,4e5", "--pr", "1,2", "--walls", "free-slip"]
     assert run(main, argv) == 0
-    (out, spec), = calls
+    ((out, spec),) = calls
     assert out is None and spec.n_cases == 8 and spec.walls == "free-slip"
     assert spec.rayleigh_range == (2e5, 4e5) and spec.prandtl_range == (1.0, 2.0)
     assert spec.n_x == embedded.DEFAULT_SPEC.n_x  # everything else from the default
     assert spec.key() != embedded.DEFAULT_SPEC.key()
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["generate", "--ra", "5e5,1e5"], "--ra needs 0 < LO <= HI"),
-    (["generate", "--pr", "7"], "--pr takes LO,HI"),
-    (["generate", "--cases", "0"], "--cases must be at least 1"),
-    (["simulate", "--ra", "0", "--pr", "1", "--out", "x.h5"], "--ra must be a positive number"),
-    (["simulate", "--ra", "1e5", "--pr", "1", "--grid", "200by100", "--out", "x.h5"], "--grid takes"),
-    (["simulate", "--ra", "1e5", "--pr", "1", "--snapshots", "0", "--out", "x.h5"], "--snapshots"),
-    (["simulate", "--ra", "1e5", "--pr", "1", "--walls", "sticky", "--out", "x.h5"], "invalid choice"),
-    (["simulate", "--ra", "1e5", "--out", "x.h5"], "--pr"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["generate", "--ra", "5e5,1e5"], "--ra needs 0 < LO <= HI"),
+        (["generate", "--pr", "7"], "--pr takes LO,HI"),
+        (["generate", "--cases", "0"], "--cases must be at least 1"),
+        (["simulate", "--ra", "0", "--pr", "1", "--out", "x.h5"], "--ra must be a positive number"),
+        (
+            ["simulate", "--ra", "1e5", "--pr", "1", "--grid", "200by100", "--out", "x.h5"],
+            "--grid takes",
+        ),
+        (
+            ["simulate", "--ra", "1e5", "--pr", "1", "--snapshots", "0", "--out", "x.h5"],
+            "--snapshots",
+        ),
+        (
+            ["simulate", "--ra", "1e5", "--pr", "1", "--walls", "sticky", "--out", "x.h5"],
+            "invalid choice",
+        ),
+        (["simulate", "--ra", "1e5", "--out", "x.h5"], "--pr"),
+    ],
+)
 def test_bad_generator_flags_fail_in_one_line(capsys, argv, expected):
     try:
         code = run(main, argv)
-    except SystemExit as exc:  # argparse's own checks (choices, required flags) exit from parse_args
+    # argparse's own checks (choices, required flags) exit from parse_args
+    except SystemExit as exc:
         code = exc.code
     err = capsys.readouterr().err
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1
@@ -169,8 +190,26 @@ def simulated(tmp_path_factory):
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        code = run(main, ["simulate", "--ra", "2e4", "--pr", "1", "--grid", "48x24", "--snapshots", "6",
-                          "--spacing", "0.5", "--seed", "1", "--out", str(path)])
+        code = run(
+            main,
+            [
+                "simulate",
+                "--ra",
+                "2e4",
+                "--pr",
+                "1",
+                "--grid",
+                "48x24",
+                "--snapshots",
+                "6",
+                "--spacing",
+                "0.5",
+                "--seed",
+                "1",
+                "--out",
+                str(path),
+            ],
+        )
     lines = buffer.getvalue().splitlines()
     assert code == 0, lines
     return path, lines
@@ -183,15 +222,27 @@ def test_simulate_writes_one_simulation_in_the_seed_layout(simulated):
         assert data.shape == (6, 48, 24, 3)
         assert data.attrs["idx"].tolist() == [[0, 6]] and len(data.attrs["cases"]) == 1
         assert list(data.attrs["walls"]) == ["no-slip"]
-        attrs = {key: float(data.attrs[key][0]) for key in
-                 ("rayleigh", "prandtl", "nusselt", "nusselt_min", "nusselt_max", "temporal_variation",
-                  "spinup_time", "developed_time")}
+        attrs = {
+            key: float(data.attrs[key][0])
+            for key in (
+                "rayleigh",
+                "prandtl",
+                "nusselt",
+                "nusselt_min",
+                "nusselt_max",
+                "temporal_variation",
+                "spinup_time",
+                "developed_time",
+            )
+        }
         times = f["time"][:]
     assert attrs["rayleigh"] == 2e4 and attrs["prandtl"] == 1.0
     assert 1.2 < attrs["nusselt_min"] <= attrs["nusselt"] <= attrs["nusselt_max"]
     assert attrs["temporal_variation"] >= 0
     # Automatic spin-up: developed (Nu > 1.2, overshoot over), then 10 free-fall times of settling.
-    assert attrs["developed_time"] > 0 and attrs["spinup_time"] == pytest.approx(attrs["developed_time"] + 10)
+    assert attrs["developed_time"] > 0 and attrs["spinup_time"] == pytest.approx(
+        attrs["developed_time"] + 10
+    )
     np.testing.assert_allclose(times, attrs["spinup_time"] + 0.5 * np.arange(6))
     progress = [line for line in lines if line.strip().startswith("t =")]
     assert len(progress) >= 3 and all("Nu =" in line and "dt =" in line for line in progress)

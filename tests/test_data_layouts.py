@@ -47,7 +47,9 @@ def test_loaded_values_are_the_file_values(make_original):
     data = load(path)
     for split in (data.train, data.val, data.test):
         expected = file_rows(path, "scaled_data", split.indices)
-        np.testing.assert_allclose(data.scaler.inverse(split.arrays()), expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            data.scaler.inverse(split.arrays()), expected, rtol=1e-5, atol=1e-5
+        )
 
 
 def test_plain_3d_array_is_one_channel_and_split_by_frame(make_arrays):
@@ -57,19 +59,29 @@ def test_plain_3d_array_is_one_channel_and_split_by_frame(make_arrays):
     assert data.channel_names == ("channel_0",)
     assert data.input_shape == (*GRID, 1)
     assert data.split_record["strategy"] == "by_frame"
-    np.testing.assert_allclose(data.scaler.inverse(data.val.arrays())[..., 0], frames[data.val.indices],
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        data.scaler.inverse(data.val.arrays())[..., 0],
+        frames[data.val.indices],
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_plain_array_inside_a_group_picked_with_dataset(make_arrays):
     fields = flow_fields(n_sims=1, n_frames=8, n_channels=2)
-    path = make_arrays(datasets={"runs/a/fields": fields, "runs/b/fields": fields[:, :, :, :1]},
-                       dataset_attrs={"runs/a/fields": {"channels": ["rho", "u"]}})
+    path = make_arrays(
+        datasets={"runs/a/fields": fields, "runs/b/fields": fields[:, :, :, :1]},
+        dataset_attrs={"runs/a/fields": {"channels": ["rho", "u"]}},
+    )
     data = load(path, dataset="/runs/a/fields", channels="u")
     assert data.source.dataset == "runs/a/fields"
     assert data.channel_names == ("u",)
-    np.testing.assert_allclose(data.scaler.inverse(data.train.arrays())[..., 0],
-                               fields[data.train.indices, ..., 1], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        data.scaler.inverse(data.train.arrays())[..., 0],
+        fields[data.train.indices, ..., 1],
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_the_only_3d_or_4d_dataset_is_picked_without_dataset(make_arrays):
@@ -85,8 +97,10 @@ def test_several_candidates_without_dataset_lists_them(make_arrays):
 
 
 def test_idx_on_a_plain_array_marks_simulations(make_arrays):
-    path = make_arrays(datasets={"u": flow_fields(n_sims=3, n_frames=4)},
-                       root_attrs={"idx": [[0, 4], [4, 8], [8, 12]]})
+    path = make_arrays(
+        datasets={"u": flow_fields(n_sims=3, n_frames=4)},
+        root_attrs={"idx": [[0, 4], [4, 8], [8, 12]]},
+    )
     data = load(path)
     assert [s.name for s in data.simulations] == ["sim_0", "sim_1", "sim_2"]
     assert data.split_record["strategy"] == "by_simulation"
@@ -145,15 +159,24 @@ def test_channels_by_name_and_by_index_agree(make_original):
     np.testing.assert_array_equal(by_name.train.arrays(), by_index.train.arrays())
     np.testing.assert_allclose(by_name.scaler.offset, [302.0, 300.0])
     everything = load(path)
-    np.testing.assert_allclose(by_name.scaler.inverse(by_name.test.arrays())[..., 1],
-                               everything.scaler.inverse(everything.test.arrays())[..., 0], rtol=1e-6)
+    np.testing.assert_allclose(
+        by_name.scaler.inverse(by_name.test.arrays())[..., 1],
+        everything.scaler.inverse(everything.test.arrays())[..., 0],
+        rtol=1e-6,
+    )
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("vorticity", r"unknown channel 'vorticity'; available: 0=temperature, 1=pressure, 2=velocity"),
-    ("3", r"channel index 3 is out of range; available: 0=temperature"),
-    ("0,temperature", r"channel 'temperature' is selected twice"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (
+            "vorticity",
+            r"unknown channel 'vorticity'; available: 0=temperature, 1=pressure, 2=velocity",
+        ),
+        ("3", r"channel index 3 is out of range; available: 0=temperature"),
+        ("0,temperature", r"channel 'temperature' is selected twice"),
+    ],
+)
 def test_bad_channel_selection_lists_the_available_ones(make_original, spec, message):
     with pytest.raises(ConfigError, match=message):
         open_source(make_original(), channels=spec)

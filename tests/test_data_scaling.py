@@ -41,8 +41,9 @@ def test_inverse_and_to_physical_round_trip(make_original):
     path = make_original()
     data = load(path)
     rows = data.val.indices
-    np.testing.assert_allclose(data.scaler.inverse(data.val.arrays()), file_data(path)[rows],
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        data.scaler.inverse(data.val.arrays()), file_data(path)[rows], rtol=1e-5, atol=1e-5
+    )
     physical = data.scaler.to_physical(data.val.arrays())
     np.testing.assert_allclose(physical, file_data(path, "unscaled_data")[rows], rtol=1e-6)
     assert physical.dtype == np.float32
@@ -80,4 +81,6 @@ def test_fit_in_chunks_matches_one_pass():
     chunked = Scaler.fit([x[:1], x[1:4], x[4:4], x[4:]], ("a", "b"))
     np.testing.assert_allclose(chunked.mean, whole.mean, rtol=1e-13)
     np.testing.assert_allclose(chunked.std, whole.std, rtol=1e-13)
-    np.testing.assert_allclose(whole.std, x.astype(np.float64).reshape(-1, 2).std(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(
+        whole.std, x.astype(np.float64).reshape(-1, 2).std(axis=0), rtol=1e-13
+    )

@@ -21,7 +21,9 @@ SPLITS = ("train", "val", "test")
 
 def simulations_of(data, name):
     split = getattr(data, name)
-    return {sim.name for sim in data.simulations for row in split.indices if sim.start <= row < sim.end}
+    return {
+        sim.name for sim in data.simulations for row in split.indices if sim.start <= row < sim.end
+    }
 
 
 def test_by_simulation_keeps_each_simulation_on_one_side(make_original):
@@ -31,7 +33,9 @@ def test_by_simulation_keeps_each_simulation_on_one_side(make_original):
     assert [len(record[name]["simulations"]) for name in SPLITS] == [3, 1, 1]
     assert [record[name]["n_samples"] for name in SPLITS] == [18, 6, 6]
     sides = [simulations_of(data, name) for name in SPLITS]
-    assert [sorted(side) for side in sides] == [sorted(record[name]["simulations"]) for name in SPLITS]
+    assert [sorted(side) for side in sides] == [
+        sorted(record[name]["simulations"]) for name in SPLITS
+    ]
     assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
     rows = np.concatenate([getattr(data, name).indices for name in SPLITS])
     assert sorted(rows) == list(range(30))  # every sample in exactly one split
@@ -80,8 +84,10 @@ def test_without_idx_frames_are_split(make_arrays):
     np.testing.assert_array_equal(data.val.indices, record["val"]["frames"])
 
 
-@pytest.mark.parametrize("n, expected", [(3, (1, 1, 1)), (5, (3, 1, 1)), (10, (8, 1, 1)),
-                                         (12, (10, 1, 1)), (100, (80, 10, 10))])
+@pytest.mark.parametrize(
+    "n, expected",
+    [(3, (1, 1, 1)), (5, (3, 1, 1)), (10, (8, 1, 1)), (12, (10, 1, 1)), (100, (80, 10, 10))],
+)
 def test_split_counts(n, expected):
     assert split_counts(n, (0.8, 0.1, 0.1)) == expected
 

@@ -1,4 +1,5 @@
-"""hpo.data.validation: every refusal is one line at the CLI (exit 2) naming the problem and the fix."""
+"""hpo.data.validation: every refusal is one line at the CLI (exit 2) naming the problem and the
+fix."""
 
 from __future__ import annotations
 
@@ -75,13 +76,16 @@ def test_grid_too_small(capsys, make_arrays):
 
 
 def test_unknown_channel(capsys, make_original):
-    line = refused(capsys, ["check", "--data", str(make_original()), "--channels", "temperature,vorticity"])
+    line = refused(
+        capsys, ["check", "--data", str(make_original()), "--channels", "temperature,vorticity"]
+    )
     assert "unknown channel 'vorticity'" in line and "0=temperature, 1=pressure, 2=velocity" in line
 
 
 def test_bad_memory_budget(capsys, make_original):
     assert "memory budget must be positive" in refused(
-        capsys, ["check", "--data", str(make_original()), "--memory-budget", "0"])
+        capsys, ["check", "--data", str(make_original()), "--memory-budget", "0"]
+    )
 
 
 def test_nan_and_inf_are_refused_naming_simulations_and_counts(capsys, make_original):
@@ -97,7 +101,8 @@ def test_drop_invalid_drops_exactly_the_bad_simulations(make_original):
     assert [s.name for s in data.simulations] == ["case_00", "case_02", "case_04"]
     assert data.split_record["dropped"] == ["case_01", "case_03"]
     assert data.messages[0].startswith(
-        "dropped 2 of 5 simulations with NaN/Inf values (case_01: 7 values")
+        "dropped 2 of 5 simulations with NaN/Inf values (case_01: 7 values"
+    )
     kept_rows = np.concatenate([data.train.indices, data.val.indices, data.test.indices])
     assert sorted(kept_rows) == [*range(0, 6), *range(12, 18), *range(24, 30)]
     assert np.isfinite(data.train.arrays()).all()

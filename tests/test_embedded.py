@@ -1,4 +1,5 @@
-"""The embedded dataset: generated in the original layout, read back by the loader, cached by its key."""
+"""The embedded dataset: generated in the original layout, read back by the loader, cached by its
+key."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ import numpy as np
 import pytest
 
 from hpo.data import load
-from hpo.data.embedded import (DEFAULT_SPEC, QUICK_SPEC, cached_path, default_dataset_path, design,
-                               generate_dataset)
+from hpo.data.embedded import (
+    DEFAULT_SPEC,
+    QUICK_SPEC,
+    cached_path,
+    default_dataset_path,
+    design,
+    generate_dataset,
+)
 from hpo.data.rayleigh_benard.simulation import temporal_variation
 from hpo.data.source import Simulation
 from hpo.data.splits import plan_splits
@@ -19,8 +26,9 @@ from hpo.workspace import Workspace
 
 @pytest.fixture(scope="module")
 def quick_file(tmp_path_factory):
-    return generate_dataset(tmp_path_factory.mktemp("embedded") / "quick.h5", quick=True,
-                            progress=lambda line: None)
+    return generate_dataset(
+        tmp_path_factory.mktemp("embedded") / "quick.h5", quick=True, progress=lambda line: None
+    )
 
 
 def test_default_design_covers_its_ranges_and_splits_two_per_holdout():
@@ -30,14 +38,19 @@ def test_default_design_covers_its_ranges_and_splits_two_per_holdout():
     assert DEFAULT_SPEC.n_snapshots >= 40 and DEFAULT_SPEC.walls == "no-slip"
     low, high = DEFAULT_SPEC.rayleigh_range
     assert rayleigh.min() >= low and rayleigh.max() <= high
-    assert prandtl.min() >= DEFAULT_SPEC.prandtl_range[0] and prandtl.max() <= DEFAULT_SPEC.prandtl_range[1]
+    assert (
+        prandtl.min() >= DEFAULT_SPEC.prandtl_range[0]
+        and prandtl.max() <= DEFAULT_SPEC.prandtl_range[1]
+    )
     # Space-filling in log Ra: every third of the log range holds at least four cases.
     thirds = np.digitize(np.log(rayleigh), np.linspace(np.log(low), np.log(high), 4)[1:-1])
     assert np.bincount(thirds, minlength=3).min() >= 4
     assert design(DEFAULT_SPEC) == cases  # seeded
     # The split the loader makes (by simulation, the default fractions) holds >= 2 per holdout.
-    groups = [Simulation(f"sim_{i}", i * DEFAULT_SPEC.n_snapshots, (i + 1) * DEFAULT_SPEC.n_snapshots)
-              for i in range(len(cases))]
+    groups = [
+        Simulation(f"sim_{i}", i * DEFAULT_SPEC.n_snapshots, (i + 1) * DEFAULT_SPEC.n_snapshots)
+        for i in range(len(cases))
+    ]
     for seed in range(5):
         record = plan_splits(groups, by_simulation=True, seed=seed).record
         assert record["strategy"] == "by_simulation"
@@ -59,8 +72,15 @@ def test_quick_file_has_the_seed_layout(quick_file):
         assert len(data.attrs["cases"]) == spec.n_cases
         assert list(data.attrs["channels"]) == ["temperature", "pressure", "velocity"]
         assert list(data.attrs["walls"]) == ["no-slip"] * spec.n_cases
-        for key in ("rayleigh", "prandtl", "nusselt", "nusselt_min", "nusselt_max",
-                    "temporal_variation", "mean_flow_energy_share"):
+        for key in (
+            "rayleigh",
+            "prandtl",
+            "nusselt",
+            "nusselt_min",
+            "nusselt_max",
+            "temporal_variation",
+            "mean_flow_energy_share",
+        ):
             assert data.attrs[key].shape == (spec.n_cases,)
         assert "cell centres" in f.attrs["z_points"] and "spectrally" in f.attrs["solver_grid"]
         # Periodic in x: both symmetries hold, so a screen of this file augments by default.
@@ -74,7 +94,9 @@ def test_quick_file_has_the_seed_layout(quick_file):
     # Physics sanity: convecting cases carry more heat than conduction, the range holds the mean,
     # temperature stays within the wall values (up to small overshoot), speed is non-negative.
     assert np.all(attrs["nusselt"] > 1.5)
-    assert np.all((attrs["nusselt_min"] <= attrs["nusselt"]) & (attrs["nusselt"] <= attrs["nusselt_max"]))
+    assert np.all(
+        (attrs["nusselt_min"] <= attrs["nusselt"]) & (attrs["nusselt"] <= attrs["nusselt_max"])
+    )
     assert np.all((attrs["mean_flow_energy_share"] >= 0) & (attrs["mean_flow_energy_share"] <= 1))
     assert unscaled[..., 0].min() > -0.1 and unscaled[..., 0].max() < 1.1
     assert unscaled[..., 2].min() >= 0
@@ -90,7 +112,10 @@ def test_quick_file_loads_split_by_simulation(quick_file):
     assert data.input_shape == (QUICK_SPEC.n_x, QUICK_SPEC.n_z, 3)
     assert data.split_record["strategy"] == "by_simulation"
     assert len(data.simulations) == QUICK_SPEC.n_cases
-    assert len(data.train) + len(data.val) + len(data.test) == QUICK_SPEC.n_cases * QUICK_SPEC.n_snapshots
+    assert (
+        len(data.train) + len(data.val) + len(data.test)
+        == QUICK_SPEC.n_cases * QUICK_SPEC.n_snapshots
+    )
 
 
 def test_default_dataset_is_cached_by_its_key(tmp_path):

@@ -1,6 +1,6 @@
-"""The house rules that keep the joints clean, read from the source (fast: no training, no imports of
-TensorFlow): no import cycle, no stored key spelled outside hpo.keys, the environment read only by the
-CLIs, private APIs only behind hpo.adapters, and every registry entry resolvable."""
+"""The house rules that keep the joints clean, read from the source (fast: no training, no imports
+of TensorFlow): no import cycle, no stored key spelled outside hpo.keys, the environment read only
+by the CLIs, private APIs only behind hpo.adapters, and every registry entry resolvable."""
 
 from __future__ import annotations
 
@@ -103,7 +103,9 @@ def test_the_registry_and_keys_are_leaves():
     assert graph["hpo.registry"] <= {"hpo.errors"}  # implementations are named, not imported
 
 
-STORED_KEYS = {value for name, value in vars(keys).items() if name.isupper() and isinstance(value, str)}
+STORED_KEYS = {
+    value for name, value in vars(keys).items() if name.isupper() and isinstance(value, str)
+}
 
 
 def bare_key_uses(tree: ast.AST) -> list[tuple[int, str]]:
@@ -113,23 +115,29 @@ def bare_key_uses(tree: ast.AST) -> list[tuple[int, str]]:
     uses = []
 
     def literal(node) -> str | None:
-        return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+        return (
+            node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+        )
 
     def names_attrs(node) -> bool:
-        return ((isinstance(node, ast.Attribute) and node.attr == "user_attrs")
-                or (isinstance(node, ast.Name) and node.id in {"attrs", "user_attrs"}))
+        return (isinstance(node, ast.Attribute) and node.attr == "user_attrs") or (
+            isinstance(node, ast.Name) and node.id in {"attrs", "user_attrs"}
+        )
 
     for node in ast.walk(tree):
         key = None
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr == "set_user_attr" and node.args:
-                key = literal(node.args[0])
-            elif node.func.attr == "get" and names_attrs(node.func.value) and node.args:
+            if (node.func.attr == "set_user_attr" and node.args) or (
+                node.func.attr == "get" and names_attrs(node.func.value) and node.args
+            ):
                 key = literal(node.args[0])
             for keyword in node.keywords:
                 if keyword.arg == "user_attrs" and isinstance(keyword.value, ast.Dict):
-                    uses += [(node.lineno, k) for k in map(literal, keyword.value.keys)
-                             if k in STORED_KEYS]
+                    uses += [
+                        (node.lineno, k)
+                        for k in map(literal, keyword.value.keys)
+                        if k in STORED_KEYS
+                    ]
         elif isinstance(node, ast.Subscript) and names_attrs(node.value):
             key = literal(node.slice)
         if key in STORED_KEYS:
@@ -138,26 +146,36 @@ def bare_key_uses(tree: ast.AST) -> list[tuple[int, str]]:
 
 
 def test_no_stored_key_is_spelled_outside_hpo_keys():
-    spelled = {f"{path.relative_to(REPO)}:{line}: {key!r}"
-               for path in [*PACKAGE.rglob("*.py"), *(REPO / "bench").glob("*.py")]
-               for line, key in bare_key_uses(ast.parse(path.read_text()))}
+    spelled = {
+        f"{path.relative_to(REPO)}:{line}: {key!r}"
+        for path in [*PACKAGE.rglob("*.py"), *(REPO / "bench").glob("*.py")]
+        for line, key in bare_key_uses(ast.parse(path.read_text()))
+    }
     assert not spelled, "use hpo.keys' constants:\n" + "\n".join(sorted(spelled))
 
 
 def test_the_key_check_finds_bare_keys():
-    code = ('study.set_user_attr("ranking", r)\nx = trial.user_attrs["failure"]\n'
-            'y = attrs.get("n_params")\nstudy.enqueue_trial(p, user_attrs={"from_screen": 1})\n'
-            'z = study.user_attrs[keys.RANKING]\n')
+    code = (
+        'study.set_user_attr("ranking", r)\nx = trial.user_attrs["failure"]\n'
+        'y = attrs.get("n_params")\nstudy.enqueue_trial(p, user_attrs={"from_screen": 1})\n'
+        "z = study.user_attrs[keys.RANKING]\n"
+    )
     assert [key for _, key in bare_key_uses(ast.parse(code))] == [
-        "ranking", "failure", "n_params", "from_screen"]
+        "ranking",
+        "failure",
+        "n_params",
+        "from_screen",
+    ]
 
 
 def test_only_the_clis_name_hpo_home_and_hpo_storage():
     """The library takes a Workspace and a URL; hpo.cli alone reads $HPO_HOME and $HPO_STORAGE."""
-    naming = {str(path.relative_to(REPO))
-              for path in [*PACKAGE.rglob("*.py"), *(REPO / "bench").glob("*.py")]
-              for node in ast.walk(ast.parse(path.read_text()))
-              if isinstance(node, ast.Constant) and node.value in ("HPO_HOME", "HPO_STORAGE")}
+    naming = {
+        str(path.relative_to(REPO))
+        for path in [*PACKAGE.rglob("*.py"), *(REPO / "bench").glob("*.py")]
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and node.value in ("HPO_HOME", "HPO_STORAGE")
+    }
     assert naming == {"hpo/cli.py"}
 
 
@@ -165,19 +183,33 @@ PRIVATE = ("._storage", "._trial_id", "keras_tuner.src", "._n_startup_trials")  
 
 
 def test_private_apis_are_used_only_in_hpo_adapters():
-    users = {f"{path.relative_to(REPO)}: {marker}"
-             for path in [*PACKAGE.rglob("*.py"), *(REPO / "bench").glob("*.py"),
-                          *(REPO / "tests").glob("*.py")]
-             if "adapters" not in path.parts
-             and path.name not in ("test_house.py", "test_adapters.py")
-             for marker in PRIVATE
-             if marker in path.read_text()}
+    users = {
+        f"{path.relative_to(REPO)}: {marker}"
+        for path in [
+            *PACKAGE.rglob("*.py"),
+            *(REPO / "bench").glob("*.py"),
+            *(REPO / "tests").glob("*.py"),
+        ]
+        if "adapters" not in path.parts and path.name not in ("test_house.py", "test_adapters.py")
+        for marker in PRIVATE
+        if marker in path.read_text()
+    }
     assert not users, users
 
 
-@pytest.mark.parametrize("choices", [registry.SAMPLERS, registry.PRUNERS, registry.TUNERS,
-                                     registry.ENGINES, registry.PRESETS, registry.LOSSES,
-                                     registry.METRICS], ids=lambda r: r.flag)
+@pytest.mark.parametrize(
+    "choices",
+    [
+        registry.SAMPLERS,
+        registry.PRUNERS,
+        registry.TUNERS,
+        registry.ENGINES,
+        registry.PRESETS,
+        registry.LOSSES,
+        registry.METRICS,
+    ],
+    ids=lambda r: r.flag,
+)
 def test_every_registry_entry_resolves_to_a_callable(choices):
     for name in choices.names():
         assert callable(choices.get(name)), name
@@ -188,6 +220,9 @@ def test_every_registry_entry_resolves_to_a_callable(choices):
 def test_an_unknown_choice_names_the_flag_and_the_choices():
     from hpo.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"^--pruner must be one of median, hyperband, sha, none, "
-                                          r"but got 'nope'$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^--pruner must be one of median, hyperband, sha, none, "
+        r"but got 'nope'$",
+    ):
         registry.PRUNERS.check("nope")

@@ -15,15 +15,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from helpers import (cli_args, optimize_config, screen_into, sqlite, workspace_of,
-                     write_original)
 from hpo.cli import run
-from hpo.optimize.optimization import optimize
-from hpo.optimize.__main__ import main as optimize_main
-from hpo.storage import open_storage
 from hpo.keys import FAILURE, FROM_SCREEN, STOPPED, WORKER_PID
-from hpo.optimize.trials import epochs_spent, finished_trials
+from hpo.optimize.__main__ import main as optimize_main
 from hpo.optimize.artifacts import load_best_model
+from hpo.optimize.optimization import optimize
+from hpo.optimize.trials import epochs_spent, finished_trials
+from hpo.storage import open_storage
+
+from helpers import cli_args, optimize_config, screen_into, sqlite, workspace_of, write_original
 
 pytestmark = pytest.mark.slow
 
@@ -52,8 +52,9 @@ def test_optimize_top_1_completes_stores_best_model_and_resumes(home):
     assert (home / "studies" / "t" / "optimize.html").exists()
     # The kept model is the best trial's: reloaded and scored on validation by hand (mean relative
     # L2 error per sample), it gives the stored best value back.
-    assert val_rel_l2_by_hand(load_best_model(study, workspace_of(home)), home) == pytest.approx(study.best_value,
-                                                                                 rel=1e-3)
+    assert val_rel_l2_by_hand(load_best_model(study, workspace_of(home)), home) == pytest.approx(
+        study.best_value, rel=1e-3
+    )
 
     # The same command again runs nothing; a larger --trials runs only the difference.
     optimize(optimize_config(home), sqlite(home), progress=None)
@@ -87,8 +88,10 @@ def test_latent_sizes_run_one_study_each_with_the_size_fixed_and_draw_the_front(
     assert f"{pca_8:.4g}" in row.split()
     # The same command again trains nothing.
     assert run(optimize_main, args) == 0
-    assert all(len(optuna.load_study(study_name=f"t-{top}-z{z}", storage=storage).get_trials()) == 2
-               for z in (8, 12))
+    assert all(
+        len(optuna.load_study(study_name=f"t-{top}-z{z}", storage=storage).get_trials()) == 2
+        for z in (8, 12)
+    )
 
 
 def test_the_screens_winner_is_each_studys_first_trial(home):
@@ -98,18 +101,32 @@ def test_the_screens_winner_is_each_studys_first_trial(home):
     is queued: see the SIGTERM tests, whose trial 0 is that)."""
     space = home / "wide.toml"
     space.write_text("[all]\nfilters = { low = 1, high = 128 }\n")
-    optimize(optimize_config(home, settings={"n_trials": 2, "epochs": 1}, space_file=space),
-             sqlite(home), progress=None)
+    optimize(
+        optimize_config(home, settings={"n_trials": 2, "epochs": 1}, space_file=space),
+        sqlite(home),
+        progress=None,
+    )
     storage = open_storage(sqlite(home))
     screen = optuna.load_study(study_name="t-screen", storage=storage)
     top = screen.user_attrs["ranking"][0]
-    screened = min((t for t in screen.trials if t.params["architecture"] == top
-                    and t.state == TrialState.COMPLETE), key=lambda t: t.value)
+    screened = min(
+        (
+            t
+            for t in screen.trials
+            if t.params["architecture"] == top and t.state == TrialState.COMPLETE
+        ),
+        key=lambda t: t.value,
+    )
     study = optuna.load_study(study_name=f"t-{top}", storage=storage)
     first = study.trials[0]
-    assert first.user_attrs[FROM_SCREEN] == {"study": "t-screen", "trial": screened.number,
-                                             "latent": 8, "repeat": 0, "value": screened.value,
-                                             "moved": []}
+    assert first.user_attrs[FROM_SCREEN] == {
+        "study": "t-screen",
+        "trial": screened.number,
+        "latent": 8,
+        "repeat": 0,
+        "value": screened.value,
+        "moved": [],
+    }
     built = screened.user_attrs["params"]
     assert first.params["learning_rate"] == built["learning_rate"]
     assert first.params["batch_size"] == built["batch_size"]
@@ -118,8 +135,11 @@ def test_the_screens_winner_is_each_studys_first_trial(home):
     assert first.value == pytest.approx(screened.value, rel=1e-2)
     assert study.best_value <= screened.value * (1 + 1e-2)
     # Resuming the study queues nothing again.
-    optimize(optimize_config(home, settings={"n_trials": 3, "epochs": 1}, space_file=space),
-             sqlite(home), progress=None)
+    optimize(
+        optimize_config(home, settings={"n_trials": 3, "epochs": 1}, space_file=space),
+        sqlite(home),
+        progress=None,
+    )
     assert [FROM_SCREEN in t.user_attrs for t in study.trials] == [True, False, False]
 
 
@@ -136,16 +156,25 @@ def val_rel_l2_by_hand(model, home: Path) -> float:
 
 def test_pruning_prunes_and_max_params_rejects(home):
     # Median pruning after 3 finished trials; 8 trials of 3 epochs: the worse half gets pruned.
-    optimize(optimize_config(home, architectures=("conv",),
-                    settings={"n_trials": 8, "epochs": 4}), sqlite(home), progress=None)
+    optimize(
+        optimize_config(home, architectures=("conv",), settings={"n_trials": 8, "epochs": 4}),
+        sqlite(home),
+        progress=None,
+    )
     study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home)))
     states = [t.state for t in study.get_trials()]
     assert states.count(TrialState.PRUNED) >= 1 and states.count(TrialState.COMPLETE) >= 3
     # Every trial above --max-params is rejected before training (no epoch reported).
-    optimize(optimize_config(home, architectures=("conv_dropout",),
-                    settings={"n_trials": 3, "max_params": 100}), sqlite(home), progress=None)
-    rejected = optuna.load_study(study_name="t-conv_dropout",
-                                 storage=open_storage(sqlite(home))).get_trials()
+    optimize(
+        optimize_config(
+            home, architectures=("conv_dropout",), settings={"n_trials": 3, "max_params": 100}
+        ),
+        sqlite(home),
+        progress=None,
+    )
+    rejected = optuna.load_study(
+        study_name="t-conv_dropout", storage=open_storage(sqlite(home))
+    ).get_trials()
     assert [t.state for t in rejected] == [TrialState.PRUNED] * 3
     assert all("rejected" in t.user_attrs and not t.intermediate_values for t in rejected)
 
@@ -173,8 +202,10 @@ def test_a_nan_or_out_of_memory_trial_fails_alone_and_is_replaced(home, monkeypa
 
     monkeypatch.setattr(training, "fit", fit_exploding_first)
     monkeypatch.setattr(keras.Model, "fit", model_fit_out_of_memory_second)
-    code = run(optimize_main, cli_args(home, sqlite(home), "--architectures", "conv",
-                                       "--trials", "2", "--epochs", "1"))
+    code = run(
+        optimize_main,
+        cli_args(home, sqlite(home), "--architectures", "conv", "--trials", "2", "--epochs", "1"),
+    )
     assert code == 0, capsys.readouterr().err
     trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home))).trials
     assert trials[0].state == TrialState.FAIL and "diverged" in trials[0].user_attrs[FAILURE]
@@ -184,8 +215,9 @@ def test_a_nan_or_out_of_memory_trial_fails_alone_and_is_replaced(home, monkeypa
     assert len(trials) == 4 and all(t.state in DONE for t in trials[2:])
 
 
-def test_a_bug_failing_every_trial_stops_the_run_with_exit_1_and_loses_nothing(home,
-                                                                               monkeypatch, capsys):
+def test_a_bug_failing_every_trial_stops_the_run_with_exit_1_and_loses_nothing(
+    home, monkeypatch, capsys
+):
     from hpo import training
 
     args = cli_args(home, sqlite(home), "--architectures", "conv", "--epochs", "1")
@@ -211,8 +243,13 @@ def test_a_bug_failing_every_trial_stops_the_run_with_exit_1_and_loses_nothing(h
 
 
 def test_two_workers_on_sqlite_reach_exactly_the_requested_trials(home):
-    optimize(optimize_config(home, architectures=("conv",), n_workers=2,
-                    settings={"n_trials": 5, "epochs": 2}), sqlite(home), progress=None)
+    optimize(
+        optimize_config(
+            home, architectures=("conv",), n_workers=2, settings={"n_trials": 5, "epochs": 2}
+        ),
+        sqlite(home),
+        progress=None,
+    )
     trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home))).trials
     assert_ran_by_workers(trials, n_trials=5, n_workers=2)
 
@@ -226,20 +263,40 @@ def assert_ran_by_workers(trials, n_trials: int, n_workers: int) -> None:
 
 def test_two_workers_on_postgres_reach_exactly_the_requested_trials(home, postgres_url):
     screen_into(postgres_url, home / "tiny.h5", workspace_of(home))
-    optimize(optimize_config(home, architectures=("conv",), n_workers=2,
-                    settings={"n_trials": 5, "epochs": 2}), postgres_url, progress=None)
+    optimize(
+        optimize_config(
+            home, architectures=("conv",), n_workers=2, settings={"n_trials": 5, "epochs": 2}
+        ),
+        postgres_url,
+        progress=None,
+    )
     study = optuna.load_study(study_name="t-conv", storage=open_storage(postgres_url))
     assert_ran_by_workers(study.get_trials(), n_trials=5, n_workers=2)
 
 
 def _kill_mid_trial_then_rerun(home: Path, storage: str, study_name: str) -> optuna.Study:
     """Start a worker, kill -9 it while its last trial runs, re-run the same command."""
-    args = [sys.executable, "-m", "hpo.optimize",
-            *cli_args(home, storage, "--architectures", "conv", "--trials", "3",
-                      "--heartbeat", "1", "--pruner", "none")]
+    args = [
+        sys.executable,
+        "-m",
+        "hpo.optimize",
+        *cli_args(
+            home,
+            storage,
+            "--architectures",
+            "conv",
+            "--trials",
+            "3",
+            "--heartbeat",
+            "1",
+            "--pruner",
+            "none",
+        ),
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    worker = subprocess.Popen(args, cwd=home, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        args, cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 120
     running = []
     while time.monotonic() < deadline and not running:
@@ -250,8 +307,11 @@ def _kill_mid_trial_then_rerun(home: Path, storage: str, study_name: str) -> opt
             # run the trial queued again, though the count of trials is already full.
             # Signed by its worker (which beats first): the kill hits the heartbeat path. A kill
             # before that is tests/test_trial_accounting.py's orphan.
-            running = [t for t in study.get_trials() if t.state == TrialState.RUNNING
-                       and t.number == 2 and WORKER_PID in t.user_attrs]
+            running = [
+                t
+                for t in study.get_trials()
+                if t.state == TrialState.RUNNING and t.number == 2 and WORKER_PID in t.user_attrs
+            ]
         except KeyError:
             pass
     assert running, "the worker never got a trial running"
@@ -277,13 +337,30 @@ def _stop_mid_trial_then_rerun(home: Path, storage: str, n_workers: int) -> None
     """Start `hpo.optimize`, send SIGTERM (what `docker stop` sends) while its trials train: it
     exits 0 within seconds, each running trial FAIL (attr `stopped`, no failure of the study's) with
     one WAITING copy of the same params; the same command then completes them."""
-    args = [sys.executable, "-m", "hpo.optimize",
-            *cli_args(home, storage, "--architectures", "conv", "--trials", str(n_workers),
-                      "--pruner", "none", "--workers", str(n_workers), "--heartbeat", "2")]
+    args = [
+        sys.executable,
+        "-m",
+        "hpo.optimize",
+        *cli_args(
+            home,
+            storage,
+            "--architectures",
+            "conv",
+            "--trials",
+            str(n_workers),
+            "--pruner",
+            "none",
+            "--workers",
+            str(n_workers),
+            "--heartbeat",
+            "2",
+        ),
+    ]
     long_trials = [*args, "--epochs", "400"]  # minutes of training: the signal lands mid-trial
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    worker = subprocess.Popen(long_trials, cwd=home, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    worker = subprocess.Popen(
+        long_trials, cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 180
     training = []
     while time.monotonic() < deadline and len(training) < n_workers:
@@ -310,7 +387,8 @@ def _stop_mid_trial_then_rerun(home: Path, storage: str, n_workers: int) -> None
     assert sorted(t.number for t in stopped) == sorted(t.number for t in training)
     for trial in stopped:
         assert trial.user_attrs.get(STOPPED) == "stopped by SIGTERM; queued again", trial.user_attrs
-        assert FAILURE not in trial.user_attrs  # no failure of the study's: --max-failures ignores it
+        # No failure of the study's: --max-failures ignores it
+        assert FAILURE not in trial.user_attrs
         copies = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
         assert [(c.state, c.params) for c in copies] == [(TrialState.WAITING, trial.params)]
         assert STOPPED not in copies[0].user_attrs  # the copy runs afresh
@@ -357,18 +435,24 @@ def invoke(argv) -> tuple[int, list[str]]:
         return exc.code, []
 
 
-@pytest.mark.parametrize("extra, expected", [
-    (["--top", "3"], "--top must be between 1 and 2"),
-    (["--top", "1", "--architectures", "conv"], "--top and --architectures both choose"),
-    ([], "say which architectures to optimize"),
-    (["--architectures", "mlp"], "unknown architecture 'mlp'"),
-    (["--top", "1", "--trials", "0"], "--trials must be at least 1"),
-    (["--top", "1", "--max-failures", "0"], "--max-failures must be at least 1, but got 0"),
-    (["--top", "1", "--pruner", "always"], "invalid choice: 'always'"),
-    (["--top", "1", "--latent", "8,x"], "--latent must be one integer or a comma-separated list"),
-    (["--top", "1", "--latent", "1"], "--latent must list integers >= 2, but got 1"),
-    (["--top", "1", "--augment", "rotate"], "--augment: unknown symmetry 'rotate'"),
-])
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--top", "3"], "--top must be between 1 and 2"),
+        (["--top", "1", "--architectures", "conv"], "--top and --architectures both choose"),
+        ([], "say which architectures to optimize"),
+        (["--architectures", "mlp"], "unknown architecture 'mlp'"),
+        (["--top", "1", "--trials", "0"], "--trials must be at least 1"),
+        (["--top", "1", "--max-failures", "0"], "--max-failures must be at least 1, but got 0"),
+        (["--top", "1", "--pruner", "always"], "invalid choice: 'always'"),
+        (
+            ["--top", "1", "--latent", "8,x"],
+            "--latent must be one integer or a comma-separated list",
+        ),
+        (["--top", "1", "--latent", "1"], "--latent must list integers >= 2, but got 1"),
+        (["--top", "1", "--augment", "rotate"], "--augment: unknown symmetry 'rotate'"),
+    ],
+)
 def test_bad_flags_exit_2_with_one_line(home, capsys, extra, expected):
     code, _ = invoke(cli_args(home, sqlite(home), *extra))
     err = capsys.readouterr().err.strip().splitlines()
@@ -393,9 +477,15 @@ def test_other_data_than_screened_is_refused(home, capsys):
 
 def test_worker_processes_are_replaced_after_their_share_of_trials(home):
     # 5 trials, a fresh process every 2: three processes in turn, still exactly 5 trials.
-    optimize(optimize_config(home, architectures=("conv",),
-                    settings={"n_trials": 5, "epochs": 2, "trials_per_process": 2}),
-             sqlite(home), progress=None)
+    optimize(
+        optimize_config(
+            home,
+            architectures=("conv",),
+            settings={"n_trials": 5, "epochs": 2, "trials_per_process": 2},
+        ),
+        sqlite(home),
+        progress=None,
+    )
     trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home))).trials
     assert [t.state in DONE for t in trials] == [True] * 5
     # Which process ran each trial: spawned ones, none running more than its share of 2.
@@ -407,9 +497,21 @@ def test_worker_processes_are_replaced_after_their_share_of_trials(home):
 
 def test_epoch_budget_stops_starting_trials_once_spent(home, capsys):
     budget = 7
-    code = run(optimize_main, cli_args(home, sqlite(home), "--architectures", "conv",
-                                       "--trials", "50", "--pruner", "none",
-                                       "--epoch-budget", str(budget)))
+    code = run(
+        optimize_main,
+        cli_args(
+            home,
+            sqlite(home),
+            "--architectures",
+            "conv",
+            "--trials",
+            "50",
+            "--pruner",
+            "none",
+            "--epoch-budget",
+            str(budget),
+        ),
+    )
     assert code == 0, capsys.readouterr().err
     study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home)))
     epochs = [len(t.intermediate_values) for t in study.get_trials()]
@@ -418,7 +520,9 @@ def test_epoch_budget_stops_starting_trials_once_spent(home, capsys):
 
 
 def test_epoch_budget_below_one_exits_2(home, capsys):
-    code = run(optimize_main, cli_args(home, sqlite(home), "--architectures", "conv",
-                                       "--epoch-budget", "0"))
+    code = run(
+        optimize_main,
+        cli_args(home, sqlite(home), "--architectures", "conv", "--epoch-budget", "0"),
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == ["error: --epoch-budget must be at least 1, but got 0"], err

@@ -1,4 +1,5 @@
-"""The `postgres_url` fixture and tests/postgres.py: a fresh database per session, really dropped."""
+"""The `postgres_url` fixture and tests/postgres.py: a fresh database per session, really
+dropped."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import optuna
 import psycopg
 
 from hpo.storage import open_storage
+
 from postgres import admin_url, database_exists, fresh_database
 
 
@@ -14,11 +16,17 @@ def test_postgres_url_holds_a_study_that_a_second_storage_reads_back(postgres_ur
     assert postgres_url.rsplit("/", 1)[1].startswith("hpo_test_")
 
     writer = optuna.create_study(study_name="fixture-check", storage=open_storage(postgres_url))
-    writer.add_trial(optuna.trial.create_trial(
-        params={"architecture": "conv", "lr": 1e-3},
-        distributions={"architecture": optuna.distributions.CategoricalDistribution(["conv", "dense"]),
-                       "lr": optuna.distributions.FloatDistribution(1e-5, 1e-2, log=True)},
-        value=0.25, intermediate_values={0: 0.5, 1: 0.25}))
+    writer.add_trial(
+        optuna.trial.create_trial(
+            params={"architecture": "conv", "lr": 1e-3},
+            distributions={
+                "architecture": optuna.distributions.CategoricalDistribution(["conv", "dense"]),
+                "lr": optuna.distributions.FloatDistribution(1e-5, 1e-2, log=True),
+            },
+            value=0.25,
+            intermediate_values={0: 0.5, 1: 0.25},
+        )
+    )
 
     # A separate storage (its own engine and connections), as another worker would have.
     second = optuna.storages.RDBStorage(postgres_url)

@@ -35,8 +35,11 @@ def test_spectral_transforms_round_trip():
     values = basis.sine_to_grid(single, n_x=20, n_z=10)
     x = np.arange(20) * 2.0 / 20
     z = (np.arange(10) + 0.5) / 10
-    expected = 2 * np.real(single[2, 2] * np.exp(1j * 2 * np.pi * 2 * x / 2.0))[None, :] \
+    expected = (
+        2
+        * np.real(single[2, 2] * np.exp(1j * 2 * np.pi * 2 * x / 2.0))[None, :]
         * np.sin(3 * np.pi * z)[:, None]
+    )
     np.testing.assert_allclose(values, expected, atol=1e-12)
 
 
@@ -44,8 +47,7 @@ def test_spectral_transforms_round_trip():
 @pytest.mark.parametrize("supercriticality", [0.9, 1.1])
 def test_linear_growth_rate_matches_free_slip_dispersion_relation(prandtl, supercriticality):
     rayleigh = supercriticality * RA_CRITICAL
-    solver = Solver(Setup(rayleigh, prandtl, lx=LX_CRITICAL, n_x_modes=8, n_z_modes=8,
-                          max_dt=0.05))
+    solver = Solver(Setup(rayleigh, prandtl, lx=LX_CRITICAL, n_x_modes=8, n_z_modes=8, max_dt=0.05))
     # A tiny temperature perturbation in the (k_c, sin(pi z)) mode: the flow stays linear.
     state = solver.initial_state(amplitude=0.0, mode=(1, 1), mode_amplitude=1e-8)
     solver.advance(state, 40.0)  # let the other (decaying) root of the mode die out
@@ -61,8 +63,9 @@ def test_linear_growth_rate_matches_free_slip_dispersion_relation(prandtl, super
 @pytest.mark.parametrize("prandtl", [1.0, 7.0])
 def test_saturated_nusselt_just_above_onset_matches_weakly_nonlinear_theory(prandtl):
     r = 1.1
-    solver = Solver(Setup(r * RA_CRITICAL, prandtl, lx=LX_CRITICAL, n_x_modes=16, n_z_modes=16,
-                          max_dt=0.5))
+    solver = Solver(
+        Setup(r * RA_CRITICAL, prandtl, lx=LX_CRITICAL, n_x_modes=16, n_z_modes=16, max_dt=0.5)
+    )
     state = solver.initial_state(amplitude=0.0, mode=(1, 1), mode_amplitude=0.05)
     solver.advance(state, 600.0)
     nusselt = solver.nusselt(state)

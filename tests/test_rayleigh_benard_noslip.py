@@ -44,8 +44,12 @@ def tau_growth_rate(rayleigh: float, prandtl: float, k: float, degree: int = 32)
     a[z, z], a[z, t], b[z, z] = lap, -rayleigh * k**2 * eye, eye / prandtl
     a[t, t], a[t, w], b[t, t] = lap, eye, eye
     value = np.array([chebyshev.chebval(side, eye) for side in (-1.0, 1.0)])
-    slope = np.array([[2 * chebyshev.chebval(side, chebyshev.chebder(eye[j])) for j in range(m)]
-                      for side in (-1.0, 1.0)])
+    slope = np.array(
+        [
+            [2 * chebyshev.chebval(side, chebyshev.chebder(eye[j])) for j in range(m)]
+            for side in (-1.0, 1.0)
+        ]
+    )
     for block, variable, conditions in ((w, w, value), (z, w, slope), (t, t, value)):
         for row, condition in zip((block.stop - 2, block.stop - 1), conditions):
             a[row], b[row] = 0.0, 0.0
@@ -81,9 +85,11 @@ def test_chebyshev_operators_are_exact_for_polynomials():
     np.testing.assert_allclose(cheb.d2 @ f, 20 * z**3 - 12 * z, atol=1e-9)
     assert cheb.weights @ f == pytest.approx(1 / 6 - 2 / 4 + 1 / 2, abs=1e-13)
     points = np.linspace(0.03, 0.97, 9)
-    np.testing.assert_allclose(interpolation_matrix(12, points) @ f, points**5 - 2 * points**3 + points,
-                               atol=1e-12)
-    # Clamped: psi = z^2 (1 - z)^2 (1 + z) has psi = psi' = 0 on both walls; its derivatives are exact.
+    np.testing.assert_allclose(
+        interpolation_matrix(12, points) @ f, points**5 - 2 * points**3 + points, atol=1e-12
+    )
+    # Clamped: psi = z^2 (1 - z)^2 (1 + z) has psi = psi' = 0 on both walls; its derivatives are
+    # exact.
     psi = z**2 * (1 - z) ** 2 * (1 + z)
     dpsi = np.polynomial.Polynomial([0, 0, 1, -1, -1, 1]).deriv()
     np.testing.assert_allclose(cheb.d1_clamped @ psi[1:-1], dpsi(z), atol=1e-10)
@@ -97,22 +103,26 @@ def test_independent_eigenvalue_solve_finds_the_critical_rayleigh_number():
     """The reference itself: the tau solve's neutral curve gives Ra_c at k_c (PHYSICS.md)."""
     onset = brentq(lambda ra: tau_growth_rate(ra, 1.0, 3.1163), 1500, 2000, xtol=1e-4)
     assert onset == pytest.approx(RA_CRITICAL, rel=1e-5)
-    assert brentq(lambda ra: tau_growth_rate(ra, 1.0, np.pi), 1500, 2000,
-                  xtol=1e-4) == pytest.approx(1707.922, rel=1e-5)
+    assert brentq(
+        lambda ra: tau_growth_rate(ra, 1.0, np.pi), 1500, 2000, xtol=1e-4
+    ) == pytest.approx(1707.922, rel=1e-5)
 
 
 @pytest.mark.parametrize("prandtl", [0.71, 7.0])
 @pytest.mark.parametrize("supercriticality", [0.97, 1.03])
 def test_linear_growth_rate_changes_sign_at_the_no_slip_onset(prandtl, supercriticality):
     rayleigh = supercriticality * RA_CRITICAL
-    solver = NoSlipSolver(Setup(rayleigh, prandtl, lx=2 * np.pi / K_CRITICAL, n_x_modes=4,
-                                n_z_modes=16, max_dt=0.2))
+    solver = NoSlipSolver(
+        Setup(rayleigh, prandtl, lx=2 * np.pi / K_CRITICAL, n_x_modes=4, n_z_modes=16, max_dt=0.2)
+    )
     # A tiny temperature perturbation in the (k_c, sin(pi z)) mode: the flow stays linear.
     state = solver.initial_state(amplitude=0.0, mode=(1, 1), mode_amplitude=1e-6)
     solver.advance(state, 20.0)  # the other eigenmodes of k_c decay (by e^-8 or more)
     amplitude_before, time_before = np.linalg.norm(state.theta[:, 1]), state.time
     solver.advance(state, 60.0)
-    measured = np.log(np.linalg.norm(state.theta[:, 1]) / amplitude_before) / (state.time - time_before)
+    measured = np.log(np.linalg.norm(state.theta[:, 1]) / amplitude_before) / (
+        state.time - time_before
+    )
 
     expected = tau_growth_rate(rayleigh, prandtl, K_CRITICAL) / np.sqrt(rayleigh * prandtl)
     assert np.sign(measured) == np.sign(supercriticality - 1)  # decays below onset, grows above
@@ -144,7 +154,8 @@ def _developed(rayleigh: float, prandtl: float, modes: tuple[int, int], until: f
 
 @pytest.mark.slow
 def test_exact_budgets_hold_over_a_window_of_a_time_dependent_flow():
-    """Shraiman & Siggia: <1 + w b / kappa> = -db/dz at each wall, nu <|grad u|^2> = (Nu-1)/sqrt(RaPr)."""
+    """Shraiman & Siggia: <1 + w b / kappa> = -db/dz at each wall, nu <|grad u|^2> =
+    (Nu-1)/sqrt(RaPr)."""
     rayleigh, prandtl = 3e5, 1.5
     solver, state = _developed(rayleigh, prandtl, default_modes(rayleigh), until=25.0)
     # 80 free-fall times: the walls' and the volume's Nu differ by the change in heat content over
@@ -163,8 +174,11 @@ def test_nusselt_is_resolved_at_the_designs_highest_rayleigh_number(highest_desi
     rayleigh, prandtl = highest_design_case
     modes = default_modes(rayleigh)
     solver, state = _developed(rayleigh, prandtl, modes, until=20.0)  # developed by t ~ 10
-    fine = NoSlipSolver(Setup(rayleigh, prandtl, lx=2.0, n_x_modes=int(1.5 * modes[0]),
-                              n_z_modes=int(1.5 * modes[1])))
+    fine = NoSlipSolver(
+        Setup(
+            rayleigh, prandtl, lx=2.0, n_x_modes=int(1.5 * modes[0]), n_z_modes=int(1.5 * modes[1])
+        )
+    )
     fine_state = fine.state_from(solver, state)
     assert fine.nusselt(fine_state) == pytest.approx(solver.nusselt(state), rel=1e-3)  # same flow
     coarse = time_average(solver, state, 5.0)

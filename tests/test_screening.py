@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import optuna
 import pandas as pd
@@ -10,15 +9,16 @@ import pytest
 
 from hpo import architectures
 from hpo.cli import run
-from helpers import workspace_of
 from hpo.data import load
 from hpo.errors import ConfigError
+from hpo.reports.tables import format_screen
 from hpo.screen.__main__ import main as screen_main
 from hpo.screen.config import ScreenConfig
-from hpo.reports.tables import format_screen
 from hpo.screen.record import ScreenRecord
 from hpo.screen.screening import screen
 from hpo.serialize import json_safe
+
+from helpers import workspace_of
 
 pytestmark = pytest.mark.slow
 
@@ -45,13 +45,19 @@ def test_screen_stores_the_contract_per_latent_and_resumes_without_retraining(ti
     # Two cheap architectures keep it short (every architecture trains in test_training; dual's
     # next step beside persistence is checked in the CLI test below).
     names = ["conv", "conv_dropout"]
-    config = ScreenConfig(workspace=workspace_of(home), **{**TINY, "latent": (8, 4)}, architectures=tuple(names), run="tiny")
+    config = ScreenConfig(
+        workspace=workspace_of(home),
+        **{**TINY, "latent": (8, 4)},
+        architectures=tuple(names),
+        run="tiny",
+    )
     result = screen(config, tiny_data, storage_url(home), progress=None)  # latents: ascending
 
     study = optuna.load_study(study_name="tiny-screen", storage=storage_url(home))
     trials = study.get_trials()
     assert sorted((t.params["architecture"], t.params["latent"]) for t in trials) == sorted(
-        (name, z) for name in names for z in (4, 8))
+        (name, z) for name in names for z in (4, 8)
+    )
     assert all(t.params["repeat"] == 0 for t in trials)
     for trial in trials:
         assert trial.state == optuna.trial.TrialState.COMPLETE
@@ -62,7 +68,11 @@ def test_screen_stores_the_contract_per_latent_and_resumes_without_retraining(ti
         assert abs(attrs["n_params"] - 6000) <= 600  # matched within +-10% at every latent size
         assert set(attrs["val"]["mse_per_channel"]) == set(tiny_data.channel_names)
         assert np.isfinite(attrs["test"]["rel_l2"]) and attrs["seconds_per_epoch"] > 0
-        assert len(attrs["curves"]["rel_l2"]) == len(attrs["curves"]["learning_rate"]) == attrs["epochs_run"]
+        assert (
+            len(attrs["curves"]["rel_l2"])
+            == len(attrs["curves"]["learning_rate"])
+            == attrs["epochs_run"]
+        )
         assert attrs["params"]["shift_x"] is False  # a user's file declares no symmetry
 
     # Ranking per latent: by the validation metric, best first; `ranking` is the smallest latent's.
@@ -82,20 +92,28 @@ def test_screen_stores_the_contract_per_latent_and_resumes_without_retraining(ti
     assert attrs["metric"] == "rel_l2" and attrs["augment"] == []
     assert attrs["data"]["fingerprint"] == tiny_data.describe()["fingerprint"]
     steps = attrs["persistence"]  # the data have next-step pairs, whichever models ran
-    assert 0 < steps["test"]["rel_l2"] and "persistence" in attrs["pca"]
+    assert steps["test"]["rel_l2"] > 0 and "persistence" in attrs["pca"]
     record = ScreenRecord.from_study(study)
     assert record.ranking(8) == result.rankings[8] and record.latents == (4, 8)
     assert record.to_attrs() == {key: attrs[key] for key in record.to_attrs()}  # a round trip
 
     # screen.csv: one row per run, the compression curve's data.
     runs = pd.read_csv(result.csv_path)
-    assert {"architecture", "latent", "repeat", "val_rel_l2", "test_rel_l2", "pca_val_rel_l2",
-            "pca_test_rel_l2"} <= set(runs.columns)
+    assert {
+        "architecture",
+        "latent",
+        "repeat",
+        "val_rel_l2",
+        "test_rel_l2",
+        "pca_val_rel_l2",
+        "pca_test_rel_l2",
+    } <= set(runs.columns)
     assert len(runs) == 2 * len(names) and sorted(set(runs["latent"])) == [4, 8]
     row = runs[(runs["architecture"] == "conv") & (runs["latent"] == 8)].iloc[0]
     assert row["pca_val_rel_l2"] == pytest.approx(attrs["pca_by_latent"]["8"]["val"]["rel_l2"])
-    assert row["val_rel_l2"] == pytest.approx(result.leaderboards[8].set_index("architecture")
-                                              .loc["conv", "val_mean"])
+    assert row["val_rel_l2"] == pytest.approx(
+        result.leaderboards[8].set_index("architecture").loc["conv", "val_mean"]
+    )
     assert runs["next_step_val_rel_l2"].isna().all()  # no next-step head among these two
     page = result.html_path.read_text()
     assert all(name in page for name in names) and "PCA" in page
@@ -106,11 +124,29 @@ def test_screen_stores_the_contract_per_latent_and_resumes_without_retraining(ti
     again = screen(config, tiny_data, storage_url(home), progress=None)
     assert again.n_trained == 0 and len(study.get_trials()) == 2 * len(names)
     # A latent size more trains that size only; one more repeat, one run per (architecture, latent).
-    more = screen(ScreenConfig(workspace=workspace_of(home), **{**TINY, "latent": (4, 8, 16)}, architectures=("conv",), run="tiny"),
-                  tiny_data, storage_url(home), progress=None)
+    more = screen(
+        ScreenConfig(
+            workspace=workspace_of(home),
+            **{**TINY, "latent": (4, 8, 16)},
+            architectures=("conv",),
+            run="tiny",
+        ),
+        tiny_data,
+        storage_url(home),
+        progress=None,
+    )
     assert more.n_trained == 1 and more.rankings[16] == ["conv"]
-    repeated = screen(ScreenConfig(workspace=workspace_of(home), **{**TINY, "repeats": 2, "latent": 4}, architectures=("conv",),
-                                   run="tiny"), tiny_data, storage_url(home), progress=None)
+    repeated = screen(
+        ScreenConfig(
+            workspace=workspace_of(home),
+            **{**TINY, "repeats": 2, "latent": 4},
+            architectures=("conv",),
+            run="tiny",
+        ),
+        tiny_data,
+        storage_url(home),
+        progress=None,
+    )
     assert repeated.n_trained == 1
     assert len(study.get_trials()) == 2 * len(names) + 2
 
@@ -123,45 +159,84 @@ def test_a_screen_stored_before_the_latent_axis_still_reads_and_is_not_resumed(t
 
     url = storage_url(home)
     study = optuna.create_study(study_name="old-screen", storage=url, direction="minimize")
-    distributions = {"architecture": optuna.distributions.CategoricalDistribution(architectures.names()),
-                     "repeat": optuna.distributions.IntDistribution(0, 1)}
+    distributions = {
+        "architecture": optuna.distributions.CategoricalDistribution(architectures.names()),
+        "repeat": optuna.distributions.IntDistribution(0, 1),
+    }
     for name, value in (("conv", 0.5), ("dual", 0.4)):
-        study.add_trial(optuna.trial.create_trial(
-            params={"architecture": name, "repeat": 0}, distributions=distributions, value=value,
-            user_attrs={"latent": 50, "n_params": 170_000}))
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"architecture": name, "repeat": 0},
+                distributions=distributions,
+                value=value,
+                user_attrs={"latent": 50, "n_params": 170_000},
+            )
+        )
     pca = {"n_components": 50, "metric": "rel_l2", "val": {"rel_l2": 0.3}, "test": {"rel_l2": 0.2}}
-    for key, value in {"ranking": ["dual", "conv"], "metric": "rel_l2", "pca": pca,
-                       "leaderboard": [{"architecture": "dual", "latent": 50}],
-                       "data": tiny_data.describe(),
-                       "settings": {"epochs": 2, "latent": None, "loss": "mse"}}.items():
+    for key, value in {
+        "ranking": ["dual", "conv"],
+        "metric": "rel_l2",
+        "pca": pca,
+        "leaderboard": [{"architecture": "dual", "latent": 50}],
+        "data": tiny_data.describe(),
+        "settings": {"epochs": 2, "latent": None, "loss": "mse"},
+    }.items():
         study.set_user_attr(key, json_safe(value))
     record = ScreenRecord.from_study(read_screen("old", url))
     assert record.rankings == {50: ["dual", "conv"]} and record.pca == {50: pca}
-    assert record.augment == () and record.leaderboard_row("dual", 50) == {"architecture": "dual",
-                                                                           "latent": 50}
+    assert record.augment == () and record.leaderboard_row("dual", 50) == {
+        "architecture": "dual",
+        "latent": 50,
+    }
     assert choose_architectures(OptimizeConfig(run="old", top=1), record) == ["dual"]
     with pytest.raises(ConfigError, match="used other settings.*version None -> 2"):
-        screen(ScreenConfig(workspace=workspace_of(home), **TINY, architectures=("conv",), run="old"), tiny_data, url, progress=None)
+        screen(
+            ScreenConfig(workspace=workspace_of(home), **TINY, architectures=("conv",), run="old"),
+            tiny_data,
+            url,
+            progress=None,
+        )
 
 
 def test_augmented_screen_compares_with_augmented_pca_and_shows_plain_pca(make_original, home):
-    data = load(make_original(n_sims=5, n_frames=6, channel_names=["temperature", "pressure",
-                                                                "velocity_x"]), seed=0)
-    config = ScreenConfig(workspace=workspace_of(home), **TINY, architectures=("conv",), augment=("shift-x", "mirror-x"), run="aug")
+    data = load(
+        make_original(
+            n_sims=5, n_frames=6, channel_names=["temperature", "pressure", "velocity_x"]
+        ),
+        seed=0,
+    )
+    config = ScreenConfig(
+        workspace=workspace_of(home),
+        **TINY,
+        architectures=("conv",),
+        augment=("shift-x", "mirror-x"),
+        run="aug",
+    )
     result = screen(config, data, storage_url(home), progress=None)
     study = optuna.load_study(study_name="aug-screen", storage=storage_url(home))
     (trial,) = study.get_trials()
     assert trial.user_attrs["params"]["shift_x"] is True and trial.user_attrs["params"]["mirror_x"]
     pca = study.user_attrs["pca"]
-    assert pca["augment"] == ["shift-x", "mirror-x"] and study.user_attrs["augment"] == pca["augment"]
+    assert (
+        pca["augment"] == ["shift-x", "mirror-x"] and study.user_attrs["augment"] == pca["augment"]
+    )
     assert pca["plain"]["val"]["rel_l2"] != pytest.approx(pca["val"]["rel_l2"])
-    assert result.runs.iloc[0]["plain_pca_val_rel_l2"] == pytest.approx(pca["plain"]["val"]["rel_l2"])
+    assert result.runs.iloc[0]["plain_pca_val_rel_l2"] == pytest.approx(
+        pca["plain"]["val"]["rel_l2"]
+    )
     assert "PCA (plain)" in format_screen(result, "rel_l2")
 
 
 def test_the_original_preset_keeps_the_original_recipe_and_seed_is_its_old_name(tiny_data, home):
-    config = ScreenConfig(workspace=workspace_of(home), epochs=1, repeats=1, batch_size=4,
-                          preset="seed", architectures=("conv",), run="original")
+    config = ScreenConfig(
+        workspace=workspace_of(home),
+        epochs=1,
+        repeats=1,
+        batch_size=4,
+        preset="seed",
+        architectures=("conv",),
+        run="original",
+    )
     assert config.preset == "original"  # --preset seed, the old name, still works
     screen(config, tiny_data, storage_url(home), progress=None)
     study = optuna.load_study(study_name="original-screen", storage=storage_url(home))
@@ -170,19 +245,34 @@ def test_the_original_preset_keeps_the_original_recipe_and_seed_is_its_old_name(
     params = trial.user_attrs["params"]
     assert trial.params["latent"] == 50 and study.user_attrs["settings"]["patience"] == 5
     assert (params["schedule"], params["upsample"], params["activation_0"], params["norm_0"]) == (
-        "constant", "transpose", "tanh", "none")
+        "constant",
+        "transpose",
+        "tanh",
+        "none",
+    )
     assert study.user_attrs["augment"] == []
 
 
 def test_resume_on_other_data_is_refused(tiny_data, make_original, home):
-    config = ScreenConfig(workspace=workspace_of(home), **TINY, architectures=("conv",), run="other")
+    config = ScreenConfig(
+        workspace=workspace_of(home), **TINY, architectures=("conv",), run="other"
+    )
     screen(config, tiny_data, storage_url(home), progress=None)
     other = load(make_original("other.h5", n_sims=5, n_frames=7), seed=0)
     with pytest.raises(Exception, match="other data"):
         screen(config, other, storage_url(home), progress=None)
     with pytest.raises(Exception, match="other settings"):
-        screen(ScreenConfig(workspace=workspace_of(home), **{**TINY, "epochs": 3}, architectures=("conv",), run="other"),
-               tiny_data, storage_url(home), progress=None)
+        screen(
+            ScreenConfig(
+                workspace=workspace_of(home),
+                **{**TINY, "epochs": 3},
+                architectures=("conv",),
+                run="other",
+            ),
+            tiny_data,
+            storage_url(home),
+            progress=None,
+        )
 
 
 def test_a_diverging_run_fails_alone(tiny_data, home, monkeypatch):
@@ -197,12 +287,16 @@ def test_a_diverging_run_fails_alone(tiny_data, home, monkeypatch):
         return real_fit(name, params, *args, **kwargs)
 
     monkeypatch.setattr(training, "fit", fit_with_exploding_conv)
-    config = ScreenConfig(workspace=workspace_of(home), **TINY, architectures=("conv", "conv_dropout"), run="nan")
+    config = ScreenConfig(
+        workspace=workspace_of(home), **TINY, architectures=("conv", "conv_dropout"), run="nan"
+    )
     result = screen(config, tiny_data, storage_url(home), progress=None)
     study = optuna.load_study(study_name="nan-screen", storage=storage_url(home))
     states = {t.params["architecture"]: t.state for t in study.get_trials()}
-    assert states == {"conv": optuna.trial.TrialState.FAIL,
-                      "conv_dropout": optuna.trial.TrialState.COMPLETE}
+    assert states == {
+        "conv": optuna.trial.TrialState.FAIL,
+        "conv_dropout": optuna.trial.TrialState.COMPLETE,
+    }
     assert result.ranking == ["conv_dropout"]
     assert result.leaderboards[8].iloc[-1]["architecture"] == "conv"  # failed ones last
     assert list(result.runs["state"]) == ["fail", "complete"]  # screen.csv keeps the failed run
@@ -210,10 +304,29 @@ def test_a_diverging_run_fails_alone(tiny_data, home, monkeypatch):
 
 def test_cli_quick_style_run_prints_leaderboard(make_original, home, capsys):
     path = make_original(n_sims=5, n_frames=6)
-    code = run(screen_main, ["--data", str(path), "--architectures", "dual",
-                             "--epochs", "1", "--repeats", "1", "--params", "6000", "--latent", "4,8",
-                             "--storage", storage_url(home), "--run", "cli",
-                             "--home", str(home / "studies")])
+    code = run(
+        screen_main,
+        [
+            "--data",
+            str(path),
+            "--architectures",
+            "dual",
+            "--epochs",
+            "1",
+            "--repeats",
+            "1",
+            "--params",
+            "6000",
+            "--latent",
+            "4,8",
+            "--storage",
+            storage_url(home),
+            "--run",
+            "cli",
+            "--home",
+            str(home / "studies"),
+        ],
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "ranking (rel_l2 on validation):" in out and "PCA" in out
@@ -226,29 +339,46 @@ def test_cli_quick_style_run_prints_leaderboard(make_original, home, capsys):
     steps = study.user_attrs["persistence"]
     assert np.isfinite(runs["next_step_test_rel_l2"]).all()
     assert list(runs["persistence_test_rel_l2"]) == pytest.approx([steps["test"]["rel_l2"]] * 2)
-    pca_steps = [study.user_attrs["pca_by_latent"][str(z)]["persistence"]["test"]["rel_l2"]
-                 for z in runs["latent"]]
+    pca_steps = [
+        study.user_attrs["pca_by_latent"][str(z)]["persistence"]["test"]["rel_l2"]
+        for z in runs["latent"]
+    ]
     assert list(runs["pca_persistence_test_rel_l2"]) == pytest.approx(pca_steps)
     page = (home / "studies" / "cli" / "screen.html").read_text()
     assert "Next step: the second head against persistence" in page
 
 
-@pytest.mark.parametrize("flags, expected", [
-    (["--architectures", "conv,transformer"], "unknown architecture 'transformer'; choose from: conv"),
-    (["--params", "10", "--latent", "8"], "smallest feasible budget"),
-    (["--epochs", "0"], "--epochs must be at least 1"),
-    (["--repeats", "0"], "--repeats must be at least 1"),
-    (["--metric", "accuracy"], "invalid choice: 'accuracy'"),
-    (["--latent", "8,x"], "--latent must be one integer or a comma-separated list"),
-    (["--latent", "8,1"], "--latent must list integers >= 2"),
-    (["--augment", "rotate"], "unknown symmetry 'rotate'; choose from: shift-x, mirror-x"),
-    (["--preset", "seed", "--latent", "8"], "--params and --latent size the matched preset"),
-    (["--storage", "nowhere"], "--storage must be a database URL"),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (
+            ["--architectures", "conv,transformer"],
+            "unknown architecture 'transformer'; choose from: conv",
+        ),
+        (["--params", "10", "--latent", "8"], "smallest feasible budget"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--repeats", "0"], "--repeats must be at least 1"),
+        (["--metric", "accuracy"], "invalid choice: 'accuracy'"),
+        (["--latent", "8,x"], "--latent must be one integer or a comma-separated list"),
+        (["--latent", "8,1"], "--latent must list integers >= 2"),
+        (["--augment", "rotate"], "unknown symmetry 'rotate'; choose from: shift-x, mirror-x"),
+        (["--preset", "seed", "--latent", "8"], "--params and --latent size the matched preset"),
+        (["--storage", "nowhere"], "--storage must be a database URL"),
+    ],
+)
 def test_bad_flags_exit_2_with_one_line(make_original, home, capsys, flags, expected):
     path = make_original(n_sims=5, n_frames=6)
-    code = invoke(["--data", str(path), "--storage", storage_url(home), "--home",
-                   str(home / "studies"), *flags])
+    code = invoke(
+        [
+            "--data",
+            str(path),
+            "--storage",
+            storage_url(home),
+            "--home",
+            str(home / "studies"),
+            *flags,
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and expected in err[0]

@@ -31,16 +31,20 @@ def test_matched_counts_lie_within_ten_percent(name, n_params, latent):
     # only the width changed: the structure is the matched base's
     base = presets.MATCHED_BASE[name]
     assert {k: params[k] for k in base if k not in ("width", "latent")} == {
-        k: v for k, v in base.items() if k not in ("width", "latent")}
+        k: v for k, v in base.items() if k not in ("width", "latent")
+    }
 
 
 def test_default_match_for_the_five_is_fast_and_near_the_seed_convs_count():
     start = time.perf_counter()
-    counts = {name: sizing.solve_width(name, presets.MATCHED_BASE[name], GRID, 170_000)
-              for name in architectures.names()}
+    counts = {
+        name: sizing.solve_width(name, presets.MATCHED_BASE[name], GRID, 170_000)
+        for name in architectures.names()
+    }
     elapsed = time.perf_counter() - start
     assert elapsed < 15, f"sizing the five took {elapsed:.1f} s"
-    # 170k is about the original study's conv; the matched recipe's 3x3 kernels leave room for wider layers.
+    # 170k is about the original study's conv; the matched recipe's 3x3 kernels leave room for wider
+    # layers.
     assert architectures.count_params("conv", presets.original_params("conv"), GRID) == 168_656
     assert counts["conv"].width > 1.0
     assert all(abs(s.n_params - 170_000) <= 17_000 for s in counts.values())
@@ -49,8 +53,10 @@ def test_default_match_for_the_five_is_fast_and_near_the_seed_convs_count():
 def test_solved_width_is_the_closest_integer_width():
     solved = sizing.solve_width("conv", presets.MATCHED_BASE["conv"], GRID, 250_000)
     k = round(solved.width * 27)  # the widest seed layer has 27 channels
-    neighbours = [architectures.count_params("conv", {**presets.MATCHED_BASE["conv"], "width": j / 27}, GRID)
-                  for j in (k - 1, k + 1)]
+    neighbours = [
+        architectures.count_params("conv", {**presets.MATCHED_BASE["conv"], "width": j / 27}, GRID)
+        for j in (k - 1, k + 1)
+    ]
     assert all(abs(solved.n_params - 250_000) <= abs(n - 250_000) for n in neighbours)
 
 
@@ -71,9 +77,12 @@ def test_smallest_feasible_budget_is_named_and_exact(name):
 def test_the_dense_layers_make_large_grids_infeasible_for_small_budgets():
     # vqvae2's bottom code alone costs 2 * (H/2 * W/2) parameters per unit: 15 units on 200x100
     assert sizing.smallest_budget("vqvae2", presets.MATCHED_BASE["vqvae2"], GRID) > 140_000
-    with pytest.raises(ConfigError, match="vqvae2 cannot be matched to 100000 parameters on a 200x100x3"):
+    with pytest.raises(
+        ConfigError, match="vqvae2 cannot be matched to 100000 parameters on a 200x100x3"
+    ):
         presets.matched_params("vqvae2", GRID, 100_000, 50)
-    assert presets.matched_params("vqvae2", (40, 40, 3), 100_000, 50)["width"] > 1  # fine on a small grid
+    # Fine on a small grid
+    assert presets.matched_params("vqvae2", (40, 40, 3), 100_000, 50)["width"] > 1
 
 
 def test_unreachable_and_invalid_targets():

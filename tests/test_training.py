@@ -47,7 +47,9 @@ def test_fit_gives_the_normalised_history_for_every_architecture(name, tiny_flow
     assert not result.diverged and not result.stopped_early
     assert result.n_params == _trainable(result.model) > 0
     assert result.seconds_per_epoch > 0
-    assert result.best == {k: v for k, v in result.history[result.best_epoch].items() if k.startswith("val_")}
+    assert result.best == {
+        k: v for k, v in result.history[result.best_epoch].items() if k.startswith("val_")
+    }
     assert len(lines) == 2 and lines[1].startswith(f"{name}  epoch 2/2  loss ")
     assert "val_rel_l2 " in lines[1]
 
@@ -87,7 +89,9 @@ def test_dual_trains_on_next_step_pairs_and_evaluates_both_heads(tiny_flow_data)
     x = np.asarray(tiny_flow_data.val.arrays())
     t, t_next = tiny_flow_data.val.next_step_pairs()
     predicted = result.model.predict_on_batch(x[t])["next_step"]
-    assert scores["next_step_mse"] == pytest.approx(np.square(predicted - x[t_next]).mean(), rel=1e-5)
+    assert scores["next_step_mse"] == pytest.approx(
+        np.square(predicted - x[t_next]).mean(), rel=1e-5
+    )
     assert scores["next_step_mse"] != pytest.approx(np.square(predicted - x[t]).mean(), rel=1e-3)
     # Validation saw the pairs' first frames only: the frames that have a successor.
     reconstructed = result.model.predict_on_batch(x[t])["reconstruction"]
@@ -107,8 +111,9 @@ def test_a_run_that_blows_up_comes_back_diverged(tiny_flow_data):
 @pytest.mark.slow
 def test_the_same_seed_repeats_a_run_and_another_seed_does_not(tiny_flow_data):
     def val_rel_l2(seed):
-        return fit("conv_dropout", SMALL, tiny_flow_data, TrainConfig(epochs=1, seed=seed),
-                   **QUIET).history[-1]["val_rel_l2"]
+        return fit(
+            "conv_dropout", SMALL, tiny_flow_data, TrainConfig(epochs=1, seed=seed), **QUIET
+        ).history[-1]["val_rel_l2"]
 
     first = val_rel_l2(7)
     assert val_rel_l2(7) == pytest.approx(first, rel=1e-6)
@@ -127,9 +132,12 @@ def test_params_override_the_configs_learning_rate_and_batch_size(tiny_flow_data
 
 def test_fit_model_trains_a_model_built_elsewhere(tiny_flow_data):
     keras.backend.clear_session()
-    model = architectures.build("depthwise", SMALL, tiny_flow_data.input_shape)  # as KerasTuner would
+    # As KerasTuner would
+    model = architectures.build("depthwise", SMALL, tiny_flow_data.input_shape)
     lines = []
-    result = fit_model(model, tiny_flow_data, TrainConfig(epochs=1), batch_size=6, progress=lines.append)
+    result = fit_model(
+        model, tiny_flow_data, TrainConfig(epochs=1), batch_size=6, progress=lines.append
+    )
     assert result.model is model and result.batch_size == 6
     assert set(result.history[0]) == _expected_keys("depthwise", tiny_flow_data.channel_names)
     assert lines[0].startswith("depthwise  epoch 1/1  ")
@@ -142,7 +150,8 @@ def test_a_pruning_callback_raises_out_of_fit(tiny_flow_data):
 
     study = optuna.create_study(pruner=PruneAtOnce())
     trial = study.ask()
-    pruning = KerasPruningCallback(trial, "val_rel_l2")  # dual: found only under the normalised name
+    # Dual: found only under the normalised name
+    pruning = KerasPruningCallback(trial, "val_rel_l2")
     with pytest.raises(optuna.TrialPruned):
         fit("dual", SMALL, tiny_flow_data, TrainConfig(epochs=3), callbacks=[pruning], **QUIET)
     reported = study.get_trials(deepcopy=False)[0].intermediate_values
@@ -156,7 +165,14 @@ def test_out_of_memory_becomes_training_failed(tiny_flow_data):
 
     expected = r"conv: out of memory while training \(batch size 8, grid 24x20x3\); try a smaller"
     with pytest.raises(TrainingFailed, match=expected):
-        fit("conv", SMALL, tiny_flow_data, TrainConfig(epochs=2), callbacks=[RunOutOfMemory()], **QUIET)
+        fit(
+            "conv",
+            SMALL,
+            tiny_flow_data,
+            TrainConfig(epochs=2),
+            callbacks=[RunOutOfMemory()],
+            **QUIET,
+        )
 
 
 @pytest.mark.parametrize("name", ["conv", "dual"])
@@ -171,12 +187,15 @@ def test_streamed_data_trains_through_the_split_datasets(name, tmp_path):
     assert scores[key] == pytest.approx(result.best[f"val_{key}"], rel=1e-5)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"epochs": 0}, "epochs must be a positive integer, but got 0"),
-    ({"loss": "mae"}, "no loss 'mae'; choose from: mse, rel_l2"),
-    ({"patience": -1}, "patience must be an integer >= 0"),
-    ({"learning_rate": 0.0}, "learning_rate must be positive"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, "epochs must be a positive integer, but got 0"),
+        ({"loss": "mae"}, "no loss 'mae'; choose from: mse, rel_l2"),
+        ({"patience": -1}, "patience must be an integer >= 0"),
+        ({"learning_rate": 0.0}, "learning_rate must be positive"),
+    ],
+)
 def test_train_config_rejects_bad_values(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**kwargs)
@@ -184,15 +203,17 @@ def test_train_config_rejects_bad_values(kwargs, message):
 
 def test_early_stopping_watches_the_chosen_ranking_metric(tiny_flow_data):
     # With --metric mse the restored epoch is the one best on val_mse, whatever val_rel_l2 did.
-    result = fit("conv", SMALL, tiny_flow_data, TrainConfig(epochs=4, patience=4, monitor="val_mse"),
-                 **QUIET)
+    result = fit(
+        "conv", SMALL, tiny_flow_data, TrainConfig(epochs=4, patience=4, monitor="val_mse"), **QUIET
+    )
     val_mse = [epoch["val_mse"] for epoch in result.history]
     assert result.best_epoch == int(np.argmin(val_mse))
     scores = evaluate(result.model, tiny_flow_data.val, tiny_flow_data)
     assert scores["mse"] == pytest.approx(min(val_mse), rel=1e-5)
 
 
-# --- the recipe: schedules, patience, and the new knobs through both engines -----------------------
+# --- the recipe: schedules, patience, and the new knobs through both engines
+# -----------------------
 
 
 def test_cosine_rate_warms_up_then_decays_to_its_floor_at_the_end_of_the_budget():
@@ -203,7 +224,9 @@ def test_cosine_rate_warms_up_then_decays_to_its_floor_at_the_end_of_the_budget(
     assert values[0] == 0.0 and values[1] == pytest.approx(2e-3)  # 5 of 100 steps warm up
     assert 2e-3 * FINAL_SHARE < values[2] < 2e-3 and values[3] == pytest.approx(2e-3 * FINAL_SHARE)
     assert learning_rate("constant", 2e-3, 10, 10) == learning_rate("plateau", 2e-3, 10, 10) == 2e-3
-    with pytest.raises(ConfigError, match="no learning-rate schedule 'step'; choose from: constant"):
+    with pytest.raises(
+        ConfigError, match="no learning-rate schedule 'step'; choose from: constant"
+    ):
         learning_rate("step", 1e-3, 10, 10)
 
 
@@ -212,12 +235,18 @@ def test_the_plateau_schedule_halves_the_rate_before_early_stopping_would_stop()
 
     (reduce,) = callbacks("plateau", "val_rel_l2", patience=8, peak=1e-3)
     assert isinstance(reduce, keras.callbacks.ReduceLROnPlateau)
-    assert (reduce.monitor, reduce.patience, reduce.factor, reduce.min_lr) == ("val_rel_l2", 4, 0.5, 1e-5)
+    assert (reduce.monitor, reduce.patience, reduce.factor, reduce.min_lr) == (
+        "val_rel_l2",
+        4,
+        0.5,
+        1e-5,
+    )
     assert callbacks("cosine", "val_rel_l2", 8, 1e-3) == []
 
 
-@pytest.mark.parametrize("epochs, patience, expected", [(30, None, 8), (8, None, 3), (100, None, 25),
-                                                        (30, 5, 5)])
+@pytest.mark.parametrize(
+    "epochs, patience, expected", [(30, None, 8), (8, None, 3), (100, None, 25), (30, 5, 5)]
+)
 def test_patience_scales_with_the_epoch_budget(epochs, patience, expected):
     assert TrainConfig(epochs=epochs, patience=patience).early_stopping_patience == expected
 
@@ -227,14 +256,26 @@ def _recipe_space(activation: str, norm: str, upsample: str, schedule: str) -> d
     sample every knob (a one-choice categorical), so both hand it to the builder and to training."""
     from hpo.space import narrow
 
-    return narrow(architectures.get("conv").space, {
-        "n_layers": 2, "filters": {"low": 4, "high": 6}, "latent": 8, "batch_size": 6,
-        "activation": {"choices": [activation]}, "norm": {"choices": [norm]},
-        "upsample": {"choices": [upsample]}, "schedule": {"choices": [schedule]}}, name="conv")
+    return narrow(
+        architectures.get("conv").space,
+        {
+            "n_layers": 2,
+            "filters": {"low": 4, "high": 6},
+            "latent": 8,
+            "batch_size": 6,
+            "activation": {"choices": [activation]},
+            "norm": {"choices": [norm]},
+            "upsample": {"choices": [upsample]},
+            "schedule": {"choices": [schedule]},
+        },
+        name="conv",
+    )
 
 
 def _norms(model) -> list[int]:
-    return [layer.groups for layer in model.layers if isinstance(layer, keras.layers.GroupNormalization)]
+    return [
+        layer.groups for layer in model.layers if isinstance(layer, keras.layers.GroupNormalization)
+    ]
 
 
 def test_the_recipe_knobs_build_and_train_through_an_optuna_trial(tiny_flow_data):
@@ -248,23 +289,29 @@ def test_the_recipe_knobs_build_and_train_through_an_optuna_trial(tiny_flow_data
     result = fit("conv", params, tiny_flow_data, TrainConfig(epochs=1), **QUIET)
     model = result.model
     assert result.schedule == "cosine" and math.isfinite(result.history[0]["val_rel_l2"])
-    assert len(_norms(model)) == 4 and max(_norms(model)) > 1  # 2 encoder + 2 decoder levels, groups
+    # 2 encoder + 2 decoder levels, groups
+    assert len(_norms(model)) == 4 and max(_norms(model)) > 1
     assert model.get_layer("encoder_0_activation").activation.__name__ == "gelu"
-    assert [layer.interpolation for layer in model.layers
-            if isinstance(layer, keras.layers.UpSampling2D)] == ["bilinear", "bilinear"]
+    assert [
+        layer.interpolation
+        for layer in model.layers
+        if isinstance(layer, keras.layers.UpSampling2D)
+    ] == ["bilinear", "bilinear"]
     # The whole cosine fits in the one-epoch budget: the rate ends at its floor.
     assert result.history[0]["learning_rate"] == pytest.approx(params["learning_rate"] * 0.01)
 
 
 def test_the_recipe_knobs_build_and_train_through_keras_tuner(tiny_flow_data):
-    import keras_tuner as kt
     from types import SimpleNamespace
+
+    import keras_tuner as kt
 
     from hpo.optimize.tuner_engine import FlowHyperModel
 
     space = _recipe_space("silu", "layer", "transpose", "plateau")
-    settings = SimpleNamespace(epochs=1, patience=1, loss="mse", seed=0, metric="rel_l2",
-                               epoch_budget=None)
+    settings = SimpleNamespace(
+        epochs=1, patience=1, loss="mse", seed=0, metric="rel_l2", epoch_budget=None
+    )
     hypermodel = FlowHyperModel("conv", space, tiny_flow_data, settings)
     hp = kt.HyperParameters()
     model = hypermodel.build(hp)

@@ -1,8 +1,10 @@
-"""Trial accounting of hpo.study.Worker with trivial objectives: what counts toward n_trials, when
-failures stop a study (also across worker processes), and a trial whose worker died."""
+"""Trial accounting of hpo.optimize.worker.Worker with trivial objectives: what counts toward
+n_trials, when failures stop a study (also across worker processes), and a trial whose worker
+died."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -14,14 +16,14 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpo.optimize.claims import ClaimLock
 from hpo.adapters.optuna_internals import record_heartbeat
 from hpo.errors import StudyFailed
-from hpo.storage import open_storage
 from hpo.keys import FAILURE, WORKER_PID
+from hpo.optimize.claims import ClaimLock
 from hpo.optimize.settings import StudySettings
-from hpo.optimize.worker import TrialResult, Worker
 from hpo.optimize.trials import counted_trials, finished_trials
+from hpo.optimize.worker import TrialResult, Worker
+from hpo.storage import open_storage
 
 C, P, F = TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL
 STUDY = "s"
@@ -56,12 +58,18 @@ def sqlite_url(folder: Path) -> str:
 
 def make_worker(url: str, objective, first_trial: int = 0, **settings) -> Worker:
     settings = StudySettings(**{"n_trials": 3, **settings})
-    storage = open_storage(url, heartbeat_interval=settings.heartbeat_interval,
-                           grace_period=settings.grace_period, max_retry=settings.max_retry)
-    study = optuna.load_study(study_name=STUDY, storage=storage,
-                              sampler=optuna.samplers.RandomSampler(seed=0))
-    return Worker(study, settings, ClaimLock(url, STUDY), objective, progress=None,
-                  first_trial=first_trial)
+    storage = open_storage(
+        url,
+        heartbeat_interval=settings.heartbeat_interval,
+        grace_period=settings.grace_period,
+        max_retry=settings.max_retry,
+    )
+    study = optuna.load_study(
+        study_name=STUDY, storage=storage, sampler=optuna.samplers.RandomSampler(seed=0)
+    )
+    return Worker(
+        study, settings, ClaimLock(url, STUDY), objective, progress=None, first_trial=first_trial
+    )
 
 
 def stored(url: str) -> list[optuna.trial.FrozenTrial]:
@@ -155,8 +163,9 @@ def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_retried(tmp_pat
 def _failing_worker(url: str, start, max_failures: int) -> None:
     """A spawned worker whose every trial fails; exit code 3 when it stopped with StudyFailed."""
     start.wait()
-    worker = make_worker(url, Scripted("B" * 20, pause_s=0.02), n_trials=10,
-                         max_failures=max_failures)
+    worker = make_worker(
+        url, Scripted("B" * 20, pause_s=0.02), n_trials=10, max_failures=max_failures
+    )
     try:
         worker.run()
     except StudyFailed:
@@ -182,16 +191,19 @@ def test_failures_in_a_row_are_counted_across_worker_processes(tmp_path):
     assert {t.user_attrs[WORKER_PID] for t in trials} <= {p.pid for p in processes}
 
 
-def _failing_worker_process(config, name: str, architecture: str,
-                            storage_url: str, index: int, deadline, first_trial: int) -> None:
-    """hpo.optimization.worker_process with an objective whose every trial fails."""
-    worker = make_worker(storage_url, Scripted("B" * 20), first_trial=first_trial,
-                         n_trials=config.settings.n_trials,
-                         max_failures=config.settings.max_failures)
-    try:
+def _failing_worker_process(
+    config, name: str, architecture: str, storage_url: str, index: int, deadline, first_trial: int
+) -> None:
+    """hpo.optimize.processes.worker_process with an objective whose every trial fails."""
+    worker = make_worker(
+        storage_url,
+        Scripted("B" * 20),
+        first_trial=first_trial,
+        n_trials=config.settings.n_trials,
+        max_failures=config.settings.max_failures,
+    )
+    with contextlib.suppress(StudyFailed):
         worker.run(deadline, max_trials=config.settings.trials_per_process)
-    except StudyFailed:
-        pass
 
 
 @pytest.mark.slow
@@ -208,8 +220,16 @@ def test_the_parent_of_worker_processes_stops_and_raises_instead_of_spinning(tmp
 
     def supervise():
         try:
-            run_workers(config, STUDY, "conv", url, {}, None, lines.append,
-                         process_target=_failing_worker_process)
+            run_workers(
+                config,
+                STUDY,
+                "conv",
+                url,
+                {},
+                None,
+                lines.append,
+                process_target=_failing_worker_process,
+            )
         except StudyFailed as exc:
             raised.append(exc)
 
@@ -223,8 +243,9 @@ def test_the_parent_of_worker_processes_stops_and_raises_instead_of_spinning(tmp
     assert not lines, lines  # every process ended normally
 
 
-def _crashing_worker_process(config, name, architecture, storage_url, index, deadline,
-                             first_trial) -> None:
+def _crashing_worker_process(
+    config, name, architecture, storage_url, index, deadline, first_trial
+) -> None:
     os._exit(9)  # as a worker the kernel's out-of-memory killer ends
 
 
@@ -234,9 +255,11 @@ def test_worker_processes_that_crash_end_the_run_with_an_error(tmp_path):
     from hpo.optimize.processes import run_workers
 
     url = sqlite_url(tmp_path)
-    config = OptimizeConfig(run="t", architectures=("conv",), settings=StudySettings(n_trials=2),
-                            n_workers=2)
+    config = OptimizeConfig(
+        run="t", architectures=("conv",), settings=StudySettings(n_trials=2), n_workers=2
+    )
     with pytest.raises(StudyFailed, match=r"2 worker process\(es\) of 's' exited with \[9, 9\]"):
-        run_workers(config, STUDY, "conv", url, {}, None, print,
-                     process_target=_crashing_worker_process)
+        run_workers(
+            config, STUDY, "conv", url, {}, None, print, process_target=_crashing_worker_process
+        )
     assert stored(url) == []

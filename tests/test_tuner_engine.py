@@ -1,4 +1,5 @@
-"""hpo.optimize --engine keras-tuner on tiny data: KerasTuner's trials mirrored into Optuna, resumed."""
+"""hpo.optimize --engine keras-tuner on tiny data: KerasTuner's trials mirrored into Optuna,
+resumed."""
 
 from __future__ import annotations
 
@@ -9,17 +10,23 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo.cli import run
-from hpo.optimize.optimization import optimize
 from hpo.optimize.__main__ import main as optimize_main
+from hpo.optimize.optimization import optimize
 from hpo.storage import open_storage
+
 from helpers import cli_args, optimize_config, sqlite
 
 pytestmark = pytest.mark.slow
 
 
 def test_keras_tuner_trials_are_mirrored_into_optuna_and_resume_adds_nothing(home):
-    engine = optimize_config(home, architectures=("conv",), engine="keras-tuner", tuner="random",
-                    settings={"n_trials": 2, "epochs": 2})
+    engine = optimize_config(
+        home,
+        architectures=("conv",),
+        engine="keras-tuner",
+        tuner="random",
+        settings={"n_trials": 2, "epochs": 2},
+    )
     result = optimize(engine, sqlite(home), progress=None)
     assert result.studies == ["t-conv-keras-tuner"]
     study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(home)))
@@ -38,15 +45,31 @@ def test_keras_tuner_trials_are_mirrored_into_optuna_and_resume_adds_nothing(hom
 
 
 def test_keras_tuner_with_workers_exits_2_with_one_line(home, capsys):
-    code = run(optimize_main, cli_args(home, sqlite(home), "--architectures", "conv",
-                                       "--engine", "keras-tuner", "--workers", "2"))
+    code = run(
+        optimize_main,
+        cli_args(
+            home,
+            sqlite(home),
+            "--architectures",
+            "conv",
+            "--engine",
+            "keras-tuner",
+            "--workers",
+            "2",
+        ),
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--workers applies to the optuna engine" in err[0], err
 
 
 def test_keras_tuner_best_model_is_kept_and_scored_on_test(home):
-    engine = optimize_config(home, architectures=("conv",), engine="keras-tuner", tuner="random",
-                    settings={"n_trials": 2, "epochs": 2})
+    engine = optimize_config(
+        home,
+        architectures=("conv",),
+        engine="keras-tuner",
+        tuner="random",
+        settings={"n_trials": 2, "epochs": 2},
+    )
     result = optimize(engine, sqlite(home), progress=None)
     study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(home)))
     best = study.user_attrs["best_model_trial"]
@@ -59,8 +82,13 @@ def test_keras_tuner_best_model_is_kept_and_scored_on_test(home):
 
 def test_keras_tuner_hyperband_stops_at_the_epoch_budget(home):
     budget = 5
-    engine = optimize_config(home, architectures=("conv",), engine="keras-tuner", tuner="hyperband",
-                    settings={"epochs": 3, "epoch_budget": budget})
+    engine = optimize_config(
+        home,
+        architectures=("conv",),
+        engine="keras-tuner",
+        tuner="hyperband",
+        settings={"epochs": 3, "epoch_budget": budget},
+    )
     optimize(engine, sqlite(home), progress=None)
     study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(home)))
     epochs = [len(t.intermediate_values) for t in study.get_trials()]

@@ -9,7 +9,7 @@ switch. If a release moves them, tests/test_adapters.py fails here first.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 
 def _tuner_callback_class():

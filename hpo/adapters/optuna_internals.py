@@ -14,12 +14,12 @@ from optuna.storages import BaseStorage
 
 def storage_of(study: optuna.Study) -> BaseStorage:
     """The storage a study reads and writes (Optuna has no public accessor)."""
-    return study._storage  # noqa: SLF001 - the one place; see the module docstring
+    return study._storage
 
 
 def trial_id_of(trial: optuna.Trial | optuna.trial.FrozenTrial) -> int:
     """The storage's id of a trial (not its number; no public accessor)."""
-    return trial._trial_id  # noqa: SLF001 - the one place; see the module docstring
+    return trial._trial_id
 
 
 def record_heartbeat(study: optuna.Study, trial: optuna.Trial) -> None:

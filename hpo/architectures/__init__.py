@@ -18,9 +18,9 @@ before TensorFlow's import-time log lines.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 from hpo.config import MIN_GRID_SIDE
 from hpo.errors import ConfigError
@@ -29,9 +29,10 @@ from hpo.space import PerLayer, Space, complete, narrow, read_overrides
 # The order of every table and report (then any architecture registered from elsewhere).
 _BUILTIN_MODULES = ("conv", "conv_dropout", "vqvae2", "depthwise", "dual")
 
-DEFAULT_INPUT_SHAPE = (200, 100, 3)  # the original study's Rayleigh-Benard snapshots: (x, z, [temperature, pressure, velocity])
+# The original study's Rayleigh-Benard snapshots: (x, z, [temperature, pressure, velocity])
+DEFAULT_INPUT_SHAPE = (200, 100, 3)
 
-_REGISTRY: dict[str, "Architecture"] = {}
+_REGISTRY: dict[str, Architecture] = {}
 _loaded = False
 
 
@@ -46,14 +47,20 @@ class Architecture:
 
 
 def register(name: str, space: Space):
-    """Register the decorated `build(params, input_shape)` as architecture `name` with search `space`."""
+    """Register the decorated `build(params, input_shape)` as architecture `name` with search
+    `space`."""
 
     def decorate(build_fn):
         if name in _REGISTRY:
             raise ValueError(f"architecture {name!r} is registered twice")
         for key, entry in space.items():
-            if isinstance(entry, PerLayer) and entry.count not in list(space)[:list(space).index(key)]:
-                raise ValueError(f"{name}: {key!r} counts layers by {entry.count!r}, declared after it")
+            if (
+                isinstance(entry, PerLayer)
+                and entry.count not in list(space)[: list(space).index(key)]
+            ):
+                raise ValueError(
+                    f"{name}: {key!r} counts layers by {entry.count!r}, declared after it"
+                )
         if "width" not in space or "latent" not in space:
             raise ValueError(f"{name}: every space needs 'width' and 'latent' (they match budgets)")
         module = importlib.import_module(build_fn.__module__)
@@ -65,7 +72,8 @@ def register(name: str, space: Space):
 
 
 def names() -> list[str]:
-    """Names of the registered architectures: the built-in ones in their fixed order, then others."""
+    """Names of the registered architectures: the built-in ones in their fixed order, then
+    others."""
     _load_builtins()
     builtin = [n for n in _BUILTIN_MODULES if n in _REGISTRY]
     return builtin + [n for n in _REGISTRY if n not in builtin]
@@ -112,10 +120,13 @@ def check_input_shape(input_shape) -> tuple[int, int, int]:
     """
     shape = tuple(input_shape)
     if len(shape) != 3 or not all(isinstance(n, int) and n > 0 for n in shape):
-        raise ConfigError(f"input shape must be three positive integers (H, W, C), but got {input_shape}")
+        raise ConfigError(
+            f"input shape must be three positive integers (H, W, C), but got {input_shape}"
+        )
     if min(shape[:2]) < MIN_GRID_SIDE:
-        raise ConfigError(f"grid {shape[0]}x{shape[1]} is too small: both sides must be at least "
-                          f"{MIN_GRID_SIDE}")
+        raise ConfigError(
+            f"grid {shape[0]}x{shape[1]} is too small: both sides must be at least {MIN_GRID_SIDE}"
+        )
     return shape
 
 
@@ -130,7 +141,8 @@ def trainable_count(model) -> int:
 
 
 def load_spaces(path: str | Path | None = None) -> dict[str, dict]:
-    """Every architecture's space, narrowed by the `--space` TOML file at `path` (None: as declared).
+    """Every architecture's space, narrowed by the `--space` TOML file at `path` (None: as
+    declared).
 
     The file holds a table per architecture and/or an `[all]` table, applied to every architecture
     that has the parameter; an architecture's own table wins over `[all]`.
@@ -144,14 +156,18 @@ def load_spaces(path: str | Path | None = None) -> dict[str, dict]:
     tables = read_overrides(path)
     unknown = [t for t in tables if t != "all" and t not in spaces]
     if unknown:
-        raise ConfigError(f"space file {str(path)!r}: no architecture {unknown[0]!r}; "
-                          f"tables may be: all, {', '.join(spaces)}")
+        raise ConfigError(
+            f"space file {str(path)!r}: no architecture {unknown[0]!r}; "
+            f"tables may be: all, {', '.join(spaces)}"
+        )
     shared = tables.get("all", {})
     for key in shared:
         if not any(key in space for space in spaces.values()):
             valid = sorted({k for space in spaces.values() for k in space})
-            raise ConfigError(f"space file {str(path)!r}: [all] has {key!r}, which no architecture "
-                              f"declares; valid: {', '.join(valid)}")
+            raise ConfigError(
+                f"space file {str(path)!r}: [all] has {key!r}, which no architecture "
+                f"declares; valid: {', '.join(valid)}"
+            )
     for name, space in spaces.items():
         overrides = {k: v for k, v in shared.items() if k in space} | tables.get(name, {})
         spaces[name] = narrow(space, overrides, name=name)

@@ -1,15 +1,16 @@
-"""`python -m hpo.architectures`: one row per architecture under a preset (parameters, latent, shapes).
+"""`python -m hpo.architectures`: one row per architecture under a preset (parameters, latent,
+shapes).
 
-    python -m hpo.architectures                                  # matched: 170k params, latent 50
-    python -m hpo.architectures --preset original --input-shape 200,100,1
-    python -m hpo.architectures --params 400000 --latent 32
+python -m hpo.architectures                                  # matched: 170k params, latent 50
+python -m hpo.architectures --preset original --input-shape 200,100,1
+python -m hpo.architectures --params 400000 --latent 32
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from hpo import architectures
 from hpo.backend import import_keras_quietly
@@ -23,7 +24,9 @@ def _input_shape(text: str) -> tuple[int, int, int]:
     except ValueError:
         shape = ()
     if len(shape) != 3 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"expected H,W,C (three positive integers), but got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected H,W,C (three positive integers), but got {text!r}"
+        )
     return shape
 
 
@@ -38,19 +41,38 @@ def _positive_int(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m hpo.architectures",
-                            description="Print every architecture's size under a preset.")
-    parser.add_argument("--preset", choices=PRESETS.names() + tuple(PRESETS.aliases),
-                        default="matched",
-                        help="original: the original study's configurations ('seed' is its old "
-                             "name); matched (default): widths solved to --params at --latent")
-    parser.add_argument("--input-shape", type=_input_shape, default=architectures.DEFAULT_INPUT_SHAPE,
-                        metavar="H,W,C",
-                        help="input grid and channels (default 200,100,3)")
-    parser.add_argument("--params", type=_positive_int, default=None, metavar="N",
-                        help="matched budget of trainable parameters, +-10%% (default 170000)")
-    parser.add_argument("--latent", type=_positive_int, default=None, metavar="N",
-                        help="matched latent size (default 50)")
+    parser = ArgumentParser(
+        prog="python -m hpo.architectures",
+        description="Print every architecture's size under a preset.",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS.names() + tuple(PRESETS.aliases),
+        default="matched",
+        help="original: the original study's configurations ('seed' is its old "
+        "name); matched (default): widths solved to --params at --latent",
+    )
+    parser.add_argument(
+        "--input-shape",
+        type=_input_shape,
+        default=architectures.DEFAULT_INPUT_SHAPE,
+        metavar="H,W,C",
+        help="input grid and channels (default 200,100,3)",
+    )
+    parser.add_argument(
+        "--params",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="matched budget of trainable parameters, +-10%% (default 170000)",
+    )
+    parser.add_argument(
+        "--latent",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="matched latent size (default 50)",
+    )
     args = parser.parse_args(argv)
     architectures.check_input_shape(args.input_shape)
 

@@ -2,18 +2,18 @@
 
 Every model follows one plan (the original study's), which the architecture modules vary:
 
-    input (H, W, C) -> zero-pad to a multiple of TOTAL_STRIDE -> encoder levels (strided convolutions)
-    -> Flatten -> Dense(latent) -> Dense back to the deepest feature map -> Reshape
+    input (H, W, C) -> zero-pad to a multiple of TOTAL_STRIDE -> encoder levels (strided
+    convolutions) -> Flatten -> Dense(latent) -> Dense back to the deepest feature map -> Reshape
     -> decoder levels (the encoder mirrored; upsampling by `upsample`) -> linear output conv (C)
     -> crop back to (H, W, C)
 
-Strides: the total stride is 20 at every depth (the original study's [2, 2, 5]; [4, 5] with two levels, [20]
-with one), so the deepest feature map is (H/20, W/20) whatever the depth: 10 x 5 on the original study's grid.
-Keeping it fixed keeps the Dense bottleneck, by far the largest block, comparable across depths, which
-the matched budgets rely on. A level's kernel is never smaller than its stride (kernel 3 becomes 5
-under stride 5, 20 under stride 20): a smaller kernel would make the strided convolution skip cells
-and leave holes in the transposed one. The Dense layers take the deepest level's activation and L2;
-the output layer is linear and takes the first level's kernel.
+Strides: the total stride is 20 at every depth (the original study's [2, 2, 5]; [4, 5] with two
+levels, [20] with one), so the deepest feature map is (H/20, W/20) whatever the depth: 10 x 5 on the
+original study's grid. Keeping it fixed keeps the Dense bottleneck, by far the largest block,
+comparable across depths, which the matched budgets rely on. A level's kernel is never smaller than
+its stride (kernel 3 becomes 5 under stride 5, 20 under stride 20): a smaller kernel would make the
+strided convolution skip cells and leave holes in the transposed one. The Dense layers take the
+deepest level's activation and L2; the output layer is linear and takes the first level's kernel.
 
 The recipe knobs (searched like the rest; the original preset sets the original recipe explicitly):
 - `activation_i`: also gelu and silu, smooth and non-saturating where tanh saturates.
@@ -21,10 +21,10 @@ The recipe knobs (searched like the rest; the original preset sets the original 
   MAX_GROUPS groups) or layer (GroupNormalization with one group: mean and variance over the whole
   feature map, as Wu & He define layer norm for convolutions), between each convolution and its
   activation, in the encoder and the mirrored decoder level alike. Never on the Dense code.
-- `upsample`: the decoder's upsampling. transpose: a strided Conv2DTranspose (the original study's; its kernel
-  overlaps unevenly when it is not a multiple of the stride, which prints a checkerboard on the
-  output, Odena et al. 2016); resize: bilinear UpSampling2D by the stride, then a Conv2D with the
-  level's own kernel (3 or 5, no longer raised to the stride) and a Conv2D output layer.
+- `upsample`: the decoder's upsampling. transpose: a strided Conv2DTranspose (the original study's;
+  its kernel overlaps unevenly when it is not a multiple of the stride, which prints a checkerboard
+  on the output, Odena et al. 2016); resize: bilinear UpSampling2D by the stride, then a Conv2D with
+  the level's own kernel (3 or 5, no longer raised to the stride) and a Conv2D output layer.
 """
 
 from __future__ import annotations
@@ -46,25 +46,38 @@ NORMS = ("none", "group", "layer")
 UPSAMPLING = ("transpose", "resize")
 MAX_GROUPS = 8  # group norm: at most 8 groups (a level has 3-60 channels at the matched budgets)
 
-# The default recipe: what the matched preset trains and the spaces default to, chosen by measurement
-# on the quick embedded data (conv and dual, latents 8 and 16, 30 epochs at rate 1e-3; README, "The
-# training recipe"): with tanh the models stall at validation rel_l2 0.77 with either schedule; gelu
-# or silu with resize-then-convolve reach 0.57-0.64 (strided transposed convolutions 0.70-0.77 at this
-# rate); group/layer norm and reduce-on-plateau do not help consistently; 3x3 kernels do as well as
-# 5x5 at ~0.65x the multiply-adds on 200 x 100. The original preset keeps ORIGINAL_RECIPE.
-RECIPE = {"activation": "gelu", "norm": "none", "upsample": "resize", "schedule": "cosine", "kernel": 3}
-ORIGINAL_RECIPE = {"activation": "tanh", "norm": "none", "upsample": "transpose", "schedule": "constant",
-               "kernel": 5}
+# The default recipe: what the matched preset trains and the spaces default to, chosen by
+# measurement on the quick embedded data (conv and dual, latents 8 and 16, 30 epochs at rate 1e-3;
+# README, "The training recipe"): with tanh the models stall at validation rel_l2 0.77 with either
+# schedule; gelu or silu with resize-then-convolve reach 0.57-0.64 (strided transposed convolutions
+# 0.70-0.77 at this rate); group/layer norm and reduce-on-plateau do not help consistently; 3x3
+# kernels do as well as 5x5 at ~0.65x the multiply-adds on 200 x 100. The original preset keeps
+# ORIGINAL_RECIPE.
+RECIPE = {
+    "activation": "gelu",
+    "norm": "none",
+    "upsample": "resize",
+    "schedule": "cosine",
+    "kernel": 3,
+}
+ORIGINAL_RECIPE = {
+    "activation": "tanh",
+    "norm": "none",
+    "upsample": "transpose",
+    "schedule": "constant",
+    "kernel": 5,
+}
 
-# Per-layer knobs of every encoder level (the decoder mirrors them), with the original study's ranges.
-# Defaults are the original study's choices where they lie in range (its first level had 3 filters, below 4),
-# and the default recipe's.
+# Per-layer knobs of every encoder level (the decoder mirrors them), with the original study's
+# ranges. Defaults are the original study's choices where they lie in range (its first level had 3
+# filters, below 4), and the default recipe's.
 LAYER_SPACE = {
     "filters": PerLayer(IntParam(4, 128, log=True), default=(4, 9, 27)),
     "kernel": PerLayer(Categorical([3, 5], default=RECIPE["kernel"])),
     "activation": PerLayer(Categorical(ACTIVATIONS, default=RECIPE["activation"])),
     "norm": PerLayer(Categorical(NORMS, default=RECIPE["norm"])),
-    "l2": PerLayer(FloatParam(1e-7, 1e-3, log=True, default=1e-7)),  # the original study had none; 1e-7 ~ none
+    # The original study had none; 1e-7 ~ none
+    "l2": PerLayer(FloatParam(1e-7, 1e-3, log=True, default=1e-7)),
 }
 
 # The decoder's upsampling, one choice for all its levels.
@@ -110,24 +123,28 @@ def scale(width: float, base: int) -> int:
 
 
 def levels(params: dict) -> list[Level]:
-    """The encoder levels described by complete params (`n_layers`, `filters_i`, `kernel_i`, ...)."""
+    """The encoder levels described by complete params (`n_layers`, `filters_i`, `kernel_i`,
+    ...)."""
     n_layers = params["n_layers"]
     if n_layers not in STRIDES:
         raise ConfigError(f"n_layers must be one of {sorted(STRIDES)}, but got {n_layers}")
     return [
-        Level(filters=scale(params["width"], params[f"filters_{i}"]),
-              kernel=max(params[f"kernel_{i}"], stride),
-              stride=stride,
-              activation=params[f"activation_{i}"],
-              l2=params[f"l2_{i}"],
-              norm=params.get(f"norm_{i}", "none"),
-              resize_kernel=params[f"kernel_{i}"])
+        Level(
+            filters=scale(params["width"], params[f"filters_{i}"]),
+            kernel=max(params[f"kernel_{i}"], stride),
+            stride=stride,
+            activation=params[f"activation_{i}"],
+            l2=params[f"l2_{i}"],
+            norm=params.get(f"norm_{i}", "none"),
+            resize_kernel=params[f"kernel_{i}"],
+        )
         for i, stride in enumerate(STRIDES[n_layers])
     ]
 
 
 def pad(x, multiple: int = TOTAL_STRIDE):
-    """Zero-pad (H, W) up to multiples of `multiple`, split evenly; return (x, cropping to undo it)."""
+    """Zero-pad (H, W) up to multiples of `multiple`, split evenly; return (x, cropping to undo
+    it)."""
     height, width = x.shape[1], x.shape[2]
     extra_h, extra_w = -height % multiple, -width % multiple
     cropping = ((extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2))
@@ -145,9 +162,15 @@ def encode(x, levels: list[Level], dropout: float = 0.0) -> list:
     """Strided Conv2D levels; returns every level's output (vqvae2 taps the first)."""
     outputs = []
     for i, level in enumerate(levels):
-        x = layers.Conv2D(level.filters, level.kernel, strides=level.stride, padding="same",
-                          activation=conv_activation(level), kernel_regularizer=regularizer(level.l2),
-                          name=f"encoder_{i}")(x)
+        x = layers.Conv2D(
+            level.filters,
+            level.kernel,
+            strides=level.stride,
+            padding="same",
+            activation=conv_activation(level),
+            kernel_regularizer=regularizer(level.l2),
+            name=f"encoder_{i}",
+        )(x)
         x = normalise(x, level, f"encoder_{i}")
         x = _dropout(x, dropout, f"encoder_{i}_dropout")
         outputs.append(x)  # (batch, H/s_0.../s_i, W/..., filters_i)
@@ -157,13 +180,23 @@ def encode(x, levels: list[Level], dropout: float = 0.0) -> list:
 def bottleneck(x, latent: int, level: Level, name: str = "latent"):
     """Flatten -> Dense(latent) with the deepest level's activation: the code."""
     x = layers.Flatten(name=f"{name}_flatten")(x)
-    return layers.Dense(latent, activation=level.activation, kernel_regularizer=regularizer(level.l2),
-                        name=name)(x)  # (batch, latent)
+    return layers.Dense(
+        latent, activation=level.activation, kernel_regularizer=regularizer(level.l2), name=name
+    )(x)  # (batch, latent)
 
 
-def decode(code, grid: tuple[int, int], levels: list[Level], channels: int, dropout: float = 0.0,
-           before_last=None, prefix: str = "decoder", upsample: str = "transpose"):
-    """Dense back to the deepest feature map, then the encoder's levels mirrored, then a linear output.
+def decode(
+    code,
+    grid: tuple[int, int],
+    levels: list[Level],
+    channels: int,
+    dropout: float = 0.0,
+    before_last=None,
+    prefix: str = "decoder",
+    upsample: str = "transpose",
+):
+    """Dense back to the deepest feature map, then the encoder's levels mirrored, then a linear
+    output.
 
     Args:
         code: the latent code, (batch, latent).
@@ -179,30 +212,57 @@ def decode(code, grid: tuple[int, int], levels: list[Level], channels: int, drop
     if upsample not in UPSAMPLING:
         raise ConfigError(f"upsample must be one of {', '.join(UPSAMPLING)}, but got {upsample!r}")
     deepest = levels[-1]
-    x = layers.Dense(grid[0] * grid[1] * deepest.filters, activation=deepest.activation,
-                     kernel_regularizer=regularizer(deepest.l2), name=f"{prefix}_dense")(code)
+    x = layers.Dense(
+        grid[0] * grid[1] * deepest.filters,
+        activation=deepest.activation,
+        kernel_regularizer=regularizer(deepest.l2),
+        name=f"{prefix}_dense",
+    )(code)
     x = layers.Reshape((grid[0], grid[1], deepest.filters), name=f"{prefix}_reshape")(x)
     for j, level in enumerate(reversed(levels)):
         if before_last is not None and j == len(levels) - 1:
             x = layers.Add(name=f"{prefix}_add_bottom")([x, before_last])
         if upsample == "transpose":
-            x = layers.Conv2DTranspose(level.filters, level.kernel, strides=level.stride,
-                                       padding="same", activation=conv_activation(level),
-                                       kernel_regularizer=regularizer(level.l2), name=f"{prefix}_{j}")(x)
+            x = layers.Conv2DTranspose(
+                level.filters,
+                level.kernel,
+                strides=level.stride,
+                padding="same",
+                activation=conv_activation(level),
+                kernel_regularizer=regularizer(level.l2),
+                name=f"{prefix}_{j}",
+            )(x)
         else:
-            x = layers.UpSampling2D(level.stride, interpolation="bilinear", name=f"{prefix}_{j}_resize")(x)
-            x = layers.Conv2D(level.filters, level.resize_kernel, padding="same",
-                              activation=conv_activation(level), kernel_regularizer=regularizer(level.l2),
-                              name=f"{prefix}_{j}")(x)
+            x = layers.UpSampling2D(
+                level.stride, interpolation="bilinear", name=f"{prefix}_{j}_resize"
+            )(x)
+            x = layers.Conv2D(
+                level.filters,
+                level.resize_kernel,
+                padding="same",
+                activation=conv_activation(level),
+                kernel_regularizer=regularizer(level.l2),
+                name=f"{prefix}_{j}",
+            )(x)
         x = normalise(x, level, f"{prefix}_{j}")
         x = _dropout(x, dropout, f"{prefix}_{j}_dropout")
     if upsample == "transpose":
-        return layers.Conv2DTranspose(channels, levels[0].kernel, padding="same", activation=None,
-                                      kernel_regularizer=regularizer(levels[0].l2),
-                                      name=f"{prefix}_output")(x)  # (batch, padded H, padded W, C)
-    return layers.Conv2D(channels, levels[0].resize_kernel, padding="same", activation=None,
-                         kernel_regularizer=regularizer(levels[0].l2),
-                         name=f"{prefix}_output")(x)  # (batch, padded H, padded W, C)
+        return layers.Conv2DTranspose(
+            channels,
+            levels[0].kernel,
+            padding="same",
+            activation=None,
+            kernel_regularizer=regularizer(levels[0].l2),
+            name=f"{prefix}_output",
+        )(x)  # (batch, padded H, padded W, C)
+    return layers.Conv2D(
+        channels,
+        levels[0].resize_kernel,
+        padding="same",
+        activation=None,
+        kernel_regularizer=regularizer(levels[0].l2),
+        name=f"{prefix}_output",
+    )(x)  # (batch, padded H, padded W, C)
 
 
 def conv_activation(level: Level):
@@ -212,14 +272,18 @@ def conv_activation(level: Level):
 
 def normalise(x, level: Level, name: str):
     """The level's normalisation and then its activation (nothing when norm is "none": the
-    convolution applied the activation itself, so the original study's models keep their exact layers)."""
+    convolution applied the activation itself, so the original study's models keep their exact
+    layers)."""
     if level.norm == "none":
         return x
     if level.norm not in NORMS:
         raise ConfigError(f"norm must be one of {', '.join(NORMS)}, but got {level.norm!r}")
     channels = x.shape[-1]
-    groups = 1 if level.norm == "layer" else max(
-        d for d in range(1, min(MAX_GROUPS, channels) + 1) if channels % d == 0)
+    groups = (
+        1
+        if level.norm == "layer"
+        else max(d for d in range(1, min(MAX_GROUPS, channels) + 1) if channels % d == 0)
+    )
     x = layers.GroupNormalization(groups, name=f"{name}_norm")(x)
     return layers.Activation(level.activation, name=f"{name}_activation")(x)
 

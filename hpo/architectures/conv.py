@@ -1,4 +1,5 @@
-"""conv: convolutional autoencoder without pooling (strided Conv2D, Dense bottleneck, upsampling decoder).
+"""conv: convolutional autoencoder without pooling (strided Conv2D, Dense bottleneck, upsampling
+    decoder).
 
     (H, W, C) -> pad -> Conv2D(filters_i, stride s_i) x n_layers     # (H/20, W/20, filters_{n-1})
     -> Flatten -> Dense(latent) -> Dense -> Reshape                  # (H/20, W/20, filters_{n-1})
@@ -29,13 +30,16 @@ def build(params: dict, input_shape: tuple[int, int, int]) -> keras.Model:
     return autoencoder(params, input_shape, dropout=0.0, name="conv")
 
 
-def autoencoder(params: dict, input_shape: tuple[int, int, int], dropout: float, name: str) -> keras.Model:
+def autoencoder(
+    params: dict, input_shape: tuple[int, int, int], dropout: float, name: str
+) -> keras.Model:
     """conv's model, with `dropout` after every encoder and decoder convolution (0: none)."""
     levels = blocks.levels(params)
     inputs = keras.Input(input_shape, name="frame")
     x, cropping = blocks.pad(inputs)
     features = blocks.encode(x, levels, dropout)[-1]  # (batch, H/20, W/20, filters_{n-1})
     code = blocks.bottleneck(features, params["latent"], levels[-1])
-    x = blocks.decode(code, features.shape[1:3], levels, input_shape[2], dropout,
-                      upsample=params["upsample"])
+    x = blocks.decode(
+        code, features.shape[1:3], levels, input_shape[2], dropout, upsample=params["upsample"]
+    )
     return keras.Model(inputs, blocks.crop(x, cropping, name="reconstruction"), name=name)

@@ -15,7 +15,8 @@ from hpo.space import FloatParam, IntParam
 SPACE = {
     "n_layers": IntParam(1, 3, default=3),
     **blocks.LAYER_SPACE,
-    "dropout": FloatParam(0.0, 0.5, default=0.2),  # the original study's 0.2; above 0.5 the AE mostly denoises
+    # The original study's 0.2; above 0.5 the AE mostly denoises
+    "dropout": FloatParam(0.0, 0.5, default=0.2),
     **blocks.DECODER_SPACE,
     **blocks.CODE_SPACE,
     **blocks.TRAINING_SPACE,

@@ -1,4 +1,5 @@
-"""dual: one encoder and code, two decoders: the input frame and the next time step of its simulation.
+"""dual: one encoder and code, two decoders: the input frame and the next time step of its
+    simulation.
 
     encoder and bottleneck as in conv -> code
     code -> decoder (as in conv) -> "reconstruction"   (the frame itself; what dual is ranked on)
@@ -36,7 +37,13 @@ def build(params: dict, input_shape: tuple[int, int, int]) -> keras.Model:
     code = blocks.bottleneck(features, params["latent"], levels[-1])
     outputs = {}
     for head, prefix in zip(OUTPUTS, ("decoder", "next_step_decoder")):
-        x = blocks.decode(code, features.shape[1:3], levels, input_shape[2], prefix=prefix,
-                          upsample=params["upsample"])
+        x = blocks.decode(
+            code,
+            features.shape[1:3],
+            levels,
+            input_shape[2],
+            prefix=prefix,
+            upsample=params["upsample"],
+        )
         outputs[head] = blocks.crop(x, cropping, name=head)
     return keras.Model(inputs, outputs, name="dual")

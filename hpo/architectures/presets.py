@@ -1,11 +1,11 @@
 """Presets: the original study's configurations, and matched ones (equal latent, equal budget).
 
-    original_params("vqvae2")                                    # complete params, as the study ran them
-    matched_params("vqvae2", (200, 100, 3), 170_000, 50)     # width solved to 170k +- 10%
-    summarize("matched", (200, 100, 3))                      # one Row per architecture (the CLI's table)
+    original_params("vqvae2")                             # complete params, as the study ran them
+    matched_params("vqvae2", (200, 100, 3), 170_000, 50)  # width solved to 170k +- 10%
+    summarize("matched", (200, 100, 3))                   # a Row per architecture (the CLI table)
 
-The original study trained conv, conv_dropout, vqvae2 and dual on one channel (velocity) and depthwise on
-all three (ORIGINAL_CHANNELS); the presets build for any C, with C output channels.
+The original study trained conv, conv_dropout, vqvae2 and dual on one channel (velocity) and
+depthwise on all three (ORIGINAL_CHANNELS); the presets build for any C, with C output channels.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hpo import architectures, sizing
-from hpo.architectures.blocks import RECIPE, ORIGINAL_RECIPE
+from hpo.architectures.blocks import ORIGINAL_RECIPE, RECIPE
 from hpo.architectures.vqvae2 import split_latent
 from hpo.errors import ConfigError
 from hpo.registry import PRESETS
@@ -32,18 +32,29 @@ def _per_layer(key: str, values) -> dict:
 def _recipe(recipe: dict) -> dict:
     """The recipe knobs as params: per-level kernel, activation and norm, the decoder's upsampling,
     the schedule, and no augmentation (the screen switches on what the data declare)."""
-    return {**_per_layer("kernel", (recipe["kernel"],) * 3),
-            **_per_layer("activation", (recipe["activation"],) * 3),
-            **_per_layer("norm", (recipe["norm"],) * 3),
-            "upsample": recipe["upsample"], "schedule": recipe["schedule"],
-            "shift_x": False, "mirror_x": False}
+    return {
+        **_per_layer("kernel", (recipe["kernel"],) * 3),
+        **_per_layer("activation", (recipe["activation"],) * 3),
+        **_per_layer("norm", (recipe["norm"],) * 3),
+        "upsample": recipe["upsample"],
+        "schedule": recipe["schedule"],
+        "shift_x": False,
+        "mirror_x": False,
+    }
 
 
-# The original study's levels: filters [3, 9, 27], strides [2, 2, 5] (blocks.STRIDES[3]), no L2, and its recipe,
-# every knob spelled out: kernel 5, tanh, no normalisation, strided Conv2DTranspose, a constant rate.
-_ORIGINAL_LEVELS = {"n_layers": 3, **_per_layer("filters", (3, 9, 27)),
-                **_per_layer("l2", (0.0,) * 3), "width": 1.0, **_recipe(ORIGINAL_RECIPE),
-                "learning_rate": 1e-3, "batch_size": 8}
+# The original study's levels: filters [3, 9, 27], strides [2, 2, 5] (blocks.STRIDES[3]), no L2, and
+# its recipe, every knob spelled out: kernel 5, tanh, no normalisation, strided Conv2DTranspose, a
+# constant rate.
+_ORIGINAL_LEVELS = {
+    "n_layers": 3,
+    **_per_layer("filters", (3, 9, 27)),
+    **_per_layer("l2", (0.0,) * 3),
+    "width": 1.0,
+    **_recipe(ORIGINAL_RECIPE),
+    "learning_rate": 1e-3,
+    "batch_size": 8,
+}
 
 ORIGINAL = {
     "conv": {**_ORIGINAL_LEVELS, "latent": 50},
@@ -53,20 +64,23 @@ ORIGINAL = {
     "dual": {**_ORIGINAL_LEVELS, "latent": 50},
 }
 
-# Matched presets start from the original study's structure with the default recipe (blocks.RECIPE, which also
-# sets 3x3 kernels: the resize decoder needs no kernel as large as the stride); sizing then scales
-# every width. Two structural departures, both so that the default budget (170k at latent 50 on
-# 200x100) is feasible for every architecture:
+# Matched presets start from the original study's structure with the default recipe (blocks.RECIPE,
+# which also sets 3x3 kernels: the resize decoder needs no kernel as large as the stride); sizing
+# then scales every width. Two structural departures, both so that the default budget (170k at
+# latent 50 on 200x100) is feasible for every architecture:
 # - vqvae2 gives the top code 70% of the latent (the space's upper end): the bottom code's Dense
 #   layers cost 2 * (H/2 * W/2) parameters per unit (10,000 on 200x100), the top's about 5x less.
 # - depthwise uses multipliers [2, 2, 2] (8 filters per channel, 24 features on 3 channels, close to
-#   conv's 27): the original's [3, 3, 3] gives 81 features on 3 channels, whose Dense layer alone would
-#   take 4050 * latent parameters, and width cannot shrink multipliers.
-MATCHED_BASE = {name: {**params, **_recipe(RECIPE)} for name, params in {
-    **ORIGINAL,
-    "vqvae2": {**ORIGINAL["vqvae2"], "latent_split": 0.7},
-    "depthwise": {**ORIGINAL["depthwise"], **_per_layer("depth_multiplier", (2, 2, 2))},
-}.items()}
+#   conv's 27): the original's [3, 3, 3] gives 81 features on 3 channels, whose Dense layer alone
+#   would take 4050 * latent parameters, and width cannot shrink multipliers.
+MATCHED_BASE = {
+    name: {**params, **_recipe(RECIPE)}
+    for name, params in {
+        **ORIGINAL,
+        "vqvae2": {**ORIGINAL["vqvae2"], "latent_split": 0.7},
+        "depthwise": {**ORIGINAL["depthwise"], **_per_layer("depth_multiplier", (2, 2, 2))},
+    }.items()
+}
 
 
 @dataclass(frozen=True)
@@ -80,21 +94,27 @@ class Row:
     output_shapes: dict  # head name -> (H, W, C)
 
 
-def original_params(name: str, input_shape=None, n_params: int | None = None,
-                    latent: int | None = None) -> dict:
+def original_params(
+    name: str, input_shape=None, n_params: int | None = None, latent: int | None = None
+) -> dict:
     """The complete params of `name` as the original study configured it (any input shape).
 
     Raises:
         ConfigError: a budget or latent size was given (they size the matched preset).
     """
     if n_params is not None or latent is not None:
-        raise ConfigError("--params and --latent size the matched preset; drop them or use "
-                          "--preset matched")
+        raise ConfigError(
+            "--params and --latent size the matched preset; drop them or use --preset matched"
+        )
     return complete(_space_with_preset(name, ORIGINAL), ORIGINAL[name])
 
 
-def matched_params(name: str, input_shape=None, n_params: int | None = DEFAULT_MATCHED_PARAMS,
-                   latent: int | None = DEFAULT_MATCHED_LATENT) -> dict:
+def matched_params(
+    name: str,
+    input_shape=None,
+    n_params: int | None = DEFAULT_MATCHED_PARAMS,
+    latent: int | None = DEFAULT_MATCHED_LATENT,
+) -> dict:
     """The complete params of `name` with `latent` and the width solved to `n_params` (+-10%);
     None: the defaults (170,000 parameters, latent 50).
 
@@ -107,22 +127,29 @@ def matched_params(name: str, input_shape=None, n_params: int | None = DEFAULT_M
     if not isinstance(n_params, int) or n_params < 1:
         raise ConfigError(f"--params must be a positive integer, but got {n_params}")
     if not isinstance(latent, int) or latent < 2:
-        raise ConfigError(f"--latent must be an integer >= 2 (vqvae2 splits it in two), but got {latent}")
+        raise ConfigError(
+            f"--latent must be an integer >= 2 (vqvae2 splits it in two), but got {latent}"
+        )
     space = _space_with_preset(name, MATCHED_BASE)
     base = {**MATCHED_BASE[name], "latent": latent}
     solved = sizing.solve_width(name, base, input_shape, n_params)
     return complete(space, {**base, "width": solved.width})
 
 
-def preset_params(name: str, preset: str, input_shape=None, n_params: int | None = None,
-                  latent: int | None = None) -> dict:
+def preset_params(
+    name: str, preset: str, input_shape=None, n_params: int | None = None, latent: int | None = None
+) -> dict:
     """Params of `name` under `preset` (hpo.registry.PRESETS: "matched" or "original", whose old
     name "seed" is accepted); n_params/latent only for "matched"."""
     return PRESETS.create(preset, name, input_shape, n_params, latent)
 
 
-def summarize(preset: str = "matched", input_shape=None, n_params: int | None = None,
-              latent: int | None = None) -> list[Row]:
+def summarize(
+    preset: str = "matched",
+    input_shape=None,
+    n_params: int | None = None,
+    latent: int | None = None,
+) -> list[Row]:
     """Build every architecture under `preset` and describe it (trainable count, latent, shapes)."""
     input_shape = architectures.check_input_shape(input_shape or architectures.DEFAULT_INPUT_SHAPE)
     from hpo.metrics import RECONSTRUCTION  # here: hpo.metrics imports Keras
@@ -132,11 +159,15 @@ def summarize(preset: str = "matched", input_shape=None, n_params: int | None = 
         params = preset_params(name, preset, input_shape, n_params, latent)
         model = architectures.build(name, params, input_shape)
         outputs = model.output if isinstance(model.output, dict) else {RECONSTRUCTION: model.output}
-        rows.append(Row(name=name,
-                        n_params=architectures.trainable_count(model),
-                        latent=_describe_latent(name, params),
-                        input_shape=input_shape,
-                        output_shapes={head: tuple(t.shape[1:]) for head, t in outputs.items()}))
+        rows.append(
+            Row(
+                name=name,
+                n_params=architectures.trainable_count(model),
+                latent=_describe_latent(name, params),
+                input_shape=input_shape,
+                output_shapes={head: tuple(t.shape[1:]) for head, t in outputs.items()},
+            )
+        )
     return rows
 
 
@@ -152,7 +183,6 @@ def _describe_latent(name: str, params: dict) -> str:
         return str(params["latent"])
     top, bottom = split_latent(params["latent"], params["latent_split"])
     return f"{params['latent']} ({top} top + {bottom} bottom)"
-
 
 
 def in_search_terms(params: dict) -> dict:

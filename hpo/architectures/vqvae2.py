@@ -1,10 +1,12 @@
-"""vqvae2: VQ-VAE-2-style two-level autoencoder: a top code (deepest level), a bottom one (first level).
+"""vqvae2: VQ-VAE-2-style two-level autoencoder: a top code (deepest level), a bottom one (first
+    level).
 
     encoder as in conv; levels 0 .. n-1                       # level 0: (H/s_0, W/s_0, filters_0)
     top:    deepest level -> Flatten -> Dense(latent_top)
     bottom: level 0 -> Conv2D(1, 1x1) -> Flatten -> Dense(latent_bottom)
     decoder as in conv from the top code; before the last upsampling it adds
-            Dense(H/s_0 * W/s_0, linear)(bottom) -> Reshape (H/s_0, W/s_0, 1) -> Conv2D(filters_1, 1x1)
+            Dense(H/s_0 * W/s_0, linear)(bottom) -> Reshape (H/s_0, W/s_0, 1) -> Conv2D(filters_1,
+            1x1)
 
 Like VQ-VAE-2 the bottom code carries the fine, local structure and the top the global one; unlike
 it, the codes are continuous (no vector quantisation), as in the original study. `latent` is split
@@ -26,7 +28,8 @@ SPACE = {
     **blocks.LAYER_SPACE,
     **blocks.DECODER_SPACE,
     **blocks.CODE_SPACE,
-    "latent_split": FloatParam(0.3, 0.7, default=0.5),  # the top code's share; the original study's 25 + 25
+    # The top code's share; the original study's 25 + 25
+    "latent_split": FloatParam(0.3, 0.7, default=0.5),
     **blocks.TRAINING_SPACE,
 }
 
@@ -41,8 +44,9 @@ def split_latent(latent: int, latent_split: float) -> tuple[int, int]:
 def build(params: dict, input_shape: tuple[int, int, int]) -> keras.Model:
     """The two-level autoencoder for complete `params` (see SPACE)."""
     if params["latent"] < 2:
-        raise ConfigError(f"vqvae2 splits the latent in two, so latent must be >= 2, "
-                                 f"but got {params['latent']}")
+        raise ConfigError(
+            f"vqvae2 splits the latent in two, so latent must be >= 2, but got {params['latent']}"
+        )
     levels = blocks.levels(params)
     if len(levels) < 2:
         raise ConfigError(f"vqvae2 needs n_layers >= 2, but got {len(levels)}")
@@ -55,15 +59,24 @@ def build(params: dict, input_shape: tuple[int, int, int]) -> keras.Model:
     top = blocks.bottleneck(features[-1], top_size, levels[-1], name="top_latent")
 
     grid = features[0].shape[1:3]  # (H/s_0, W/s_0)
-    bottom = layers.Conv2D(1, 1, kernel_regularizer=blocks.regularizer(first.l2),
-                           name="bottom_project")(features[0])  # (batch, H/s_0, W/s_0, 1)
+    bottom = layers.Conv2D(
+        1, 1, kernel_regularizer=blocks.regularizer(first.l2), name="bottom_project"
+    )(features[0])  # (batch, H/s_0, W/s_0, 1)
     bottom = blocks.bottleneck(bottom, bottom_size, first, name="bottom_latent")
-    bottom = layers.Dense(grid[0] * grid[1], kernel_regularizer=blocks.regularizer(first.l2),
-                          name="bottom_dense")(bottom)
+    bottom = layers.Dense(
+        grid[0] * grid[1], kernel_regularizer=blocks.regularizer(first.l2), name="bottom_dense"
+    )(bottom)
     bottom = layers.Reshape((grid[0], grid[1], 1), name="bottom_reshape")(bottom)
-    bottom = layers.Conv2D(levels[1].filters, 1, kernel_regularizer=blocks.regularizer(first.l2),
-                           name="bottom_expand")(bottom)  # (batch, H/s_0, W/s_0, filters_1)
+    bottom = layers.Conv2D(
+        levels[1].filters, 1, kernel_regularizer=blocks.regularizer(first.l2), name="bottom_expand"
+    )(bottom)  # (batch, H/s_0, W/s_0, filters_1)
 
-    x = blocks.decode(top, features[-1].shape[1:3], levels, input_shape[2], before_last=bottom,
-                      upsample=params["upsample"])
+    x = blocks.decode(
+        top,
+        features[-1].shape[1:3],
+        levels,
+        input_shape[2],
+        before_last=bottom,
+        upsample=params["upsample"],
+    )
     return keras.Model(inputs, blocks.crop(x, cropping, name="reconstruction"), name="vqvae2")

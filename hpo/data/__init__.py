@@ -15,6 +15,15 @@ from hpo.data.source import Simulation, Source
 from hpo.data.summary import format_info, info
 
 __all__ = [
-    "FlowData", "Scaler", "Simulation", "Source", "Split", "add_data_arguments", "epoch_order",
-    "format_info", "info", "load", "load_from_args",
+    "FlowData",
+    "Scaler",
+    "Simulation",
+    "Source",
+    "Split",
+    "add_data_arguments",
+    "epoch_order",
+    "format_info",
+    "info",
+    "load",
+    "load_from_args",
 ]

@@ -1,5 +1,5 @@
-"""`python -m hpo.data {info,check,generate,simulate}`: look at a data file, load it as a study would,
-make one.
+"""`python -m hpo.data {info,check,generate,simulate}`: look at a data file, load it as a study
+would, make one.
 
     python -m hpo.data info [PATH] [--dataset NAME]     (no PATH: the embedded dataset)
     python -m hpo.data check [--data PATH] [--dataset NAME] [--channels LIST] [--drop-invalid]
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Sequence
 
 from hpo.cli import ArgumentParser, add_home_argument, entry_point, workspace_from_args
 from hpo.config import DEFAULT_SEED
@@ -25,58 +25,119 @@ from hpo.data.loader import FlowData
 from hpo.data.summary import format_info, info
 from hpo.errors import ConfigError
 
-WALL_CHOICES = ("no-slip", "free-slip")  # hpo.data.rayleigh_benard.simulation.WALLS, without the import
+# hpo.data.rayleigh_benard.simulation.WALLS, without the import
+WALL_CHOICES = ("no-slip", "free-slip")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m hpo.data", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
-    show = commands.add_parser("info", help="summarise a data file: layout, datasets, channels, "
-                                            "simulations, NaN/Inf, value ranges")
-    show.add_argument("path", type=Path, nargs="?", default=None,
-                      help="HDF5 file (default: the embedded dataset, generated on first use)")
+    show = commands.add_parser(
+        "info",
+        help="summarise a data file: layout, datasets, channels, "
+        "simulations, NaN/Inf, value ranges",
+    )
+    show.add_argument(
+        "path",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="HDF5 file (default: the embedded dataset, generated on first use)",
+    )
     show.add_argument("--dataset", metavar="NAME", default=None)
     add_home_argument(show)
 
-    check = commands.add_parser("check", help="load, validate, split and scale the data as the "
-                                              "optimizers will, and say what came out")
+    check = commands.add_parser(
+        "check",
+        help="load, validate, split and scale the data as the "
+        "optimizers will, and say what came out",
+    )
     add_data_arguments(check)
     check.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seeds the split")
     check.add_argument("--json", action="store_true", help="print the data description as JSON")
     add_home_argument(check)
 
     make = commands.add_parser("generate", help="generate the embedded Rayleigh-Benard dataset")
-    make.add_argument("--out", type=Path, default=None,
-                      help="where to write it (default: the cache, <home>/data/)")
+    make.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write it (default: the cache, <home>/data/)",
+    )
     add_home_argument(make)
-    make.add_argument("--quick", action="store_true", help="a small, fast version for trials and tests")
-    make.add_argument("--cases", metavar="N", type=int, default=None,
-                      help="number of simulations of a custom design (default: 24; quick: 6)")
-    make.add_argument("--ra", metavar="LO,HI", default=None,
-                      help="Rayleigh range of a custom design, log-uniform (default: 1e5,2e6)")
-    make.add_argument("--pr", metavar="LO,HI", default=None,
-                      help="Prandtl range of a custom design, log-uniform (default: 0.7,10)")
-    make.add_argument("--walls", choices=WALL_CHOICES, default=None,
-                      help="boundary condition on the top and bottom walls (default: no-slip)")
+    make.add_argument(
+        "--quick", action="store_true", help="a small, fast version for trials and tests"
+    )
+    make.add_argument(
+        "--cases",
+        metavar="N",
+        type=int,
+        default=None,
+        help="number of simulations of a custom design (default: 24; quick: 6)",
+    )
+    make.add_argument(
+        "--ra",
+        metavar="LO,HI",
+        default=None,
+        help="Rayleigh range of a custom design, log-uniform (default: 1e5,2e6)",
+    )
+    make.add_argument(
+        "--pr",
+        metavar="LO,HI",
+        default=None,
+        help="Prandtl range of a custom design, log-uniform (default: 0.7,10)",
+    )
+    make.add_argument(
+        "--walls",
+        choices=WALL_CHOICES,
+        default=None,
+        help="boundary condition on the top and bottom walls (default: no-slip)",
+    )
 
-    one = commands.add_parser("simulate", help="run one Rayleigh-Benard simulation and write it in the "
-                                               "original layout")
+    one = commands.add_parser(
+        "simulate", help="run one Rayleigh-Benard simulation and write it in the original layout"
+    )
     one.add_argument("--ra", metavar="RA", type=float, required=True, help="Rayleigh number")
     one.add_argument("--pr", metavar="PR", type=float, required=True, help="Prandtl number")
-    one.add_argument("--walls", choices=WALL_CHOICES, default="no-slip",
-                     help="boundary condition on the top and bottom walls (default: no-slip)")
-    one.add_argument("--lx", metavar="LX", type=float, default=2.0,
-                     help="box length (the height is 1; default 2)")
-    one.add_argument("--grid", metavar="NXxNZ", default="200x100",
-                     help="output grid, x points by z points (default 200x100; z at cell centres)")
-    one.add_argument("--spinup", metavar="T", type=float, default=None,
-                     help="free-fall times before the first snapshot (default: until the flow has "
-                          "developed, Nu > 1.2 and the first kinetic-energy overshoot over, plus 10)")
+    one.add_argument(
+        "--walls",
+        choices=WALL_CHOICES,
+        default="no-slip",
+        help="boundary condition on the top and bottom walls (default: no-slip)",
+    )
+    one.add_argument(
+        "--lx",
+        metavar="LX",
+        type=float,
+        default=2.0,
+        help="box length (the height is 1; default 2)",
+    )
+    one.add_argument(
+        "--grid",
+        metavar="NXxNZ",
+        default="200x100",
+        help="output grid, x points by z points (default 200x100; z at cell centres)",
+    )
+    one.add_argument(
+        "--spinup",
+        metavar="T",
+        type=float,
+        default=None,
+        help="free-fall times before the first snapshot (default: until the flow has "
+        "developed, Nu > 1.2 and the first kinetic-energy overshoot over, plus 10)",
+    )
     one.add_argument("--snapshots", metavar="N", type=int, default=40, help="frames to write (40)")
-    one.add_argument("--spacing", metavar="DT", type=float, default=0.5,
-                     help="free-fall times between snapshots (0.5)")
-    one.add_argument("--seed", metavar="S", type=int, default=0, help="seeds the initial perturbation")
+    one.add_argument(
+        "--spacing",
+        metavar="DT",
+        type=float,
+        default=0.5,
+        help="free-fall times between snapshots (0.5)",
+    )
+    one.add_argument(
+        "--seed", metavar="S", type=int, default=0, help="seeds the initial perturbation"
+    )
     one.add_argument("--out", metavar="PATH", type=Path, required=True, help="HDF5 file to write")
 
     args = parser.parse_args(argv)
@@ -94,11 +155,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         spec = _custom_spec(args, embedded)
         if spec is None:
-            print(embedded.generate_dataset(args.out, args.quick,
-                                            workspace=workspace_from_args(args)))
+            print(
+                embedded.generate_dataset(args.out, args.quick, workspace=workspace_from_args(args))
+            )
         else:
-            print(embedded.generate_dataset(args.out, spec=spec,
-                                            workspace=workspace_from_args(args)))
+            print(
+                embedded.generate_dataset(args.out, spec=spec, workspace=workspace_from_args(args))
+            )
     else:
         simulate(args)
     return 0
@@ -128,7 +191,9 @@ def _positive_range(flag: str, text: str) -> tuple[float, float]:
     try:
         low, high = (float(part) for part in text.split(","))
     except ValueError:
-        raise ConfigError(f"{flag} takes LO,HI (two numbers, e.g. 1e5,2e6), but got {text!r}") from None
+        raise ConfigError(
+            f"{flag} takes LO,HI (two numbers, e.g. 1e5,2e6), but got {text!r}"
+        ) from None
     if not 0 < low <= high:
         raise ConfigError(f"{flag} needs 0 < LO <= HI, but got {text!r}")
     return low, high
@@ -145,9 +210,14 @@ def _grid(text: str) -> tuple[int, int]:
 
 
 def simulate(args) -> None:
-    """`simulate`: check the flags, run one case, write it in the original layout, say what came out."""
-    for flag, value in (("--ra", args.ra), ("--pr", args.pr), ("--lx", args.lx),
-                        ("--spacing", args.spacing)):
+    """`simulate`: check the flags, run one case, write it in the original layout, say what came
+    out."""
+    for flag, value in (
+        ("--ra", args.ra),
+        ("--pr", args.pr),
+        ("--lx", args.lx),
+        ("--spacing", args.spacing),
+    ):
         if not value > 0:  # also refuses NaN
             raise ConfigError(f"{flag} must be a positive number, but got {value}")
     if args.snapshots < 1:
@@ -158,24 +228,45 @@ def simulate(args) -> None:
     if args.out.is_dir():
         raise ConfigError(f"--out {args.out} is a folder; give the HDF5 file to write")
     from hpo.data import embedded  # the solver only where it runs
-    from hpo.data.rayleigh_benard.simulation import Case, simulate as run_case
+    from hpo.data.rayleigh_benard.simulation import Case
+    from hpo.data.rayleigh_benard.simulation import simulate as run_case
 
-    case = Case(args.ra, args.pr, walls=args.walls, lx=args.lx, n_x=n_x, n_z=n_z,
-                n_snapshots=args.snapshots, snapshot_spacing=args.spacing, spinup_time=args.spinup,
-                seed=args.seed)
+    case = Case(
+        args.ra,
+        args.pr,
+        walls=args.walls,
+        lx=args.lx,
+        n_x=n_x,
+        n_z=n_z,
+        n_snapshots=args.snapshots,
+        snapshot_spacing=args.spacing,
+        spinup_time=args.spinup,
+        seed=args.seed,
+    )
     n_x_modes, n_z_modes = case.modes()
-    print(f"simulating Ra={args.ra:g}, Pr={args.pr:g}, {args.walls} walls, Lx={args.lx:g} with "
-          f"{n_x_modes} x {n_z_modes} modes; {args.snapshots} snapshots on {n_x} x {n_z}", flush=True)
+    print(
+        f"simulating Ra={args.ra:g}, Pr={args.pr:g}, {args.walls} walls, Lx={args.lx:g} with "
+        f"{n_x_modes} x {n_z_modes} modes; {args.snapshots} snapshots on {n_x} x {n_z}",
+        flush=True,
+    )
     result = run_case(case, progress=lambda line: print(line, flush=True))
-    embedded.write_simulations(args.out, [result], generator={"case": asdict(case),
-                                                              "version": embedded.GENERATOR_VERSION})
+    embedded.write_simulations(
+        args.out, [result], generator={"case": asdict(case), "version": embedded.GENERATOR_VERSION}
+    )
     developed = result["developed_time"]
-    when = ("given" if args.spinup is not None else
-            "the flow never developed: below onset?" if developed != developed else
-            f"developed at t = {developed:.1f}")
-    print(f"snapshots from t = {result['spinup_time']:.1f} ({when}); Nu = {result['nusselt']:.3f} "
-          f"(min {result['nusselt_min']:.3f}, max {result['nusselt_max']:.3f}), temporal variation "
-          f"{result['temporal_variation']:.3f}; {result['n_steps']} steps in {result['seconds']:.1f} s")
+    when = (
+        "given"
+        if args.spinup is not None
+        else "the flow never developed: below onset?"
+        if developed != developed
+        else f"developed at t = {developed:.1f}"
+    )
+    print(
+        f"snapshots from t = {result['spinup_time']:.1f} ({when}); Nu = {result['nusselt']:.3f} "
+        f"(min {result['nusselt_min']:.3f}, max {result['nusselt_max']:.3f}), temporal variation "
+        f"{result['temporal_variation']:.3f}; {result['n_steps']} steps in {result['seconds']:.1f} "
+        f"s"
+    )
     print(args.out)
 
 
@@ -184,13 +275,17 @@ def format_check(data: FlowData) -> str:
     record = data.split_record
     where = "streamed from disk" if data.streamed else "held in memory"
     counts = ", ".join(f"{name} {record[name]['n_samples']}" for name in ("train", "val", "test"))
-    lines = [f"file: {data.source_path} ({data.source.layout}, data: {data.source.dataset})",
-             f"channels: {', '.join(data.channel_names)}",
-             f"input shape: {data.input_shape}",
-             f"samples: {data.n_samples}, {where}",
-             f"split: {record['strategy']} (seed {record['seed']}): {counts}"]
-    lines += [f"  scaling {name}: mean {mean:.6g}, std {std:.6g} (train split)"
-              for name, mean, std in zip(data.channel_names, data.scaler.mean, data.scaler.std)]
+    lines = [
+        f"file: {data.source_path} ({data.source.layout}, data: {data.source.dataset})",
+        f"channels: {', '.join(data.channel_names)}",
+        f"input shape: {data.input_shape}",
+        f"samples: {data.n_samples}, {where}",
+        f"split: {record['strategy']} (seed {record['seed']}): {counts}",
+    ]
+    lines += [
+        f"  scaling {name}: mean {mean:.6g}, std {std:.6g} (train split)"
+        for name, mean, std in zip(data.channel_names, data.scaler.mean, data.scaler.std)
+    ]
     lines += [f"note: {message}" for message in data.messages]
     return "\n".join(lines)
 

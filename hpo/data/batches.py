@@ -1,4 +1,5 @@
-"""A split's samples, served whole, as numpy batches or as tf.data, from memory or streamed from HDF5.
+"""A split's samples, served whole, as numpy batches or as tf.data, from memory or streamed from
+HDF5.
 
 Both paths share one thing that decides the order, `epoch_order(n, seed, epoch)`, and one function
 that produces values (read sorted rows, scale, put back in the asked order), so streamed and
@@ -10,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import h5py
 import numpy as np
@@ -36,8 +38,16 @@ class Split:
     held in memory.
     """
 
-    def __init__(self, name: str, segments: Sequence[Simulation], source: Source, scaler: Scaler,
-                 *, streamed: bool, chunk_rows: int):
+    def __init__(
+        self,
+        name: str,
+        segments: Sequence[Simulation],
+        source: Source,
+        scaler: Scaler,
+        *,
+        streamed: bool,
+        chunk_rows: int,
+    ):
         self.name = name
         self.segments = tuple(segments)  # runs of rows, each inside one simulation
         self.source = source
@@ -75,13 +85,14 @@ class Split:
         with self._opened() as f:
             return self._gather(f, np.asarray(positions, np.int64))
 
-    def batches(self, batch_size: int, *, shuffle: bool = True, seed: int = DEFAULT_SEED,
-                epoch: int = 0) -> Iterator[np.ndarray]:
+    def batches(
+        self, batch_size: int, *, shuffle: bool = True, seed: int = DEFAULT_SEED, epoch: int = 0
+    ) -> Iterator[np.ndarray]:
         """Yield float32 batches (batch, H, W, C) covering the split once; the last may be short."""
         order = epoch_order(len(self), shuffle=shuffle, seed=seed, epoch=epoch)
         with self._opened() as f:
             for i in range(0, len(order), _positive(batch_size)):
-                yield self._gather(f, order[i:i + batch_size])
+                yield self._gather(f, order[i : i + batch_size])
 
     def dataset(self, batch_size: int, *, shuffle: bool = True, seed: int = DEFAULT_SEED) -> Any:
         """A tf.data.Dataset of (x, x) float32 batches (batch, H, W, C), for autoencoders.
@@ -116,22 +127,26 @@ class Split:
             t = t[:0]
         return t, t + 1
 
-    def next_step_batches(self, batch_size: int, *, shuffle: bool = True, seed: int = DEFAULT_SEED,
-                          epoch: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def next_step_batches(
+        self, batch_size: int, *, shuffle: bool = True, seed: int = DEFAULT_SEED, epoch: int = 0
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (x_t, x_t+1) float32 batches over the split's next-step pairs, shuffled by pair."""
         t, t_next = self.next_step_pairs()
         if len(t) == 0:
-            raise DataError(f"the {self.name} split holds no consecutive time steps of one simulation; "
-                            "next-step models need a file that marks simulations (attribute idx)")
+            raise DataError(
+                f"the {self.name} split holds no consecutive time steps of one simulation; "
+                "next-step models need a file that marks simulations (attribute idx)"
+            )
         order = epoch_order(len(t), shuffle=shuffle, seed=seed, epoch=epoch)
         with self._opened() as f:
             for i in range(0, len(order), _positive(batch_size)):
-                chosen = order[i:i + batch_size]
+                chosen = order[i : i + batch_size]
                 both = self._gather(f, np.concatenate([t[chosen], t_next[chosen]]))  # one read
-                yield both[:len(chosen)], both[len(chosen):]
+                yield both[: len(chosen)], both[len(chosen) :]
 
-    def next_step_dataset(self, batch_size: int, *, shuffle: bool = True,
-                          seed: int = DEFAULT_SEED) -> Any:
+    def next_step_dataset(
+        self, batch_size: int, *, shuffle: bool = True, seed: int = DEFAULT_SEED
+    ) -> Any:
         """A tf.data.Dataset of (x_t, {"reconstruction": x_t, "next_step": x_t+1}) batches.
 
         The dict keys are the output names a two-headed (reconstruct + predict next step) model
@@ -142,13 +157,15 @@ class Split:
         epochs = itertools.count()
 
         def generate() -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-            for x, x_next in self.next_step_batches(batch_size, shuffle=shuffle, seed=seed,
-                                                    epoch=next(epochs)):
+            for x, x_next in self.next_step_batches(
+                batch_size, shuffle=shuffle, seed=seed, epoch=next(epochs)
+            ):
                 yield x, {"reconstruction": x, "next_step": x_next}
 
         spec = tf.TensorSpec((None, *self.sample_shape), tf.float32)
         dataset = tf.data.Dataset.from_generator(
-            generate, output_signature=(spec, {"reconstruction": spec, "next_step": spec}))
+            generate, output_signature=(spec, {"reconstruction": spec, "next_step": spec})
+        )
         n_batches = math.ceil(len(self.next_step_pairs()[0]) / _positive(batch_size))
         return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(1)
 
@@ -156,7 +173,9 @@ class Split:
         data = np.empty((len(self), *self.sample_shape), np.float32)
         with self.source.open() as f:
             for i in range(0, len(self), chunk_rows):
-                data[i:i + chunk_rows] = self._read(f, np.arange(i, min(i + chunk_rows, len(self))))
+                data[i : i + chunk_rows] = self._read(
+                    f, np.arange(i, min(i + chunk_rows, len(self)))
+                )
         data.flags.writeable = False  # shared by every caller of arrays() and batches()
         return data
 

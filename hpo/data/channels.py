@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from hpo.errors import ConfigError
 
@@ -19,8 +19,12 @@ def parse_channels(text: str | None) -> list[str | int] | None:
     return [int(item) if item.lstrip("-").isdigit() else item for item in items]
 
 
-def select_channels(spec: ChannelSpec, available: Sequence[str], default: Sequence[str],
-                    aliases: Mapping[str, str] | None = None) -> tuple[str, ...]:
+def select_channels(
+    spec: ChannelSpec,
+    available: Sequence[str],
+    default: Sequence[str],
+    aliases: Mapping[str, str] | None = None,
+) -> tuple[str, ...]:
     """Resolve a selection against the channels a file offers.
 
     Args:

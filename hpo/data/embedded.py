@@ -1,8 +1,8 @@
 """The embedded default dataset: Rayleigh-Benard convection that the project generates itself.
 
-A new user has no data; `python -m hpo.data generate` (or any command run without `--data`) simulates
-a small parameter study with the NumPy solver in `hpo.data.rayleigh_benard` and writes it in the seed
-layout, so the same loader reads it as it reads a user's file. The file is cached under
+A new user has no data; `python -m hpo.data generate` (or any command run without `--data`)
+simulates a small parameter study with the NumPy solver in `hpo.data.rayleigh_benard` and writes it
+in the seed layout, so the same loader reads it as it reads a user's file. The file is cached under
 `studies/data/`, keyed by a hash of everything that determines its contents.
 """
 
@@ -13,9 +13,9 @@ import json
 import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import h5py
 import numpy as np
@@ -29,8 +29,9 @@ from hpo.workspace import Workspace
 # 3: the root attr `symmetries` (hpo.augment): shift-x and mirror-x hold in a box periodic in x.
 GENERATOR_VERSION = 3
 
-# What the equations and the periodic box leave unchanged; every channel here (temperature, pressure,
-# speed) is a scalar under x -> -x. hpo.augment reads the attr to switch augmentation on by default.
+# What the equations and the periodic box leave unchanged; every channel here (temperature,
+# pressure, speed) is a scalar under x -> -x. hpo.augment reads the attr to switch augmentation on
+# by default.
 SYMMETRIES = augment.SYMMETRIES
 
 
@@ -52,10 +53,19 @@ class DatasetSpec:
     walls: str = "no-slip"  # the original study's and The Well's boundary conditions
 
     def case(self, index: int, rayleigh: float, prandtl: float) -> Case:
-        return Case(rayleigh, prandtl, walls=self.walls, lx=self.lx, n_x=self.n_x, n_z=self.n_z,
-                    n_snapshots=self.n_snapshots, snapshot_spacing=self.snapshot_spacing,
-                    spinup_time=self.spinup_time, seed=self.seed * 1000 + index,
-                    perturbation=self.perturbation)
+        return Case(
+            rayleigh,
+            prandtl,
+            walls=self.walls,
+            lx=self.lx,
+            n_x=self.n_x,
+            n_z=self.n_z,
+            n_snapshots=self.n_snapshots,
+            snapshot_spacing=self.snapshot_spacing,
+            spinup_time=self.spinup_time,
+            seed=self.seed * 1000 + index,
+            perturbation=self.perturbation,
+        )
 
     def key(self) -> str:
         payload = json.dumps({"spec": asdict(self), "version": GENERATOR_VERSION}, sort_keys=True)
@@ -66,12 +76,26 @@ class DatasetSpec:
 # sampled (Ra, Pr) in [1e5, 1e6] x [0.7, 10] has temperature temporal variation >= 0.17, while
 # Ra = 3e4 is steady, variation 0.03): 24 cases, so validation and test hold two each, 40 snapshots
 # every 0.5 free-fall times after each case has developed.
-DEFAULT_SPEC = DatasetSpec(n_cases=24, rayleigh_range=(1e5, 2e6), prandtl_range=(0.7, 10.0),
-                           n_x=200, n_z=100, n_snapshots=40, snapshot_spacing=0.5)
+DEFAULT_SPEC = DatasetSpec(
+    n_cases=24,
+    rayleigh_range=(1e5, 2e6),
+    prandtl_range=(0.7, 10.0),
+    n_x=200,
+    n_z=100,
+    n_snapshots=40,
+    snapshot_spacing=0.5,
+)
 # Small enough for tests and demos (<= 20 s on 2 cores): 6 cases (a by-simulation 80/10/10 split),
 # 64 x 32 grid, 12 snapshots; Pr >= 3 takes long steps, and Ra >= 1e5 keeps it time-dependent.
-QUICK_SPEC = DatasetSpec(n_cases=6, rayleigh_range=(1e5, 3e5), prandtl_range=(3.0, 10.0),
-                         n_x=64, n_z=32, n_snapshots=12, snapshot_spacing=0.5)
+QUICK_SPEC = DatasetSpec(
+    n_cases=6,
+    rayleigh_range=(1e5, 3e5),
+    prandtl_range=(3.0, 10.0),
+    n_x=64,
+    n_z=32,
+    n_snapshots=12,
+    snapshot_spacing=0.5,
+)
 
 
 def design(spec: DatasetSpec) -> list[tuple[float, float]]:
@@ -89,7 +113,8 @@ def design(spec: DatasetSpec) -> list[tuple[float, float]]:
 
 
 def simulate_case(spec: DatasetSpec, index: int, rayleigh: float, prandtl: float) -> dict:
-    """Run one case of `spec` (see hpo.data.rayleigh_benard.simulation.simulate for what it returns)."""
+    """Run one case of `spec` (see hpo.data.rayleigh_benard.simulation.simulate for what it
+    returns)."""
     return {"index": index, **simulate(spec.case(index, rayleigh, prandtl))}
 
 
@@ -108,15 +133,18 @@ def _case_name(rayleigh: float, prandtl: float) -> str:
     return f"ra{rayleigh:.3g}_pr{prandtl:.3g}"
 
 
-def default_dataset_path(quick: bool = False, workspace: Workspace | None = None,
-                         progress: Callable[[str], None] = print) -> Path:
+def default_dataset_path(
+    quick: bool = False, workspace: Workspace | None = None, progress: Callable[[str], None] = print
+) -> Path:
     """Path of the cached default (or quick) dataset in `workspace` (default ./studies),
     generated on first use."""
     spec = QUICK_SPEC if quick else DEFAULT_SPEC
     path = cached_path(spec, workspace)
     if not path.exists():
-        progress(f"generating the embedded Rayleigh-Benard dataset ({'quick' if quick else 'default'})"
-                 f" into {path}; it is cached for later runs")
+        progress(
+            f"generating the embedded Rayleigh-Benard dataset ({'quick' if quick else 'default'})"
+            f" into {path}; it is cached for later runs"
+        )
         generate_dataset(path, quick=quick, progress=progress)
     return path
 
@@ -127,10 +155,14 @@ def cached_path(spec: DatasetSpec, workspace: Workspace | None = None) -> Path:
     return (workspace or Workspace()).data_dir / f"rayleigh_benard-{name}-{spec.key()}.h5"
 
 
-def generate_dataset(out: Path | None = None, quick: bool = False,
-                     progress: Callable[[str], None] = print,
-                     spec: DatasetSpec | None = None, n_workers: int | None = None,
-                     workspace: Workspace | None = None) -> Path:
+def generate_dataset(
+    out: Path | None = None,
+    quick: bool = False,
+    progress: Callable[[str], None] = print,
+    spec: DatasetSpec | None = None,
+    n_workers: int | None = None,
+    workspace: Workspace | None = None,
+) -> Path:
     """Generate the default (or quick) dataset in the original layout and return its path.
 
     Args:
@@ -152,15 +184,23 @@ def generate_dataset(out: Path | None = None, quick: bool = False,
     results = {}
     for result in _run_jobs(jobs, n_workers):
         results[result["index"]] = result
-        progress(f"  case {len(results):>2}/{len(cases)}  Ra={result['rayleigh']:9.3g}  "
-                 f"Pr={result['prandtl']:5.2f}  Nu={result['nusselt']:6.2f}  "
-                 f"variation={result['temporal_variation']:.3f}  "
-                 f"mean-flow share={result['mean_flow_energy_share']:.2f}  "
-                 f"({result['n_steps']} steps, {result['seconds']:.1f} s, cpu {result['cpu_seconds']:.1f} s)")
-    write_simulations(out, [results[i] for i in range(len(cases))],
-                      generator={"spec": asdict(spec), "version": GENERATOR_VERSION})
-    progress(f"wrote {out} ({len(cases)} cases x {spec.n_snapshots} snapshots, "
-             f"{spec.n_x} x {spec.n_z} grid) in {time.perf_counter() - started:.1f} s")
+        progress(
+            f"  case {len(results):>2}/{len(cases)}  Ra={result['rayleigh']:9.3g}  "
+            f"Pr={result['prandtl']:5.2f}  Nu={result['nusselt']:6.2f}  "
+            f"variation={result['temporal_variation']:.3f}  "
+            f"mean-flow share={result['mean_flow_energy_share']:.2f}  "
+            f"({result['n_steps']} steps, {result['seconds']:.1f} s, cpu "
+            f"{result['cpu_seconds']:.1f} s)"
+        )
+    write_simulations(
+        out,
+        [results[i] for i in range(len(cases))],
+        generator={"spec": asdict(spec), "version": GENERATOR_VERSION},
+    )
+    progress(
+        f"wrote {out} ({len(cases)} cases x {spec.n_snapshots} snapshots, "
+        f"{spec.n_x} x {spec.n_z} grid) in {time.perf_counter() - started:.1f} s"
+    )
     return out
 
 
@@ -184,10 +224,22 @@ def _run_jobs(jobs: list, n_workers: int):
                 os.environ[key] = value
 
 
-# Per-case values written as arrays (one entry per simulation) on `scaled_data`, beside idx and cases.
-CASE_ATTRS = ("rayleigh", "prandtl", "nusselt", "nusselt_min", "nusselt_max", "temporal_variation",
-              "wall_nusselt_bottom", "wall_nusselt_top", "dissipation", "mean_flow_energy_share",
-              "spinup_time", "developed_time")
+# Per-case values written as arrays (one entry per simulation) on `scaled_data`, beside idx and
+# cases.
+CASE_ATTRS = (
+    "rayleigh",
+    "prandtl",
+    "nusselt",
+    "nusselt_min",
+    "nusselt_max",
+    "temporal_variation",
+    "wall_nusselt_bottom",
+    "wall_nusselt_top",
+    "dissipation",
+    "mean_flow_energy_share",
+    "spinup_time",
+    "developed_time",
+)
 
 
 def write_simulations(out: Path, results: list[dict], generator: dict) -> None:
@@ -206,7 +258,8 @@ def write_simulations(out: Path, results: list[dict], generator: dict) -> None:
     low = unscaled.min(axis=(0, 1, 2)).astype(np.float64)
     span = unscaled.max(axis=(0, 1, 2)).astype(np.float64) - low
     span[span == 0] = 1.0
-    scaled = ((unscaled - low) / span).astype(np.float32)  # per channel to [0, 1], like the original study's
+    # Per channel to [0, 1], like the original study's
+    scaled = ((unscaled - low) / span).astype(np.float32)
     starts = np.cumsum([0] + [len(r["snapshots"]) for r in results])
     first = results[0]
     n_x, n_z = unscaled.shape[1:3]
@@ -234,14 +287,19 @@ def write_simulations(out: Path, results: list[dict], generator: dict) -> None:
         f.attrs["description"] = (
             f"2D Boussinesq Rayleigh-Benard convection, {' and '.join(walls)} walls, periodic x, "
             f"Lx/Lz = {lx:g}, free-fall units; channels temperature (b, 1 at the bottom wall, 0 at "
-            "the top), pressure (zero mean, incl. hydrostatic part), velocity magnitude; axis 1 = x, "
-            "axis 2 = z")
+            "the top), pressure (zero mean, incl. hydrostatic part), velocity magnitude; axis 1 = "
+            "x, "
+            "axis 2 = z"
+        )
         f.attrs["x_points"] = f"x_i = i Lx / {n_x}, i = 0..{n_x - 1} (periodic)"
-        f.attrs["z_points"] = (f"cell centres z_j = (j + 1/2) / {n_z}, j = 0..{n_z - 1}: no point on "
-                               "the walls")
+        f.attrs["z_points"] = (
+            f"cell centres z_j = (j + 1/2) / {n_z}, j = 0..{n_z - 1}: no point on the walls"
+        )
         f.attrs["solver_grid"] = (
-            f"solved with (x Fourier modes x z modes) {modes} (no-slip: Chebyshev degree; free-slip: "
-            "sine modes) and evaluated spectrally on the output grid, which may be finer")
+            f"solved with (x Fourier modes x z modes) {modes} (no-slip: Chebyshev degree; "
+            f"free-slip: "
+            "sine modes) and evaluated spectrally on the output grid, which may be finer"
+        )
         f.attrs["generator"] = json.dumps(generator)
         f.attrs[augment.ATTR] = list(SYMMETRIES)
     tmp.replace(out)

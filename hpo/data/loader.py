@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -75,8 +76,13 @@ class FlowData:
         `fingerprint` hashes file size, mtime, dataset, row count, grid and channels: cheap, and
         it changes whenever the file is rewritten (no full-file hash).
         """
-        identity = {**self.file_stat, "dataset": self.source.dataset, "n_rows": self.source.n_rows,
-                    "grid": list(self.source.grid), "channels": list(self.channel_names)}
+        identity = {
+            **self.file_stat,
+            "dataset": self.source.dataset,
+            "n_rows": self.source.n_rows,
+            "grid": list(self.source.grid),
+            "channels": list(self.channel_names),
+        }
         fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
         return {
             "path": str(self.source_path.resolve()),
@@ -94,8 +100,11 @@ class FlowData:
     def mismatches(self, stored: dict[str, Any]) -> list[str]:
         """How a stored `describe()` differs from this data, one line per key of MATCHED_KEYS."""
         now = json.loads(json.dumps(self.describe()))  # tuples -> lists, as stored
-        return [f"{key}: stored {_short(stored.get(key))}, now {_short(now[key])}"
-                for key in MATCHED_KEYS if stored.get(key) != now[key]]
+        return [
+            f"{key}: stored {_short(stored.get(key))}, now {_short(now[key])}"
+            for key in MATCHED_KEYS
+            if stored.get(key) != now[key]
+        ]
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -104,10 +113,17 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def load(path: str | Path | None = None, *, dataset: str | None = None, channels: ChannelSpec = None,
-         drop_invalid: bool = False, fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
-         seed: int = DEFAULT_SEED, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
-         workspace: Workspace | None = None) -> FlowData:
+def load(
+    path: str | Path | None = None,
+    *,
+    dataset: str | None = None,
+    channels: ChannelSpec = None,
+    drop_invalid: bool = False,
+    fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
+    seed: int = DEFAULT_SEED,
+    memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
+    workspace: Workspace | None = None,
+) -> FlowData:
     """Load, validate, split and scale a flow-field file.
 
     Args:
@@ -122,7 +138,8 @@ def load(path: str | Path | None = None, *, dataset: str | None = None, channels
         workspace: where the embedded dataset is cached (path None); default ./studies.
 
     Returns:
-        FlowData; its `messages` say what was dropped and whether the split fell back to time blocks.
+        FlowData; its `messages` say what was dropped and whether the split fell back to time
+        blocks.
 
     Raises:
         DataError: the file cannot be used (missing, not HDF5, wrong rank, grid too small, NaN/Inf,
@@ -130,8 +147,10 @@ def load(path: str | Path | None = None, *, dataset: str | None = None, channels
         ConfigError: an unknown dataset or channel, bad fractions or memory budget.
     """
     if memory_budget_bytes <= 0:
-        raise ConfigError(f"the memory budget must be positive (--memory-budget MB), "
-                          f"but got {memory_budget_bytes} bytes")
+        raise ConfigError(
+            f"the memory budget must be positive (--memory-budget MB), "
+            f"but got {memory_budget_bytes} bytes"
+        )
     if path is None:
         from hpo.data import embedded  # here: only the default path needs the generator and solver
 
@@ -140,28 +159,46 @@ def load(path: str | Path | None = None, *, dataset: str | None = None, channels
     source = open_source(path, dataset, channels)
     check_grid(source)
     by_simulation = source.simulations is not None
-    # Without idx every frame is its own group: NaN/Inf are then reported and dropped frame by frame.
-    groups = source.simulations if by_simulation else tuple(
-        Simulation(f"frame_{row}", row, row + 1) for row in range(source.n_rows))
+    # Without idx every frame is its own group: NaN/Inf are then reported and dropped frame by
+    # frame.
+    groups = (
+        source.simulations
+        if by_simulation
+        else tuple(Simulation(f"frame_{row}", row, row + 1) for row in range(source.n_rows))
+    )
     chunk_rows = source.chunk_rows(memory_budget_bytes)
     counts = count_nonfinite(source, groups, chunk_rows)
-    kept, dropped = apply_invalid_policy(source, groups, counts, drop_invalid,
-                                         "simulations" if by_simulation else "frames")
+    kept, dropped = apply_invalid_policy(
+        source, groups, counts, drop_invalid, "simulations" if by_simulation else "frames"
+    )
     plan = plan_splits(kept, by_simulation=by_simulation, fractions=fractions, seed=seed)
     kept_set = set(kept)
     record = {**plan.record, "dropped": [group.name for group in groups if group not in kept_set]}
 
     # (n_kept, H, W, C) float32 held whole only when it fits the budget; else every batch is read.
     streamed = sum(group.n_steps for group in kept) * source.row_bytes > memory_budget_bytes
-    train_rows = np.sort(np.concatenate([np.arange(s.start, s.end) for s in plan.segments["train"]]))
-    scaler = Scaler.fit((data for _, data in source.iter_chunks(train_rows, chunk_rows)),
-                        source.channels, source.physical)
-    splits = {name: Split(name, segments, source, scaler, streamed=streamed, chunk_rows=chunk_rows)
-              for name, segments in plan.segments.items()}
+    train_rows = np.sort(
+        np.concatenate([np.arange(s.start, s.end) for s in plan.segments["train"]])
+    )
+    scaler = Scaler.fit(
+        (data for _, data in source.iter_chunks(train_rows, chunk_rows)),
+        source.channels,
+        source.physical,
+    )
+    splits = {
+        name: Split(name, segments, source, scaler, streamed=streamed, chunk_rows=chunk_rows)
+        for name, segments in plan.segments.items()
+    }
     stat = path.stat()
     return FlowData(
-        train=splits["train"], val=splits["val"], test=splits["test"], scaler=scaler, source=source,
-        simulations=kept if by_simulation else (), split_record=record, streamed=streamed,
+        train=splits["train"],
+        val=splits["val"],
+        test=splits["test"],
+        scaler=scaler,
+        source=source,
+        simulations=kept if by_simulation else (),
+        split_record=record,
+        streamed=streamed,
         messages=tuple(message for message in (dropped, plan.record["note"]) if message),
         file_stat={"size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
     )

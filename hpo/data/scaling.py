@@ -1,4 +1,5 @@
-"""Per-channel standardisation fitted on the training split only, and its way back to physical units.
+"""Per-channel standardisation fitted on the training split only, and its way back to physical
+units.
 
 Statistics from the training split alone keep validation and test data out of anything the models
 see during training. They accumulate in float64 chunk by chunk (Chan et al.'s pairwise update), so a
@@ -7,8 +8,9 @@ streamed file gives the same statistics as one held in memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +35,12 @@ class Scaler:
     scale: np.ndarray | None = None
 
     @classmethod
-    def fit(cls, chunks: Iterable[np.ndarray], channels: Sequence[str],
-            physical: tuple[np.ndarray, np.ndarray] | None = None) -> "Scaler":
+    def fit(
+        cls,
+        chunks: Iterable[np.ndarray],
+        channels: Sequence[str],
+        physical: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> Scaler:
         """Fit mean and (population) std per channel over chunks shaped (n, H, W, C).
 
         Raises:
@@ -55,7 +61,9 @@ class Scaler:
             sum_sq = sum_sq + chunk_sum_sq + delta**2 * (n_values * len(values) / total)
             n_values = total
         if n_values == 0:
-            raise DataError("the training split holds no values to fit the scaling on; use more data")
+            raise DataError(
+                "the training split holds no values to fit the scaling on; use more data"
+            )
         std = np.sqrt(sum_sq / n_values)
         # A (numerically) constant channel: dividing by ~0 would blow rounding noise up to O(1).
         constant = ~np.isfinite(std) | (std <= np.finfo(np.float32).eps * np.abs(mean))
@@ -64,7 +72,8 @@ class Scaler:
         return cls(tuple(channels), mean, std, offset, scale)
 
     def transform(self, values: np.ndarray) -> np.ndarray:
-        """File units -> scaled float32. Elementwise float32 ops, so any batching gives the same bits."""
+        """File units -> scaled float32. Elementwise float32 ops, so any batching gives the same
+        bits."""
         self._check(values)
         mean, std = self.mean.astype(np.float32), self.std.astype(np.float32)
         return (np.asarray(values, np.float32) - mean) / std
@@ -84,20 +93,30 @@ class Scaler:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form; `Scaler.from_dict` reverses it."""
+
         def listed(array: np.ndarray | None) -> list[float] | None:
             return None if array is None else [float(value) for value in array]
 
-        return {"channels": list(self.channels), "mean": listed(self.mean), "std": listed(self.std),
-                "offset": listed(self.offset), "scale": listed(self.scale)}
+        return {
+            "channels": list(self.channels),
+            "mean": listed(self.mean),
+            "std": listed(self.std),
+            "offset": listed(self.offset),
+            "scale": listed(self.scale),
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Scaler":
+    def from_dict(cls, data: dict[str, Any]) -> Scaler:
         def array(key: str) -> np.ndarray | None:
             return None if data.get(key) is None else np.asarray(data[key], np.float64)
 
-        return cls(tuple(data["channels"]), array("mean"), array("std"), array("offset"), array("scale"))
+        return cls(
+            tuple(data["channels"]), array("mean"), array("std"), array("offset"), array("scale")
+        )
 
     def _check(self, values: np.ndarray) -> None:
         if np.shape(values)[-1:] != (len(self.channels),):
-            raise ValueError(f"expected {len(self.channels)} channels on the last axis, "
-                             f"got shape {np.shape(values)}")
+            raise ValueError(
+                f"expected {len(self.channels)} channels on the last axis, "
+                f"got shape {np.shape(values)}"
+            )

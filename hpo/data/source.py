@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple
+from typing import NamedTuple
 
 import h5py
 import numpy as np
@@ -40,7 +41,8 @@ class Source:
         dataset: the HDF5 path read (for The Well, the field groups).
         n_rows: samples in the file.
         grid: (H, W); H is x, W is z (seed) or y (The Well).
-        available: every channel the file can provide, in order (indices in `--channels` count here).
+        available: every channel the file can provide, in order (indices in `--channels` count
+        here).
         channels: the selected channels, in order.
         simulations: each simulation's rows, or None when the file does not mark them.
         physical: (offset, scale) per selected channel with physical = value * scale + offset, or
@@ -81,12 +83,14 @@ class Source:
         """Samples at `rows` (sorted, unique) as float32 (n, H, W, C) in file units."""
         return self.reader(f, np.asarray(rows, dtype=np.int64))
 
-    def iter_chunks(self, rows: np.ndarray, chunk_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def iter_chunks(
+        self, rows: np.ndarray, chunk_rows: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (rows, samples) for sorted `rows`, at most `chunk_rows` at a time."""
         rows = np.asarray(rows, dtype=np.int64)
         with self.open() as f:
             for i in range(0, len(rows), chunk_rows):
-                part = rows[i:i + chunk_rows]
+                part = rows[i : i + chunk_rows]
                 yield part, self.read(f, part)
 
 

@@ -16,8 +16,11 @@ from hpo.data.validation import check_file
 N_LISTED = 50
 
 
-def info(path: str | Path, dataset: str | None = None,
-         memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES) -> dict[str, Any]:
+def info(
+    path: str | Path,
+    dataset: str | None = None,
+    memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
+) -> dict[str, Any]:
     """Summarise a data file (every channel it offers), without loading it whole.
 
     Returns:
@@ -33,8 +36,10 @@ def info(path: str | Path, dataset: str | None = None,
     default = open_source(path, dataset)
     source = open_source(path, dataset, list(default.available))
     with h5py.File(path, "r") as f:
-        datasets = [{"name": name, "shape": list(shape), "dtype": dtype}
-                    for name, shape, dtype in list_datasets(f)]
+        datasets = [
+            {"name": name, "shape": list(shape), "dtype": dtype}
+            for name, shape, dtype in list_datasets(f)
+        ]
         per_simulation = _per_simulation_attrs(f, source.dataset, len(source.simulations or ()))
     n_channels = len(source.channels)
     low, high = np.full(n_channels, np.inf), np.full(n_channels, -np.inf)
@@ -64,18 +69,30 @@ def info(path: str | Path, dataset: str | None = None,
         "default_channels": list(default.channels),
         "simulations": None if source.simulations is None else [list(g) for g in groups],
         "simulation_attrs": per_simulation,
-        "nonfinite": {"total": int(cumulative[-1]),
-                      "by_simulation": {name: n for name, n in by_simulation.items() if n}},
-        "ranges": {name: {"min": float(low[c]), "max": float(high[c]),
-                          "mean": float(total[c] / n_finite[c]) if n_finite[c] else float("nan")}
-                   for c, name in enumerate(source.channels)},
-        "physical": None if source.physical is None else {
+        "nonfinite": {
+            "total": int(cumulative[-1]),
+            "by_simulation": {name: n for name, n in by_simulation.items() if n},
+        },
+        "ranges": {
+            name: {
+                "min": float(low[c]),
+                "max": float(high[c]),
+                "mean": float(total[c] / n_finite[c]) if n_finite[c] else float("nan"),
+            }
+            for c, name in enumerate(source.channels)
+        },
+        "physical": None
+        if source.physical is None
+        else {
             name: {"offset": float(source.physical[0][c]), "scale": float(source.physical[1][c])}
-            for c, name in enumerate(source.channels)},
+            for c, name in enumerate(source.channels)
+        },
     }
 
 
-def _per_simulation_attrs(f: h5py.File, dataset: str | None, n_simulations: int) -> dict[str, list[float]]:
+def _per_simulation_attrs(
+    f: h5py.File, dataset: str | None, n_simulations: int
+) -> dict[str, list[float]]:
     """Attrs holding one number per simulation (e.g. rayleigh, prandtl, nusselt), from the data
     set (where the original layout keeps them) or else the root."""
     found = {}
@@ -85,16 +102,24 @@ def _per_simulation_attrs(f: h5py.File, dataset: str | None, n_simulations: int)
     for attrs in holders:
         for name, value in attrs.items():
             value = np.asarray(value)
-            if (name not in ("idx", "offset", "scale") and n_simulations
-                    and value.shape == (n_simulations,) and np.issubdtype(value.dtype, np.number)):
+            if (
+                name not in ("idx", "offset", "scale")
+                and n_simulations
+                and value.shape == (n_simulations,)
+                and np.issubdtype(value.dtype, np.number)
+            ):
                 found[name] = [float(v) for v in value]
     return found
 
 
 # Per-simulation physics that `info` shows as columns when the file has them (the embedded data and
 # `hpo.data simulate` write them): attr name, column title, format.
-PHYSICS_COLUMNS = (("rayleigh", "Ra", "{:>9.3g}"), ("prandtl", "Pr", "{:>6.3g}"),
-                   ("nusselt", "Nu", "{:>7.3f}"), ("temporal_variation", "variation", "{:>9.3f}"))
+PHYSICS_COLUMNS = (
+    ("rayleigh", "Ra", "{:>9.3g}"),
+    ("prandtl", "Pr", "{:>6.3g}"),
+    ("nusselt", "Nu", "{:>7.3f}"),
+    ("temporal_variation", "variation", "{:>9.3f}"),
+)
 
 
 def _simulation_lines(simulations: list, extra: dict[str, list[float]]) -> list[str]:
@@ -104,7 +129,8 @@ def _simulation_lines(simulations: list, extra: dict[str, list[float]]) -> list[
     if all(key in extra for key, _, _ in PHYSICS_COLUMNS):
         width = max(len("name"), *(len(name) for name, _, _ in shown))
         header = f"  {'name':<{width}}" + "".join(
-            f"  {title:>{len(fmt.format(0.0))}}" for _, title, fmt in PHYSICS_COLUMNS)
+            f"  {title:>{len(fmt.format(0.0))}}" for _, title, fmt in PHYSICS_COLUMNS
+        )
         lines = [header + "  snapshots  rows"]
         for i, (name, start, end) in enumerate(shown):
             cells = "".join("  " + fmt.format(extra[key][i]) for key, _, fmt in PHYSICS_COLUMNS)
@@ -119,9 +145,11 @@ def _simulation_lines(simulations: list, extra: dict[str, list[float]]) -> list[
 
 def format_info(summary: dict[str, Any]) -> str:
     """The text `python -m hpo.data info` prints."""
-    lines = [f"file: {summary['path']}",
-             f"layout: {summary['layout']} (data: {summary['dataset']})",
-             "datasets:"]
+    lines = [
+        f"file: {summary['path']}",
+        f"layout: {summary['layout']} (data: {summary['dataset']})",
+        "datasets:",
+    ]
     lines += [f"  {d['name']}  {tuple(d['shape'])}  {d['dtype']}" for d in summary["datasets"]]
     height, width = summary["grid"]
     lines.append(f"samples: {summary['n_samples']} of {height} x {width} (H x W)")
@@ -143,10 +171,16 @@ def format_info(summary: dict[str, Any]) -> str:
         lines.append(f"NaN/Inf values: {nonfinite['total']}" + (f" ({where})" if where else ""))
     lines.append("value ranges (file units, finite values):")
     width_name = max(len(name) for name in summary["ranges"])
-    lines += [f"  {name:<{width_name}}  min {r['min']:.6g}  max {r['max']:.6g}  mean {r['mean']:.6g}"
-              for name, r in summary["ranges"].items()]
+    lines += [
+        f"  {name:<{width_name}}  min {r['min']:.6g}  max {r['max']:.6g}  mean {r['mean']:.6g}"
+        for name, r in summary["ranges"].items()
+    ]
     if summary["physical"]:
-        lines.append("physical units: value * scale + offset with "
-                     + ", ".join(f"{name}: scale {p['scale']:.6g}, offset {p['offset']:.6g}"
-                                 for name, p in summary["physical"].items()))
+        lines.append(
+            "physical units: value * scale + offset with "
+            + ", ".join(
+                f"{name}: scale {p['scale']:.6g}, offset {p['offset']:.6g}"
+                for name, p in summary["physical"].items()
+            )
+        )
     return "\n".join(lines)

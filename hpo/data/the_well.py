@@ -35,26 +35,40 @@ def open_the_well(path: Path, f: h5py.File, channels: ChannelSpec) -> Source:
     if isinstance(f.get("t1_fields/velocity"), h5py.Dataset):
         shapes["velocity"] = tuple(f["t1_fields/velocity"].shape)
     if not shapes:
-        raise DataError(f"{path} looks like a The Well file but holds none of t0_fields/buoyancy, "
-                        "t0_fields/pressure, t1_fields/velocity; is it the rayleigh_benard dataset?")
+        raise DataError(
+            f"{path} looks like a The Well file but holds none of t0_fields/buoyancy, "
+            "t0_fields/pressure, t1_fields/velocity; is it the rayleigh_benard dataset?"
+        )
     base = next(iter(shapes.values()))[:4]
     for name, shape in shapes.items():
         expected = (*base, 2) if name == "velocity" else base
         if len(base) != 4 or shape != expected:
             listing = ", ".join(f"{key} {value}" for key, value in shapes.items())
-            raise DataError(f"The Well fields in {path} have shapes {listing}, but (B, T, X, Y) and "
-                            "(B, T, X, Y, 2) for velocity are needed; the file may be damaged")
+            raise DataError(
+                f"The Well fields in {path} have shapes {listing}, but (B, T, X, Y) and "
+                "(B, T, X, Y, 2) for velocity are needed; the file may be damaged"
+            )
     n_traj, n_steps, size_x, size_y = (int(side) for side in base)
-    available = tuple(name for name in (*SCALARS, *VELOCITY)
-                      if name in shapes or (name in VELOCITY and "velocity" in shapes))
+    available = tuple(
+        name
+        for name in (*SCALARS, *VELOCITY)
+        if name in shapes or (name in VELOCITY and "velocity" in shapes)
+    )
     default = tuple(name for name in DEFAULT if name in available)
     chosen = select_channels(channels, available, default, ALIASES)
     return Source(
-        path=Path(path), layout="the_well", dataset="t0_fields,t1_fields", n_rows=n_traj * n_steps,
-        grid=(size_x, size_y), available=available, channels=chosen,
-        simulations=tuple(Simulation(f"traj_{b}", b * n_steps, (b + 1) * n_steps)
-                          for b in range(n_traj)),
-        physical=None, reader=_WellReader(n_steps, (size_x, size_y), chosen),
+        path=Path(path),
+        layout="the_well",
+        dataset="t0_fields,t1_fields",
+        n_rows=n_traj * n_steps,
+        grid=(size_x, size_y),
+        available=available,
+        channels=chosen,
+        simulations=tuple(
+            Simulation(f"traj_{b}", b * n_steps, (b + 1) * n_steps) for b in range(n_traj)
+        ),
+        physical=None,
+        reader=_WellReader(n_steps, (size_x, size_y), chosen),
     )
 
 
@@ -78,7 +92,8 @@ class _WellReader:
                     out[pos:end, ..., c] = f["t0_fields"][name][traj, t0:t1]
                     continue
                 if velocity is None:
-                    velocity = f["t1_fields/velocity"][traj, t0:t1].astype(np.float32)  # (n, X, Y, 2)
+                    # (n, X, Y, 2)
+                    velocity = f["t1_fields/velocity"][traj, t0:t1].astype(np.float32)
                 if name == "velocity":
                     vx, vy = velocity[..., 0], velocity[..., 1]
                     # sqrt(vx*vx + vy*vy) rather than hypot: plain IEEE ops give the same bits

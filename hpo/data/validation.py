@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import h5py
 import numpy as np
@@ -36,14 +36,18 @@ def check_grid(source: Source) -> None:
     """Raise DataError when the grid is smaller than the architectures accept (MIN_GRID_SIDE)."""
     height, width = source.grid
     if min(height, width) < MIN_GRID_SIDE:
-        raise DataError(f"the grid of {source.path} is {height} x {width}, smaller than the "
-                        f"{MIN_GRID_SIDE} x {MIN_GRID_SIDE} the models accept; use data with at least "
-                        f"{MIN_GRID_SIDE} cells per side (or pick another --dataset)")
+        raise DataError(
+            f"the grid of {source.path} is {height} x {width}, smaller than the "
+            f"{MIN_GRID_SIDE} x {MIN_GRID_SIDE} the models accept; use data with at least "
+            f"{MIN_GRID_SIDE} cells per side (or pick another --dataset)"
+        )
 
 
 def count_nonfinite(source: Source, groups: Sequence[Simulation], chunk_rows: int) -> np.ndarray:
     """NaN/Inf values in each group's rows (selected channels only), read `chunk_rows` at a time."""
-    rows = np.sort(np.concatenate([np.arange(g.start, g.end) for g in groups] or [[]])).astype(np.int64)
+    rows = np.sort(np.concatenate([np.arange(g.start, g.end) for g in groups] or [[]])).astype(
+        np.int64
+    )
     per_row = np.zeros(source.n_rows + 1, np.int64)
     for part, data in source.iter_chunks(rows, chunk_rows):
         per_row[part + 1] = np.count_nonzero(~np.isfinite(data), axis=(1, 2, 3))
@@ -51,9 +55,13 @@ def count_nonfinite(source: Source, groups: Sequence[Simulation], chunk_rows: in
     return np.array([cumulative[g.end] - cumulative[g.start] for g in groups], np.int64)
 
 
-def apply_invalid_policy(source: Source, groups: Sequence[Simulation], counts: np.ndarray,
-                         drop_invalid: bool, unit: str = "simulations"
-                         ) -> tuple[tuple[Simulation, ...], str | None]:
+def apply_invalid_policy(
+    source: Source,
+    groups: Sequence[Simulation],
+    counts: np.ndarray,
+    drop_invalid: bool,
+    unit: str = "simulations",
+) -> tuple[tuple[Simulation, ...], str | None]:
     """Refuse groups with NaN/Inf values, or drop them when `drop_invalid`.
 
     Args:
@@ -71,7 +79,9 @@ def apply_invalid_policy(source: Source, groups: Sequence[Simulation], counts: n
         return tuple(groups), None
     listing = ", ".join(f"{groups[i].name}: {_values(counts[i])}" for i in bad[:N_LISTED])
     listing += ", ..." if len(bad) > N_LISTED else ""
-    summary = f"{len(bad)} of {len(groups)} {unit} in {source.path} contain NaN/Inf values ({listing})"
+    summary = (
+        f"{len(bad)} of {len(groups)} {unit} in {source.path} contain NaN/Inf values ({listing})"
+    )
     if len(bad) == len(groups):
         raise DataError(f"{summary}; nothing valid is left, so regenerate or repair the file")
     if not drop_invalid:

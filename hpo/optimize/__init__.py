@@ -14,4 +14,11 @@ from hpo.optimize.config import OptimizeConfig, study_name, validate
 from hpo.optimize.optimization import OptimizeResult, optimize
 from hpo.optimize.settings import StudySettings
 
-__all__ = ["OptimizeConfig", "OptimizeResult", "StudySettings", "optimize", "study_name", "validate"]
+__all__ = [
+    "OptimizeConfig",
+    "OptimizeResult",
+    "StudySettings",
+    "optimize",
+    "study_name",
+    "validate",
+]

@@ -8,8 +8,8 @@ architectures.
                            [--seed N] [--space FILE] [--quick] [--engine optuna|keras-tuner]
                            [--tuner hyperband|bayesian|random] [--latent 8,16] [--augment LIST|none]
 
---trials counts COMPLETE and PRUNED trials: a failed trial (NaN, out of memory, a bug) is replaced, and
-after --max-failures failed trials in a row the run stops with the last error and exit code 1.
+--trials counts COMPLETE and PRUNED trials: a failed trial (NaN, out of memory, a bug) is replaced,
+and after --max-failures failed trials in a row the run stops with the last error and exit code 1.
 With --latent, one study per (architecture, latent size), `<run>-<architecture>-z<latent>`, with the
 latent size fixed: their best models draw error against latent size beside PCA (optimize.html).
 Re-running the same command resumes each study and runs only the missing trials. With PostgreSQL
@@ -19,13 +19,20 @@ Re-running the same command resumes each study and runs only the missing trials.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 from hpo.augment import parse as parse_augment
 from hpo.backend import import_keras_quietly, quiet_optuna
-from hpo.cli import (ArgumentParser, add_home_argument, add_storage_argument, entry_point, storage_from_args, workspace_from_args)
+from hpo.cli import (
+    ArgumentParser,
+    add_home_argument,
+    add_storage_argument,
+    entry_point,
+    storage_from_args,
+    workspace_from_args,
+)
 from hpo.data.arguments import add_data_arguments, load_keywords
 from hpo.optimize.config import QUICK_SETTINGS, OptimizeConfig, validate
 from hpo.optimize.optimization import optimize
@@ -41,90 +48,194 @@ DEFAULTS, SETTINGS = OptimizeConfig(), StudySettings()
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m hpo.optimize", description=__doc__.split("\n")[0])
     chosen = parser.add_argument_group("which architectures")
-    chosen.add_argument("--top", type=int, default=None, metavar="K",
-                        help="the K best of the latest screen of --run")
+    chosen.add_argument(
+        "--top",
+        type=int,
+        default=None,
+        metavar="K",
+        help="the K best of the latest screen of --run",
+    )
     chosen.add_argument("--architectures", metavar="a,b", default=None, help="name them instead")
-    chosen.add_argument("--latent", metavar="N[,N...]", default=None,
-                        help="fixed latent sizes: one study per (architecture, size), named "
-                             "<run>-<architecture>-z<size>; --top K takes the screen's best K at each "
-                             "size it screened (default: the latent size is searched)")
-    parser.add_argument("--run", default=DEFAULTS.run,
-                        help=f"the screen's run name (default: {DEFAULTS.run})")
+    chosen.add_argument(
+        "--latent",
+        metavar="N[,N...]",
+        default=None,
+        help="fixed latent sizes: one study per (architecture, size), named "
+        "<run>-<architecture>-z<size>; --top K takes the screen's best K at each "
+        "size it screened (default: the latent size is searched)",
+    )
+    parser.add_argument(
+        "--run", default=DEFAULTS.run, help=f"the screen's run name (default: {DEFAULTS.run})"
+    )
     add_storage_argument(parser)
     add_home_argument(parser)
     add_data_arguments(parser)
     search = parser.add_argument_group("search")
-    search.add_argument("--trials", type=int, default=None,
-                        help="COMPLETE + PRUNED trials per architecture, counting those already "
-                             f"stored (default {SETTINGS.n_trials})")
-    search.add_argument("--epoch-budget", type=int, default=None, metavar="N",
-                        help="stop starting trials once the study's trials have run N epochs in all "
-                             "(both engines; a fixed compute budget; default: "
-                             f"{SETTINGS.epoch_budget or 'none'})")
-    search.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                        help="stop starting trials after this long, per architecture")
-    search.add_argument("--epochs", type=int, default=None,
-                        help=f"max epochs per trial (default {SETTINGS.epochs})")
-    search.add_argument("--pruner", choices=PRUNERS.names(), default=SETTINGS.pruner,
-                        help=f"default: {SETTINGS.pruner}")
-    search.add_argument("--sampler", choices=SAMPLERS.names(), default=SETTINGS.sampler,
-                        help=f"default: {SETTINGS.sampler} (seeded)")
-    search.add_argument("--startup-trials", type=int, default=None, metavar="N",
-                        help="TPE's random start-up trials (default: "
-                             + ("a third of the expected trials, 3..10"
-                                if SETTINGS.n_startup_trials is None
-                                else str(SETTINGS.n_startup_trials)) + ")")
-    search.add_argument("--workers", type=int, default=DEFAULTS.n_workers,
-                        help="worker processes on the same study (TensorFlow threads divided)")
-    search.add_argument("--max-params", type=int, default=None, metavar="N",
-                        help="reject trials with more trainable parameters, before training")
-    search.add_argument("--max-failures", type=int, default=None, metavar="N",
-                        help="stop with exit code 1 after N failed trials in a row, across workers "
-                             f"(default {SETTINGS.max_failures}); a failed trial does not count "
-                             "toward --trials")
-    search.add_argument("--space", type=Path, default=None, metavar="FILE",
-                        help="TOML file narrowing or widening the declared search spaces")
-    search.add_argument("--engine", choices=ENGINES.names(), default=DEFAULTS.engine,
-                        help=f"{DEFAULTS.engine} (default), or keras-tuner: KerasTuner searches the "
-                             "same space, its trials stored as study <run>-<architecture>-keras-tuner")
-    search.add_argument("--tuner", choices=TUNERS.names(), default=DEFAULTS.tuner,
-                        help=f"the KerasTuner tuner (default: {DEFAULTS.tuner}; hyperband runs as "
-                             "many trials as its brackets need for --epochs and ignores --trials)")
-    search.add_argument("--augment", metavar="LIST", default=None,
-                        help="symmetries searched as training knobs: shift-x,mirror-x or none "
-                             "(default: those the screen trained with)")
-    parser.add_argument("--seed", type=int, default=SETTINGS.seed,
-                        help=f"random seed of split, sampler, weights (default {SETTINGS.seed})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke/demo budget: quick embedded data, {QUICK_SETTINGS['n_trials']} "
-                             f"trials of <= {QUICK_SETTINGS['epochs']} epochs (patience 3)")
-    parser.add_argument("--heartbeat", type=int, default=None, metavar="SECONDS",
-                        help="heartbeat interval; a trial silent 3x as long is failed and retried "
-                             f"(default {SETTINGS.heartbeat_interval})")
+    search.add_argument(
+        "--trials",
+        type=int,
+        default=None,
+        help="COMPLETE + PRUNED trials per architecture, counting those already "
+        f"stored (default {SETTINGS.n_trials})",
+    )
+    search.add_argument(
+        "--epoch-budget",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop starting trials once the study's trials have run N epochs in all "
+        "(both engines; a fixed compute budget; default: "
+        f"{SETTINGS.epoch_budget or 'none'})",
+    )
+    search.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop starting trials after this long, per architecture",
+    )
+    search.add_argument(
+        "--epochs", type=int, default=None, help=f"max epochs per trial (default {SETTINGS.epochs})"
+    )
+    search.add_argument(
+        "--pruner",
+        choices=PRUNERS.names(),
+        default=SETTINGS.pruner,
+        help=f"default: {SETTINGS.pruner}",
+    )
+    search.add_argument(
+        "--sampler",
+        choices=SAMPLERS.names(),
+        default=SETTINGS.sampler,
+        help=f"default: {SETTINGS.sampler} (seeded)",
+    )
+    search.add_argument(
+        "--startup-trials",
+        type=int,
+        default=None,
+        metavar="N",
+        help="TPE's random start-up trials (default: "
+        + (
+            "a third of the expected trials, 3..10"
+            if SETTINGS.n_startup_trials is None
+            else str(SETTINGS.n_startup_trials)
+        )
+        + ")",
+    )
+    search.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULTS.n_workers,
+        help="worker processes on the same study (TensorFlow threads divided)",
+    )
+    search.add_argument(
+        "--max-params",
+        type=int,
+        default=None,
+        metavar="N",
+        help="reject trials with more trainable parameters, before training",
+    )
+    search.add_argument(
+        "--max-failures",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop with exit code 1 after N failed trials in a row, across workers "
+        f"(default {SETTINGS.max_failures}); a failed trial does not count "
+        "toward --trials",
+    )
+    search.add_argument(
+        "--space",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="TOML file narrowing or widening the declared search spaces",
+    )
+    search.add_argument(
+        "--engine",
+        choices=ENGINES.names(),
+        default=DEFAULTS.engine,
+        help=f"{DEFAULTS.engine} (default), or keras-tuner: KerasTuner searches the "
+        "same space, its trials stored as study <run>-<architecture>-keras-tuner",
+    )
+    search.add_argument(
+        "--tuner",
+        choices=TUNERS.names(),
+        default=DEFAULTS.tuner,
+        help=f"the KerasTuner tuner (default: {DEFAULTS.tuner}; hyperband runs as "
+        "many trials as its brackets need for --epochs and ignores --trials)",
+    )
+    search.add_argument(
+        "--augment",
+        metavar="LIST",
+        default=None,
+        help="symmetries searched as training knobs: shift-x,mirror-x or none "
+        "(default: those the screen trained with)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=SETTINGS.seed,
+        help=f"random seed of split, sampler, weights (default {SETTINGS.seed})",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke/demo budget: quick embedded data, {QUICK_SETTINGS['n_trials']} "
+        f"trials of <= {QUICK_SETTINGS['epochs']} epochs (patience 3)",
+    )
+    parser.add_argument(
+        "--heartbeat",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="heartbeat interval; a trial silent 3x as long is failed and retried "
+        f"(default {SETTINGS.heartbeat_interval})",
+    )
     return parser
 
 
 def config_from_args(args) -> OptimizeConfig:
-    settings = StudySettings(pruner=args.pruner, sampler=args.sampler, seed=args.seed,
-                             max_params=args.max_params, timeout=args.timeout)
+    settings = StudySettings(
+        pruner=args.pruner,
+        sampler=args.sampler,
+        seed=args.seed,
+        max_params=args.max_params,
+        timeout=args.timeout,
+    )
     if args.quick:
         settings = replace(settings, **QUICK_SETTINGS)
-    explicit = {key: value for key, value in (("n_trials", args.trials), ("epochs", args.epochs),
-                                              ("max_failures", args.max_failures),
-                                              ("epoch_budget", args.epoch_budget),
-                                              ("n_startup_trials", args.startup_trials))
-                if value is not None}
+    explicit = {
+        key: value
+        for key, value in (
+            ("n_trials", args.trials),
+            ("epochs", args.epochs),
+            ("max_failures", args.max_failures),
+            ("epoch_budget", args.epoch_budget),
+            ("n_startup_trials", args.startup_trials),
+        )
+        if value is not None
+    }
     if args.heartbeat is not None:
         explicit.update(heartbeat_interval=args.heartbeat, grace_period=3 * args.heartbeat)
     settings = replace(settings, **explicit)
     names = tuple(n.strip() for n in (args.architectures or "").split(",") if n.strip())
     latents = () if args.latent is None else tuple(sorted(set(parse_latents(args.latent))))
     workspace = workspace_from_args(args)
-    return OptimizeConfig(run=args.run, top=args.top, architectures=names, settings=settings,
-                          n_workers=args.workers, space_file=args.space,
-                          data_kwargs=load_keywords(args, workspace, quick=args.quick),
-                          engine=args.engine, tuner=args.tuner, latents=latents,
-                          augment=parse_augment(args.augment), workspace=workspace)
+    return OptimizeConfig(
+        run=args.run,
+        top=args.top,
+        architectures=names,
+        settings=settings,
+        n_workers=args.workers,
+        space_file=args.space,
+        data_kwargs=load_keywords(args, workspace, quick=args.quick),
+        engine=args.engine,
+        tuner=args.tuner,
+        latents=latents,
+        augment=parse_augment(args.augment),
+        workspace=workspace,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

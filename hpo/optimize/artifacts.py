@@ -7,6 +7,7 @@ shared through the storage, so the machine that ran the best trial is the one th
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -35,19 +36,30 @@ def load_best_model(study: optuna.Study, workspace: Workspace, progress: Progres
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "best.keras"
         try:
-            optuna.artifacts.download_artifact(artifact_store=artifact_store(workspace),
-                                               file_path=str(path), artifact_id=artifact_id)
+            optuna.artifacts.download_artifact(
+                artifact_store=artifact_store(workspace),
+                file_path=str(path),
+                artifact_id=artifact_id,
+            )
         except (OSError, ArtifactNotFound):
             if progress:
-                progress(f"note: the best model of {study.study_name!r} ({artifact_id}) is not in "
-                         f"{workspace.artifacts_dir}; evaluate it on the machine where its trial "
-                         f"ran")
+                progress(
+                    f"note: the best model of {study.study_name!r} ({artifact_id}) is not in "
+                    f"{workspace.artifacts_dir}; evaluate it on the machine where its trial "
+                    f"ran"
+                )
             return None
         return keras.models.load_model(path, compile=False)
 
 
-def store_best_model(study: optuna.Study, model, trial_number: int, value: float,
-                     attach_to: optuna.Trial | optuna.Study, workspace: Workspace) -> None:
+def store_best_model(
+    study: optuna.Study,
+    model,
+    trial_number: int,
+    value: float,
+    attach_to: optuna.Trial | optuna.Study,
+    workspace: Workspace,
+) -> None:
     """Keep `model` as the study's best: one `.keras` artifact per study (the previous best's file
     is removed), its id, path, trial and value in the study's user attrs."""
     store = artifact_store(workspace)
@@ -55,14 +67,14 @@ def store_best_model(study: optuna.Study, model, trial_number: int, value: float
         path = Path(folder) / f"{study.study_name}-trial{trial_number}.keras"
         model.save(path)
         artifact_id = optuna.artifacts.upload_artifact(
-            artifact_store=store, file_path=str(path), study_or_trial=attach_to)
+            artifact_store=store, file_path=str(path), study_or_trial=attach_to
+        )
     previous = study.user_attrs.get(keys.BEST_MODEL_ARTIFACT_ID)
     study.set_user_attr(keys.BEST_MODEL_ARTIFACT_ID, artifact_id)
     study.set_user_attr(keys.BEST_MODEL_PATH, str(workspace.artifacts_dir / artifact_id))
     study.set_user_attr(keys.BEST_MODEL_TRIAL, trial_number)
     study.set_user_attr(keys.BEST_MODEL_VALUE, value)
     if previous:
-        try:
+        # Already gone (another machine's store): nothing to free.
+        with contextlib.suppress(Exception):
             store.remove(previous)
-        except Exception:  # already gone (another machine's store): nothing to free
-            pass

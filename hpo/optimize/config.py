@@ -25,7 +25,8 @@ class OptimizeConfig:
     space_file: Path | None = None  # TOML that narrows or widens the declared spaces
     data_kwargs: dict = field(default_factory=dict)  # hpo.data.load keywords (workers reload)
     engine: str = "optuna"  # or "keras-tuner": KerasTuner searches, its trials mirrored to Optuna
-    tuner: str = "hyperband"  # the KerasTuner tuner (engine keras-tuner): hyperband, bayesian, random
+    # The KerasTuner tuner (engine keras-tuner): hyperband, bayesian, random
+    tuner: str = "hyperband"
     # Fixed latent sizes, one study per (architecture, latent); empty: the latent size is searched.
     latents: tuple[int, ...] = ()
     # Symmetries searched as training knobs (hpo.augment); None: those the screen trained with.
@@ -46,10 +47,15 @@ class StudyPlan:
 QUICK_SETTINGS = {"n_trials": 10, "epochs": 8}
 
 
-def study_name(run: str, architecture: str, engine: str = "optuna", latent: int | None = None) -> str:
+def study_name(
+    run: str, architecture: str, engine: str = "optuna", latent: int | None = None
+) -> str:
     """`<run>-<architecture>[-z<latent>][-keras-tuner]`."""
-    return (f"{run}-{architecture}" + (f"-z{latent}" if latent is not None else "")
-            + ("-keras-tuner" if engine == "keras-tuner" else ""))
+    return (
+        f"{run}-{architecture}"
+        + (f"-z{latent}" if latent is not None else "")
+        + ("-keras-tuner" if engine == "keras-tuner" else "")
+    )
 
 
 def validate(config: OptimizeConfig) -> None:
@@ -59,41 +65,71 @@ def validate(config: OptimizeConfig) -> None:
         ConfigError: with the valid choices or ranges.
     """
     settings = config.settings
-    for registry, name in ((PRUNERS, settings.pruner), (SAMPLERS, settings.sampler),
-                           (ENGINES, config.engine), (TUNERS, config.tuner)):
+    for registry, name in (
+        (PRUNERS, settings.pruner),
+        (SAMPLERS, settings.sampler),
+        (ENGINES, config.engine),
+        (TUNERS, config.tuner),
+    ):
         registry.check(name)
     if config.top is None and not config.architectures:
-        raise ConfigError("say which architectures to optimize: --top K (the screen's best K) or "
-                          "--architectures a,b")
+        raise ConfigError(
+            "say which architectures to optimize: --top K (the screen's best K) or "
+            "--architectures a,b"
+        )
     if config.top is not None and config.architectures:
         raise ConfigError("--top and --architectures both choose the architectures; pass one")
     if config.top is not None and config.top < 1:
         raise ConfigError(f"--top must be at least 1, but got {config.top}")
     unknown = [a for a in config.architectures if a not in architectures.names()]
     if unknown:
-        raise ConfigError(f"unknown architecture {', '.join(map(repr, unknown))}; choose from: "
-                          f"{', '.join(architectures.names())}")
-    checks = [(settings.n_trials >= 1, f"--trials must be at least 1, but got {settings.n_trials}"),
-              (settings.epochs >= 1, f"--epochs must be at least 1, but got {settings.epochs}"),
-              (config.n_workers >= 1, f"--workers must be at least 1, but got {config.n_workers}"),
-              (settings.max_failures >= 1,
-               f"--max-failures must be at least 1, but got {settings.max_failures}"),
-              (settings.heartbeat_interval >= 1,
-               f"--heartbeat must be at least 1 second, but got {settings.heartbeat_interval}"),
-              (settings.epoch_budget is None or settings.epoch_budget >= 1,
-               f"--epoch-budget must be at least 1, but got {settings.epoch_budget}"),
-              (settings.timeout is None or settings.timeout > 0,
-               f"--timeout must be positive, but got {settings.timeout}"),
-              (settings.max_params is None or settings.max_params > 0,
-               f"--max-params must be positive, but got {settings.max_params}"),
-              (settings.n_startup_trials is None or settings.n_startup_trials >= 0,
-               f"--startup-trials must be at least 0, but got {settings.n_startup_trials}"),
-              (config.engine == "optuna" or config.n_workers == 1,
-               f"--workers applies to the optuna engine; pass --workers 1 with --engine "
-               f"keras-tuner, not {config.n_workers}")]
-    bad_latents = [v for v in config.latents if isinstance(v, bool) or not isinstance(v, int) or v < 2]
-    checks.append((not bad_latents, f"--latent must list integers >= 2, but got "
-                                    f"{','.join(map(str, config.latents))}"))
+        raise ConfigError(
+            f"unknown architecture {', '.join(map(repr, unknown))}; choose from: "
+            f"{', '.join(architectures.names())}"
+        )
+    checks = [
+        (settings.n_trials >= 1, f"--trials must be at least 1, but got {settings.n_trials}"),
+        (settings.epochs >= 1, f"--epochs must be at least 1, but got {settings.epochs}"),
+        (config.n_workers >= 1, f"--workers must be at least 1, but got {config.n_workers}"),
+        (
+            settings.max_failures >= 1,
+            f"--max-failures must be at least 1, but got {settings.max_failures}",
+        ),
+        (
+            settings.heartbeat_interval >= 1,
+            f"--heartbeat must be at least 1 second, but got {settings.heartbeat_interval}",
+        ),
+        (
+            settings.epoch_budget is None or settings.epoch_budget >= 1,
+            f"--epoch-budget must be at least 1, but got {settings.epoch_budget}",
+        ),
+        (
+            settings.timeout is None or settings.timeout > 0,
+            f"--timeout must be positive, but got {settings.timeout}",
+        ),
+        (
+            settings.max_params is None or settings.max_params > 0,
+            f"--max-params must be positive, but got {settings.max_params}",
+        ),
+        (
+            settings.n_startup_trials is None or settings.n_startup_trials >= 0,
+            f"--startup-trials must be at least 0, but got {settings.n_startup_trials}",
+        ),
+        (
+            config.engine == "optuna" or config.n_workers == 1,
+            f"--workers applies to the optuna engine; pass --workers 1 with --engine "
+            f"keras-tuner, not {config.n_workers}",
+        ),
+    ]
+    bad_latents = [
+        v for v in config.latents if isinstance(v, bool) or not isinstance(v, int) or v < 2
+    ]
+    checks.append(
+        (
+            not bad_latents,
+            f"--latent must list integers >= 2, but got {','.join(map(str, config.latents))}",
+        )
+    )
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)

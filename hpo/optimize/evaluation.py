@@ -18,9 +18,15 @@ from hpo.serialize import json_safe
 from hpo.storage import open_storage
 
 
-def evaluate_best(config: OptimizeConfig, plans: list[StudyPlan], storage_url: str,
-                  screen: ScreenRecord, data, symmetries: tuple[str, ...],
-                  progress: Progress) -> pd.DataFrame:
+def evaluate_best(
+    config: OptimizeConfig,
+    plans: list[StudyPlan],
+    storage_url: str,
+    screen: ScreenRecord,
+    data,
+    symmetries: tuple[str, ...],
+    progress: Progress,
+) -> pd.DataFrame:
     """Evaluate each study's best model on the test split beside PCA at the best model's latent size
     (fitted on the same, possibly augmented, training set; plain PCA beside it); store and return
     the summary, one row per study. `ratio_to_pca` is in the study's metric."""
@@ -33,10 +39,14 @@ def evaluate_best(config: OptimizeConfig, plans: list[StudyPlan], storage_url: s
         study = optuna.load_study(study_name=plan.name, storage=open_storage(storage_url))
         trials = study.get_trials(deepcopy=False)
         states = [t.state for t in trials]
-        row = {"architecture": plan.architecture, "latent": plan.latent, "study": study.study_name,
-               "n_complete": states.count(optuna.trial.TrialState.COMPLETE),
-               "n_pruned": states.count(optuna.trial.TrialState.PRUNED),
-               "n_failed": states.count(optuna.trial.TrialState.FAIL)}
+        row = {
+            "architecture": plan.architecture,
+            "latent": plan.latent,
+            "study": study.study_name,
+            "n_complete": states.count(optuna.trial.TrialState.COMPLETE),
+            "n_pruned": states.count(optuna.trial.TrialState.PRUNED),
+            "n_failed": states.count(optuna.trial.TrialState.FAIL),
+        }
         artifact_id = study.user_attrs.get(keys.BEST_MODEL_ARTIFACT_ID)
         model = load_best_model(study, config.workspace, progress) if artifact_id else None
         if model is not None:
@@ -46,20 +56,31 @@ def evaluate_best(config: OptimizeConfig, plans: list[StudyPlan], storage_url: s
             val = training.evaluate(model, data.val, data)
             study.set_user_attr(keys.BEST_TEST, json_safe(test))
             study.set_user_attr(keys.BEST_VAL, json_safe(val))
-            row.update({"latent": latent, "best_trial": best, keys.monitor_key(metric): val[metric],
-                        **{f"test_{m}": test[m] for m in METRICS.names()},
-                        **{f"test_mse_{c}": v for c, v in test["mse_per_channel"].items()}})
+            row.update(
+                {
+                    "latent": latent,
+                    "best_trial": best,
+                    keys.monitor_key(metric): val[metric],
+                    **{f"test_{m}": test[m] for m in METRICS.names()},
+                    **{f"test_mse_{c}": v for c, v in test["mse_per_channel"].items()},
+                }
+            )
             if latent is not None:
                 fair, plain = pca.at(latent)
                 for m in METRICS.names():
                     row.update({f"pca_test_{m}": fair[m], f"plain_pca_test_{m}": plain[m]})
                 row["ratio_to_pca"] = test[metric] / fair[metric]
         elif not artifact_id:
-            progress(f"note: {study.study_name!r} has no completed trial, so no best model to "
-                     f"evaluate")
+            progress(
+                f"note: {study.study_name!r} has no completed trial, so no best model to evaluate"
+            )
         screened = screen.leaderboard_row(plan.architecture, row["latent"])
-        row.update({"screen_val_mean": screened.get("val_mean", math.nan),
-                    "screen_test_mean": screened.get("test_mean", math.nan)})
+        row.update(
+            {
+                "screen_val_mean": screened.get("val_mean", math.nan),
+                "screen_test_mean": screened.get("test_mean", math.nan),
+            }
+        )
         for m in METRICS.names():
             row.setdefault(f"pca_test_{m}", math.nan)
         rows.append(row)
@@ -73,7 +94,8 @@ def best_latent(trials, number: int) -> int | None:
 
 
 class PCAAtLatent:
-    """Test scores of PCA at any latent size: one fit at the largest size asked so far, truncated."""
+    """Test scores of PCA at any latent size: one fit at the largest size asked so far,
+    truncated."""
 
     def __init__(self, data, symmetries: tuple[str, ...]):
         self.data, self.symmetries = data, symmetries
@@ -86,5 +108,7 @@ class PCAAtLatent:
         if latent not in self._fitted:
             fair = fit_pca(self.data, latent, augment=self.symmetries)
             plain = fit_pca(self.data, latent) if self.symmetries else fair
-            self._fitted[latent] = tuple(p.evaluate(self.data.test, self.data) for p in (fair, plain))
+            self._fitted[latent] = tuple(
+                p.evaluate(self.data.test, self.data) for p in (fair, plain)
+            )
         return self._fitted[latent]

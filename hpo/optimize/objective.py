@@ -38,16 +38,22 @@ class KerasObjective:
         trial.set_user_attr(keys.N_PARAMS, n_params)
         trial.set_user_attr(keys.LATENT, params.get(keys.LATENT))  # also when the study fixes it
         if settings.max_params is not None and n_params > settings.max_params:
-            trial.set_user_attr(keys.REJECTED, f"{n_params:,} parameters > --max-params "
-                                            f"{settings.max_params:,}")
+            trial.set_user_attr(
+                keys.REJECTED, f"{n_params:,} parameters > --max-params {settings.max_params:,}"
+            )
             return TrialResult(TrialState.PRUNED, note=f"rejected: {n_params:,} parameters")
-        config = training.TrainConfig(epochs=settings.epochs, patience=settings.patience,
-                                      loss=settings.loss, seed=settings.seed + trial.number,
-                                      monitor=keys.monitor_key(settings.metric))
+        config = training.TrainConfig(
+            epochs=settings.epochs,
+            patience=settings.patience,
+            loss=settings.loss,
+            seed=settings.seed + trial.number,
+            monitor=keys.monitor_key(settings.metric),
+        )
         pruning = KerasPruningCallback(trial, keys.monitor_key(settings.metric))
         try:
-            result = training.fit(self.architecture, params, self.data, config,
-                                  callbacks=[pruning], progress=None)
+            result = training.fit(
+                self.architecture, params, self.data, config, callbacks=[pruning], progress=None
+            )
         except optuna.TrialPruned:
             epochs = epochs_reported(trial)
             trial.set_user_attr(keys.EPOCHS_RUN, epochs)
@@ -62,6 +68,7 @@ class KerasObjective:
         trial.set_user_attr(keys.VAL, json_safe(scores))
         value = float(scores[settings.metric])
         if not math.isfinite(value):
-            return TrialResult(TrialState.FAIL, note="non-finite validation metric",
-                               model=result.model)
+            return TrialResult(
+                TrialState.FAIL, note="non-finite validation metric", model=result.model
+            )
         return TrialResult(TrialState.COMPLETE, value, f"{result.epochs_run} epochs", result.model)

@@ -38,25 +38,32 @@ def read_screen(run: str, storage_url: str) -> optuna.Study:
     names = [s.study_name for s in storage.get_all_studies()]
     name = screen_study_name(run)
     if name not in names:
-        raise ConfigError(f"no screen stored for run {run!r} in {redact(storage_url)}; run "
-                          f"`python -m hpo.screen --run {run}` (same --storage and data flags) first")
+        raise ConfigError(
+            f"no screen stored for run {run!r} in {redact(storage_url)}; run "
+            f"`python -m hpo.screen --run {run}` (same --storage and data flags) first"
+        )
     study = optuna.load_study(study_name=name, storage=storage)
     if not ScreenRecord.from_study(study).rankings:
-        raise ConfigError(f"the screen {name!r} has no ranking yet (no run finished); run "
-                          f"`python -m hpo.screen --run {run}` again")
+        raise ConfigError(
+            f"the screen {name!r} has no ranking yet (no run finished); run "
+            f"`python -m hpo.screen --run {run}` again"
+        )
     return study
 
 
-def choose_architectures(config: OptimizeConfig, screen: ScreenRecord,
-                         latent: int | None = None) -> list[str]:
+def choose_architectures(
+    config: OptimizeConfig, screen: ScreenRecord, latent: int | None = None
+) -> list[str]:
     """`--architectures`, or the screen's best `--top` K: at `latent` when the screen ranked that
     size, else at its smallest."""
     if config.architectures:
         return list(config.architectures)
     ranking = screen.ranking(latent)
     if config.top > len(ranking):
-        raise ConfigError(f"--top must be between 1 and {len(ranking)} (the screen of run "
-                          f"{config.run!r} ranked {len(ranking)}), but got {config.top}")
+        raise ConfigError(
+            f"--top must be between 1 and {len(ranking)} (the screen of run "
+            f"{config.run!r} ranked {len(ranking)}), but got {config.top}"
+        )
     return ranking[: config.top]
 
 
@@ -64,8 +71,10 @@ def plan_studies(config: OptimizeConfig, screen: ScreenRecord) -> list[StudyPlan
     """The studies to run, in order: per latent size (ascending), the chosen architectures."""
     plans = []
     for latent in sorted(config.latents) or [None]:
-        plans += [StudyPlan(a, latent, study_name(config.run, a, config.engine, latent))
-                  for a in choose_architectures(config, screen, latent)]
+        plans += [
+            StudyPlan(a, latent, study_name(config.run, a, config.engine, latent))
+            for a in choose_architectures(config, screen, latent)
+        ]
     return plans
 
 
@@ -81,8 +90,9 @@ class OptimizeResult:
     html_path: Path
 
 
-def optimize(config: OptimizeConfig, storage: str | None = None,
-             progress: Progress | None = print) -> OptimizeResult:
+def optimize(
+    config: OptimizeConfig, storage: str | None = None, progress: Progress | None = print
+) -> OptimizeResult:
     """Run (or resume) one study per chosen architecture, then evaluate and report.
 
     Args:
@@ -105,18 +115,24 @@ def optimize(config: OptimizeConfig, storage: str | None = None,
     data = load(**config.data_kwargs)
     problems = data.mismatches(screen.data)
     if problems:
-        raise ConfigError(f"the data differ from what run {config.run!r} screened "
-                          f"({'; '.join(problems)}); pass the screen's data flags or screen again")
+        raise ConfigError(
+            f"the data differ from what run {config.run!r} screened "
+            f"({'; '.join(problems)}); pass the screen's data flags or screen again"
+        )
     plans = plan_studies(config, screen)
     symmetries = screened_symmetries(config, screen)
-    settings = replace(config.settings, metric=screen.metric,
-                       loss=screen.settings.get("loss", config.settings.loss))
+    settings = replace(
+        config.settings,
+        metric=screen.metric,
+        loss=screen.settings.get("loss", config.settings.loss),
+    )
     config = replace(config, settings=settings)
     spaces = architectures.load_spaces(config.space_file)  # a bad --space file fails here, early
     run_study = ENGINES.get(config.engine)
     for plan in plans:
-        record = StudyRecord(plan.architecture, plan.latent, symmetries, settings.metric,
-                             data.describe())
+        record = StudyRecord(
+            plan.architecture, plan.latent, symmetries, settings.metric, data.describe()
+        )
         created = create_study(plan, storage_url, record, data)
         space = stored_space(spaces[plan.architecture], plan.name, storage_url)
         if created and config.engine == "optuna":
@@ -126,53 +142,86 @@ def optimize(config: OptimizeConfig, storage: str | None = None,
     from hpo.reports.optimize import write_optimize_report
 
     names = [plan.name for plan in plans]
-    html_path = write_optimize_report(config.workspace.run_dir(config.run) / "optimize.html",
-                                      config.run, names, storage_url, summary, data,
-                                      settings.metric, config.workspace)
+    html_path = write_optimize_report(
+        config.workspace.run_dir(config.run) / "optimize.html",
+        config.run,
+        names,
+        storage_url,
+        summary,
+        data,
+        settings.metric,
+        config.workspace,
+    )
     return OptimizeResult(names, summary, html_path)
 
 
 def create_study(plan: StudyPlan, storage_url: str, record: StudyRecord, data) -> bool:
     """Create the study with its record (or check a stored one's data); True when created now."""
-    study = optuna.create_study(study_name=plan.name, storage=open_storage(storage_url),
-                                direction="minimize", load_if_exists=True)
+    study = optuna.create_study(
+        study_name=plan.name,
+        storage=open_storage(storage_url),
+        direction="minimize",
+        load_if_exists=True,
+    )
     stored = StudyRecord.from_study(study)
     if stored is None:
         record.store(study)
         return True
     problems = data.mismatches(stored.data)
     if problems:
-        raise ConfigError(f"the study {plan.name!r} was run on other data ({'; '.join(problems)}); "
-                          f"pass the same data flags or use another --run")
+        raise ConfigError(
+            f"the study {plan.name!r} was run on other data ({'; '.join(problems)}); "
+            f"pass the same data flags or use another --run"
+        )
     return False
 
 
-def enqueue_screen_winner(plan: StudyPlan, space: dict, storage_url: str, screen: optuna.Study,
-                          progress: Progress) -> None:
+def enqueue_screen_winner(
+    plan: StudyPlan, space: dict, storage_url: str, screen: optuna.Study, progress: Progress
+) -> None:
     """Queue the screen's configuration of this architecture (its best repeat, at the study's latent
     size, or the smallest screened for a study that searches it) as the new study's first trial,
     user attr `from_screen`: trained with the same recipe and budget, the study's best is then never
     worse than what the screen found."""
     from hpo.architectures.presets import in_search_terms
 
-    runs = [t for t in screen.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-            if t.params.get(keys.ARCHITECTURE) == plan.architecture and keys.PARAMS in t.user_attrs]
+    runs = [
+        t
+        for t in screen.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if t.params.get(keys.ARCHITECTURE) == plan.architecture and keys.PARAMS in t.user_attrs
+    ]
     latents = sorted({latent_of(t) for t in runs})
     latent = plan.latent if plan.latent is not None else (latents[0] if latents else None)
     runs = [t for t in runs if latent_of(t) == latent]
     if not runs:
-        progress(f"note: the screen has no finished {plan.architecture} run at latent {latent}; "
-                 f"{plan.name!r} starts from the sampler alone")
+        progress(
+            f"note: the screen has no finished {plan.architecture} run at latent {latent}; "
+            f"{plan.name!r} starts from the sampler alone"
+        )
         return
     best = min(runs, key=lambda t: t.value)
     params, moved = nearest_inside(space, in_search_terms(best.user_attrs[keys.PARAMS]))
     if moved:  # e.g. a small --params budget left fewer filters than the space's lowest
-        progress(f"note: the screen's {plan.architecture} lies outside the search space of "
-                 f"{plan.name!r} ({', '.join(moved)}); its nearest point inside is queued instead")
+        progress(
+            f"note: the screen's {plan.architecture} lies outside the search space of "
+            f"{plan.name!r} ({', '.join(moved)}); its nearest point inside is queued instead"
+        )
     study = optuna.load_study(study_name=plan.name, storage=open_storage(storage_url))
-    study.enqueue_trial(params, user_attrs={keys.FROM_SCREEN: {
-        "study": screen.study_name, "trial": best.number, "latent": latent,
-        "repeat": best.params.get(keys.REPEAT), "value": best.value, "moved": moved}},
-        skip_if_exists=True)  # two machines creating the study at once queue it once
-    progress(f"study {plan.name!r}: trial 0 is the screen's {plan.architecture} at latent {latent} "
-             f"(value {best.value:.4g})")
+    study.enqueue_trial(
+        params,
+        user_attrs={
+            keys.FROM_SCREEN: {
+                "study": screen.study_name,
+                "trial": best.number,
+                "latent": latent,
+                "repeat": best.params.get(keys.REPEAT),
+                "value": best.value,
+                "moved": moved,
+            }
+        },
+        skip_if_exists=True,
+    )  # two machines creating the study at once queue it once
+    progress(
+        f"study {plan.name!r}: trial 0 is the screen's {plan.architecture} at latent {latent} "
+        f"(value {best.value:.4g})"
+    )

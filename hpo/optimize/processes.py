@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import optuna
 
@@ -24,22 +24,35 @@ from hpo.stopping import StopRequested, StopSignals
 from hpo.storage import open_storage
 
 
-def run_optuna_study(config: OptimizeConfig, plan: StudyPlan, space: dict, storage_url: str, data,
-                     progress: Progress) -> None:
-    """The optuna engine (hpo.registry.ENGINES): the study's remaining trials, by worker processes."""
+def run_optuna_study(
+    config: OptimizeConfig, plan: StudyPlan, space: dict, storage_url: str, data, progress: Progress
+) -> None:
+    """The optuna engine (hpo.registry.ENGINES): the study's remaining trials, by worker
+    processes."""
     settings = config.settings
-    record = StudyRecord.from_study(optuna.load_study(study_name=plan.name,
-                                                      storage=open_storage(storage_url)))
+    record = StudyRecord.from_study(
+        optuna.load_study(study_name=plan.name, storage=open_storage(storage_url))
+    )
     symmetries = record.augment if record else ()
-    progress(f"study {plan.name!r}: {settings.n_trials} trials, {settings.pruner} pruning, "
-             f"{settings.sampler} sampler, {config.n_workers} worker(s)"
-             + (f", latent {plan.latent}" if plan.latent is not None else "")
-             + (f", augment {'/'.join(symmetries)} searched" if symmetries else ""))
+    progress(
+        f"study {plan.name!r}: {settings.n_trials} trials, {settings.pruner} pruning, "
+        f"{settings.sampler} sampler, {config.n_workers} worker(s)"
+        + (f", latent {plan.latent}" if plan.latent is not None else "")
+        + (f", augment {'/'.join(symmetries)} searched" if symmetries else "")
+    )
     run_workers(config, plan.name, plan.architecture, storage_url, space, data, progress)
 
 
-def run_workers(config: OptimizeConfig, name: str, architecture: str, storage_url: str,
-                 space: dict, data, progress: Progress, process_target: Callable | None = None) -> None:
+def run_workers(
+    config: OptimizeConfig,
+    name: str,
+    architecture: str,
+    storage_url: str,
+    space: dict,
+    data,
+    progress: Progress,
+    process_target: Callable | None = None,
+) -> None:
     """Run the study's remaining trials with N worker processes (or this process, when one worker
     has no more than `trials_per_process` trials to run). A process that has run its share of trials
     is replaced by a fresh one, so TensorFlow's per-model memory is given back.
@@ -49,41 +62,77 @@ def run_workers(config: OptimizeConfig, name: str, architecture: str, storage_ur
             (default `worker_process`; tests pass one with a trivial objective).
 
     Raises:
-        StudyFailed: the study's last `max_failures` trials of this run failed (whichever process ran
+        StudyFailed: the study's last `max_failures` trials of this run failed (whichever process
+        ran
             them); no process is started after that, and those running stop at their next claim. Or
             a worker process crashed, and the study still lacks trials.
     """
     settings = config.settings
     deadline = None if settings.timeout is None else time.time() + settings.timeout
     study = optuna.load_study(study_name=name, storage=open_storage(storage_url))
-    first_trial = len(study.get_trials(deepcopy=False))  # failures count from this run's first trial
+    # Failures count from this run's first trial
+    first_trial = len(study.get_trials(deepcopy=False))
     remaining = settings.expected_trials() - finished_trials(study)
     if config.n_workers == 1 and remaining <= settings.trials_per_process:
         configure_threads(1)
-        _worker(config, name, architecture, storage_url, space, data, 0, progress, deadline,
-                first_trial=first_trial)
+        _worker(
+            config,
+            name,
+            architecture,
+            storage_url,
+            space,
+            data,
+            0,
+            progress,
+            deadline,
+            first_trial=first_trial,
+        )
         return
     context = multiprocessing.get_context("spawn")
     slots: list = [None] * config.n_workers
     exits = []
     with StopSignals() as stop:
-        failure, timed_out = _supervise(config, name, architecture, storage_url, deadline,
-                                        first_trial, study, context, slots, exits, stop,
-                                        process_target or worker_process)
+        failure, timed_out = _supervise(
+            config,
+            name,
+            architecture,
+            storage_url,
+            deadline,
+            first_trial,
+            study,
+            context,
+            slots,
+            exits,
+            stop,
+            process_target or worker_process,
+        )
     if failure:
         raise StudyFailed(failure)
     crashed = [code for code in exits if code != 0]
     if crashed:
-        message = (f"{len(crashed)} worker process(es) of {name!r} exited with {crashed}; finished "
-                   f"trials are stored, running the same command again completes the rest")
+        message = (
+            f"{len(crashed)} worker process(es) of {name!r} exited with {crashed}; finished "
+            f"trials are stored, running the same command again completes the rest"
+        )
         if not timed_out and study_needs_trials(study, settings.n_trials, settings.epoch_budget):
             raise StudyFailed(message)  # the study lacks trials: the run must not end as if done
         progress(f"note: {message}")
 
 
-def _supervise(config: OptimizeConfig, name: str, architecture: str, storage_url: str,
-               deadline: float | None, first_trial: int, study: optuna.Study, context, slots: list,
-               exits: list, stop: StopSignals, target: Callable) -> tuple[str | None, bool]:
+def _supervise(
+    config: OptimizeConfig,
+    name: str,
+    architecture: str,
+    storage_url: str,
+    deadline: float | None,
+    first_trial: int,
+    study: optuna.Study,
+    context,
+    slots: list,
+    exits: list,
+    stop: StopSignals,
+    target: Callable,
+) -> tuple[str | None, bool]:
     """Keep `slots` filled with worker processes until the study holds its trials; (the failure
     message, whether the timeout passed). A stop signal is passed on to the workers (each queues
     its running trial again), and StopRequested raised once they have exited."""
@@ -99,13 +148,20 @@ def _supervise(config: OptimizeConfig, name: str, architecture: str, storage_url
                 slots[index] = None
         timed_out = deadline is not None and time.time() >= deadline
         needs = study_needs_trials(study, settings.n_trials, settings.epoch_budget)
-        failure = failure_message(name, study.get_trials(deepcopy=False), settings.max_failures,
-                                  first_trial) if needs else None
+        failure = (
+            failure_message(
+                name, study.get_trials(deepcopy=False), settings.max_failures, first_trial
+            )
+            if needs
+            else None
+        )
         needed = not timed_out and needs and not failure and not any(code != 0 for code in exits)
         for index in range(len(slots)):
             if slots[index] is None and needed:
-                slots[index] = context.Process(target=target, args=(
-                    config, name, architecture, storage_url, index, deadline, first_trial))
+                slots[index] = context.Process(
+                    target=target,
+                    args=(config, name, architecture, storage_url, index, deadline, first_trial),
+                )
                 slots[index].start()
         if all(process is None for process in slots):
             return failure, timed_out
@@ -126,8 +182,15 @@ def _stop_workers(slots: list, wait: float = 60.0) -> None:
             process.join()
 
 
-def worker_process(config: OptimizeConfig, name: str, architecture: str, storage_url: str,
-                    index: int, deadline: float | None, first_trial: int) -> None:
+def worker_process(
+    config: OptimizeConfig,
+    name: str,
+    architecture: str,
+    storage_url: str,
+    index: int,
+    deadline: float | None,
+    first_trial: int,
+) -> None:
     """Entry point of a spawned worker: reload data, divide threads, run its share of trials."""
     from hpo.backend import import_keras_quietly, quiet_optuna
     from hpo.data import load
@@ -136,35 +199,77 @@ def worker_process(config: OptimizeConfig, name: str, architecture: str, storage
     quiet_optuna()
     configure_threads(config.n_workers)
     data = load(**config.data_kwargs)
-    space = stored_space(architectures.load_spaces(config.space_file)[architecture], name,
-                          storage_url)
+    space = stored_space(
+        architectures.load_spaces(config.space_file)[architecture], name, storage_url
+    )
     try:
-        _worker(config, name, architecture, storage_url, space, data, index, print, deadline,
-                max_trials=config.settings.trials_per_process, first_trial=first_trial)
+        _worker(
+            config,
+            name,
+            architecture,
+            storage_url,
+            space,
+            data,
+            index,
+            print,
+            deadline,
+            max_trials=config.settings.trials_per_process,
+            first_trial=first_trial,
+        )
     except StudyFailed:
         pass  # the parent finds the same failed trials in the study and stops the run, once
     except StopRequested:
         pass  # its trial is queued again; exit 0, the parent stops the run
 
 
-def _worker(config: OptimizeConfig, name: str, architecture: str, storage_url: str, space: dict,
-            data, index: int, progress: Progress, deadline: float | None, max_trials: int | None = None,
-            first_trial: int = 0) -> None:
+def _worker(
+    config: OptimizeConfig,
+    name: str,
+    architecture: str,
+    storage_url: str,
+    space: dict,
+    data,
+    index: int,
+    progress: Progress,
+    deadline: float | None,
+    max_trials: int | None = None,
+    first_trial: int = 0,
+) -> None:
     settings = config.settings
-    storage = open_storage(storage_url, heartbeat_interval=settings.heartbeat_interval,
-                           grace_period=settings.grace_period, max_retry=settings.max_retry)
+    storage = open_storage(
+        storage_url,
+        heartbeat_interval=settings.heartbeat_interval,
+        grace_period=settings.grace_period,
+        max_retry=settings.max_retry,
+    )
     probe = optuna.load_study(study_name=name, storage=storage)
     # Distinct seeds per worker and per process, so parallel workers don't propose the same points.
     seed = settings.seed + 1000 * index + len(probe.get_trials(deepcopy=False))
-    sampler = make_sampler(settings.sampler, seed, settings.expected_trials(),
-                           n_startup_trials=settings.n_startup_trials)
-    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler,
-                              pruner=make_pruner(settings.pruner, settings.epochs))
+    sampler = make_sampler(
+        settings.sampler,
+        seed,
+        settings.expected_trials(),
+        n_startup_trials=settings.n_startup_trials,
+    )
+    study = optuna.load_study(
+        study_name=name,
+        storage=storage,
+        sampler=sampler,
+        pruner=make_pruner(settings.pruner, settings.epochs),
+    )
     lock = ClaimLock(storage_url, name)
     label = (f"w{index} " if config.n_workers > 1 else "") + f"[{architecture}] "
     objective = KerasObjective(architecture, space, data, settings)
     try:
-        Worker(study, settings, lock, objective, progress, label, first_trial,
-               workspace=config.workspace).run(deadline, max_trials)
+        Worker(
+            study,
+            settings,
+            lock,
+            objective,
+            progress,
+            label,
+            first_trial,
+            workspace=config.workspace,
+        ).run(deadline, max_trials)
     finally:
         lock.close()

@@ -36,9 +36,15 @@ class StudyRecord:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_attrs(self) -> dict[str, Any]:
-        return json_safe({keys.DATA: self.data, keys.ARCHITECTURE: self.architecture,
-                          keys.METRIC: self.metric, keys.LATENT: self.latent,
-                          keys.AUGMENT: list(self.augment)})
+        return json_safe(
+            {
+                keys.DATA: self.data,
+                keys.ARCHITECTURE: self.architecture,
+                keys.METRIC: self.metric,
+                keys.LATENT: self.latent,
+                keys.AUGMENT: list(self.augment),
+            }
+        )
 
     def store(self, study: optuna.Study) -> None:
         for key, value in self.to_attrs().items():
@@ -46,14 +52,18 @@ class StudyRecord:
 
     @classmethod
     def from_study(cls, study: optuna.Study) -> StudyRecord | None:
-        """The stored record; None for a study that has none yet. A study from before the latent size
-        and the symmetries were stored searched the latent size without augmentation."""
+        """The stored record; None for a study that has none yet. A study from before the latent
+        size and the symmetries were stored searched the latent size without augmentation."""
         attrs = study.user_attrs
         if keys.DATA not in attrs:
             return None
-        return cls(architecture=attrs.get(keys.ARCHITECTURE, ""), latent=attrs.get(keys.LATENT),
-                   augment=augment.check(attrs.get(keys.AUGMENT) or ()),
-                   metric=attrs.get(keys.METRIC, "rel_l2"), data=dict(attrs[keys.DATA]))
+        return cls(
+            architecture=attrs.get(keys.ARCHITECTURE, ""),
+            latent=attrs.get(keys.LATENT),
+            augment=augment.check(attrs.get(keys.AUGMENT) or ()),
+            metric=attrs.get(keys.METRIC, "rel_l2"),
+            data=dict(attrs[keys.DATA]),
+        )
 
     def space(self, declared: dict) -> dict:
         """The architecture's declared space for this study: the latent size fixed (when it is),

@@ -48,7 +48,8 @@ class StudySettings:
     max_failures: int = 3
 
     def expected_trials(self) -> int:
-        """Trials the study will likely run: n_trials, or fewer when an epoch budget ends it first."""
+        """Trials the study will likely run: n_trials, or fewer when an epoch budget ends it
+        first."""
         if self.epoch_budget is None:
             return self.n_trials
         return max(1, min(self.n_trials, self.epoch_budget // self.epochs))
@@ -60,8 +61,9 @@ def startup_trials(n_trials: int) -> int:
     return max(3, min(10, n_trials // 3))
 
 
-def make_sampler(name: str, seed: int, n_trials: int,
-                 n_startup_trials: int | None = None) -> optuna.samplers.BaseSampler:
+def make_sampler(
+    name: str, seed: int, n_trials: int, n_startup_trials: int | None = None
+) -> optuna.samplers.BaseSampler:
     """The sampler `name` (hpo.registry.SAMPLERS), seeded.
 
     Raises:

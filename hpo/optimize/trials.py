@@ -3,11 +3,12 @@ that stops a run. Pure functions of a study's trials, so they are tested with tr
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+
 import optuna
 from optuna.trial import FrozenTrial, TrialState
-from hpo.keys import FAILURE
 
+from hpo.keys import FAILURE
 
 _RESULTS = (TrialState.COMPLETE, TrialState.PRUNED)
 _IN_FLIGHT = (TrialState.RUNNING, TrialState.WAITING)
@@ -66,8 +67,11 @@ def failure_streak(trials: Sequence[FrozenTrial], first_trial: int = 0) -> list[
             command again after a fix starts a new count. Trials failed because their worker died
             are left out too: neither a result nor a failure, their WAITING copy runs again.
     """
-    ended = [t for t in trials if t.number >= first_trial
-             and (t.state in _RESULTS or failed_by_its_own_error(t))]
+    ended = [
+        t
+        for t in trials
+        if t.number >= first_trial and (t.state in _RESULTS or failed_by_its_own_error(t))
+    ]
     ended.sort(key=lambda t: (t.datetime_complete, t.number), reverse=True)
     streak = []
     for trial in ended:
@@ -77,14 +81,17 @@ def failure_streak(trials: Sequence[FrozenTrial], first_trial: int = 0) -> list[
     return streak
 
 
-def failure_message(study_name: str, trials: Sequence[FrozenTrial], max_failures: int,
-                    first_trial: int = 0) -> str | None:
+def failure_message(
+    study_name: str, trials: Sequence[FrozenTrial], max_failures: int, first_trial: int = 0
+) -> str | None:
     """The one-line error of a study whose last `max_failures` trials failed; None if it goes on."""
     streak = failure_streak(trials, first_trial)
     if len(streak) < max_failures:
         return None
     last = streak[0]
-    return (f"study {study_name!r} stopped: its last {len(streak)} trials failed "
-            f"(--max-failures {max_failures}); the last, trial {last.number}: "
-            f"{last.user_attrs[FAILURE]}. The stored trials are kept: fix the cause and run the same "
-            f"command again")
+    return (
+        f"study {study_name!r} stopped: its last {len(streak)} trials failed "
+        f"(--max-failures {max_failures}); the last, trial {last.number}: "
+        f"{last.user_attrs[FAILURE]}. The stored trials are kept: fix the cause and run the same "
+        f"command again"
+    )

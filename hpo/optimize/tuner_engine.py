@@ -1,11 +1,12 @@
 """The KerasTuner engine of `hpo.optimize --engine keras-tuner`, mirrored into our Optuna storage.
 
 KerasTuner searches the same declared space (`hpo.space.to_keras_tuner`), on the same data, splits
-and metric as the Optuna engine. Its own state lives in `<workspace>/<run>/keras-tuner/<architecture>-<tuner>`
-(so a re-run resumes); each of its trials is then copied into the Optuna study
-`<run>-<architecture>-keras-tuner` (params with the declared space's distributions, the per-epoch
-validation metric as intermediate values, the best epoch's as value), so one optuna-dashboard
-compares both engines. Trials already copied (user attr `keras_tuner_trial_id`) are skipped.
+and metric as the Optuna engine. Its own state lives in
+`<workspace>/<run>/keras-tuner/<architecture>-<tuner>` (so a re-run resumes); each of its trials is
+then copied into the Optuna study `<run>-<architecture>-keras-tuner` (params with the declared
+space's distributions, the per-epoch validation metric as intermediate values, the best epoch's as
+value), so one optuna-dashboard compares both engines. Trials already copied (user attr
+`keras_tuner_trial_id`) are skipped.
 
 Budgets: random and bayesian run `--trials` trials in all (counting those already run); hyperband
 ignores `--trials` and runs the trials its brackets need for max_epochs=`--epochs` (factor 3, one
@@ -41,12 +42,19 @@ HISTORY_FILE = "hpo_history.json"  # per KerasTuner trial: the per-epoch validat
 
 
 class FlowHyperModel(kt.HyperModel):
-    """Builds a registered architecture from KerasTuner's hyperparameters; trains it as `hpo` does."""
+    """Builds a registered architecture from KerasTuner's hyperparameters; trains it as `hpo`
+    does."""
 
-    def __init__(self, architecture: str, space: dict, data, settings: StudySettings,
-                 epochs_spent: int = 0):
+    def __init__(
+        self, architecture: str, space: dict, data, settings: StudySettings, epochs_spent: int = 0
+    ):
         super().__init__(name=architecture)
-        self.architecture, self.space, self.data, self.settings = architecture, space, data, settings
+        self.architecture, self.space, self.data, self.settings = (
+            architecture,
+            space,
+            data,
+            settings,
+        )
         self.epochs_spent = epochs_spent  # by this search's trials, for settings.epoch_budget
 
     def build(self, hp):
@@ -66,19 +74,30 @@ class FlowHyperModel(kt.HyperModel):
         trial, tuner = trial_and_tuner(callbacks)
         first = int(kwargs.get("initial_epoch", 0))
         epochs = int(kwargs.get("epochs", self.settings.epochs)) - first
-        seed = self.settings.seed + (int(trial.trial_id) if trial and trial.trial_id.isdigit() else 0)
+        seed = self.settings.seed + (
+            int(trial.trial_id) if trial and trial.trial_id.isdigit() else 0
+        )
         keras.utils.set_random_seed(seed)
-        config = training.TrainConfig(epochs=max(1, epochs), patience=self.settings.patience,
-                                      loss=self.settings.loss, seed=seed,
-                                      monitor=keys.monitor_key(self.settings.metric))
+        config = training.TrainConfig(
+            epochs=max(1, epochs),
+            patience=self.settings.patience,
+            loss=self.settings.loss,
+            seed=seed,
+            monitor=keys.monitor_key(self.settings.metric),
+        )
         metric = keys.monitor_key(self.settings.metric)
         try:
-            result = training.fit_model(model, self.data, config,
-                                        learning_rate=params["learning_rate"],
-                                        batch_size=params["batch_size"],
-                                        schedule=params.get("schedule"),
-                                        augment=from_params(params), callbacks=callbacks,
-                                        progress=None)
+            result = training.fit_model(
+                model,
+                self.data,
+                config,
+                learning_rate=params["learning_rate"],
+                batch_size=params["batch_size"],
+                schedule=params.get("schedule"),
+                augment=from_params(params),
+                callbacks=callbacks,
+                progress=None,
+            )
         except training.TrainingFailed as exc:
             raise kt.errors.FailedTrialError(str(exc)) from None
         values = [float(epoch[metric]) for epoch in result.history]
@@ -92,7 +111,6 @@ class FlowHyperModel(kt.HyperModel):
             raise kt.errors.FailedTrialError("diverged: NaN/Inf loss")
         return min(finite)
 
-
     def _spend(self, epochs: int, tuner: kt.Tuner | None) -> None:
         """Count a trial's epochs; once the budget is spent, cap the oracle at the trials it has, so
         it starts no more (KerasTuner has no epoch budget of its own)."""
@@ -102,23 +120,29 @@ class FlowHyperModel(kt.HyperModel):
             tuner.oracle.max_trials = len(tuner.oracle.trials)
 
 
-def make_tuner(name: str, hypermodel: FlowHyperModel, settings: StudySettings, directory,
-               project: str) -> kt.Tuner:
+def make_tuner(
+    name: str, hypermodel: FlowHyperModel, settings: StudySettings, directory, project: str
+) -> kt.Tuner:
     """KerasTuner's `name` tuner (hpo.registry.TUNERS) keeping its state in `directory/project`."""
-    common = dict(objective=kt.Objective(keys.monitor_key(settings.metric), direction="min"),
-                  seed=settings.seed, directory=str(directory),
-                  # One project per tuner: switching --tuner starts its own search, not a clash.
-                  project_name=project, overwrite=False,
-                  # The same rule as the Optuna engine's --max-failures.
-                  max_consecutive_failed_trials=settings.max_failures)
+    common = dict(
+        objective=kt.Objective(keys.monitor_key(settings.metric), direction="min"),
+        seed=settings.seed,
+        directory=str(directory),
+        # One project per tuner: switching --tuner starts its own search, not a clash.
+        project_name=project,
+        overwrite=False,
+        # The same rule as the Optuna engine's --max-failures.
+        max_consecutive_failed_trials=settings.max_failures,
+    )
     return TUNERS.create(name, hypermodel, settings, **common)
 
 
 def hyperband_tuner(hypermodel: FlowHyperModel, settings: StudySettings, **common) -> kt.Tuner:
     # With an epoch budget, iterate the brackets until it is spent (None: no iteration limit).
     iterations = 1 if settings.epoch_budget is None else None
-    return kt.Hyperband(hypermodel, max_epochs=settings.epochs, factor=3,
-                        hyperband_iterations=iterations, **common)
+    return kt.Hyperband(
+        hypermodel, max_epochs=settings.epochs, factor=3, hyperband_iterations=iterations, **common
+    )
 
 
 def bayesian_tuner(hypermodel: FlowHyperModel, settings: StudySettings, **common) -> kt.Tuner:
@@ -129,16 +153,26 @@ def random_tuner(hypermodel: FlowHyperModel, settings: StudySettings, **common) 
     return kt.RandomSearch(hypermodel, max_trials=settings.n_trials, **common)
 
 
-def run_keras_tuner_study(config: OptimizeConfig, plan: StudyPlan, space: dict, storage_url: str,
-                          data, progress: Progress) -> int:
+def run_keras_tuner_study(
+    config: OptimizeConfig, plan: StudyPlan, space: dict, storage_url: str, data, progress: Progress
+) -> int:
     """The keras-tuner engine (hpo.registry.ENGINES) on one planned study."""
     progress(f"study {plan.name!r}: KerasTuner {config.tuner}, mirrored into Optuna")
-    return run_keras_tuner(config, plan.architecture, plan.name, space, storage_url, data,
-                           config.tuner, progress)
+    return run_keras_tuner(
+        config, plan.architecture, plan.name, space, storage_url, data, config.tuner, progress
+    )
 
 
-def run_keras_tuner(config: OptimizeConfig, architecture: str, name: str, space: dict,
-                    storage_url: str, data, tuner_name: str, progress: Progress) -> int:
+def run_keras_tuner(
+    config: OptimizeConfig,
+    architecture: str,
+    name: str,
+    space: dict,
+    storage_url: str,
+    data,
+    tuner_name: str,
+    progress: Progress,
+) -> int:
     """Run (or resume) KerasTuner on one architecture's study `name` (its latent size fixed or not,
     as `space` says), then mirror its trials into that Optuna study.
 
@@ -147,39 +181,58 @@ def run_keras_tuner(config: OptimizeConfig, architecture: str, name: str, space:
     """
     study = optuna.load_study(study_name=name, storage=open_storage(storage_url))
     hypermodel = FlowHyperModel(architecture, space, data, config.settings, epochs_spent(study))
-    # A study per latent size gets its own project (name: <run>-<architecture>-z<latent>-keras-tuner).
-    suffix = name[len(f"{config.run}-{architecture}"):].removesuffix("-keras-tuner")
-    tuner = make_tuner(tuner_name, hypermodel, config.settings,
-                       config.workspace.keras_tuner_dir(config.run),
-                       f"{architecture}{suffix}-{tuner_name}")
-    if config.settings.epoch_budget is None or hypermodel.epochs_spent < config.settings.epoch_budget:
+    # A study per latent size gets its own project (name:
+    # <run>-<architecture>-z<latent>-keras-tuner).
+    suffix = name[len(f"{config.run}-{architecture}") :].removesuffix("-keras-tuner")
+    tuner = make_tuner(
+        tuner_name,
+        hypermodel,
+        config.settings,
+        config.workspace.keras_tuner_dir(config.run),
+        f"{architecture}{suffix}-{tuner_name}",
+    )
+    if (
+        config.settings.epoch_budget is None
+        or hypermodel.epochs_spent < config.settings.epoch_budget
+    ):
         tuner.search(verbose=0)
-    added = mirror_to_optuna(tuner, space, name, storage_url,
-                             keys.monitor_key(config.settings.metric), tuner_name)
+    added = mirror_to_optuna(
+        tuner, space, name, storage_url, keys.monitor_key(config.settings.metric), tuner_name
+    )
     progress(f"study {name!r}: {added} KerasTuner trial(s) added")
     _keep_best_model(tuner, study, tuner_name, config.workspace)
     return added
 
 
-def _keep_best_model(tuner: kt.Tuner, study: optuna.Study, tuner_name: str,
-                     workspace: Workspace) -> None:
-    """Store the tuner's best model (its best epoch's weights) as the mirrored study's best model."""
+def _keep_best_model(
+    tuner: kt.Tuner, study: optuna.Study, tuner_name: str, workspace: Workspace
+) -> None:
+    """Store the tuner's best model (its best epoch's weights) as the mirrored study's best
+    model."""
     best = tuner.oracle.get_best_trials(1)
     if not best or best[0].score is None:
         return
-    mirrored = {t.user_attrs.get(keys.KERAS_TUNER_TRIAL_ID): t
-                for t in study.get_trials(deepcopy=False)}
+    mirrored = {
+        t.user_attrs.get(keys.KERAS_TUNER_TRIAL_ID): t for t in study.get_trials(deepcopy=False)
+    }
     trial = mirrored.get(f"{tuner_name}:{best[0].trial_id}")
     if trial is None or trial.value is None:
         return
     if study.user_attrs.get(keys.BEST_MODEL_TRIAL) == trial.number:
         return  # kept already by an earlier run
-    store_best_model(study, tuner.load_model(best[0]), trial.number, trial.value, attach_to=study,
-                     workspace=workspace)
+    store_best_model(
+        study,
+        tuner.load_model(best[0]),
+        trial.number,
+        trial.value,
+        attach_to=study,
+        workspace=workspace,
+    )
 
 
-def mirror_to_optuna(tuner: kt.Tuner, space: dict, name: str, storage_url: str, metric: str,
-                     tuner_name: str) -> int:
+def mirror_to_optuna(
+    tuner: kt.Tuner, space: dict, name: str, storage_url: str, metric: str, tuner_name: str
+) -> int:
     """Add each finished KerasTuner trial not yet in the Optuna study `name` as one Optuna trial
     (user attr `keras_tuner_trial_id` = "<tuner>:<its trial id>")."""
     study = optuna.load_study(study_name=name, storage=open_storage(storage_url))
@@ -191,20 +244,36 @@ def mirror_to_optuna(tuner: kt.Tuner, space: dict, name: str, storage_url: str, 
         params = to_keras_tuner(trial.hyperparameters.copy(), space)
         fixed = optuna.trial.FixedTrial(params)
         suggest(fixed, space)  # records the declared distribution of each searched param
-        searched = {key: params[key] for key in fixed.distributions}  # fixed ones, as in Optuna: none
+        # Fixed ones, as in Optuna: none
+        searched = {key: params[key] for key in fixed.distributions}
         history = _read_history(tuner, trial_id)
-        steps = {history["first_epoch"] + i: v for i, v in enumerate(history.get(metric, []))
-                 if math.isfinite(v)}
+        steps = {
+            history["first_epoch"] + i: v
+            for i, v in enumerate(history.get(metric, []))
+            if math.isfinite(v)
+        }
         value = min(steps.values()) if steps and trial.status == "COMPLETED" else None
-        study.add_trial(optuna.trial.create_trial(
-            params=searched, distributions=fixed.distributions, value=value,
-            intermediate_values=steps,
-            state=optuna.trial.TrialState.COMPLETE if value is not None else
-            optuna.trial.TrialState.FAIL,
-            user_attrs={keys.KERAS_TUNER_TRIAL_ID: f"{tuner_name}:{trial_id}",
-                        keys.ENGINE: "keras-tuner", keys.TUNER: tuner_name,
-                        **({keys.FAILURE: trial.message.splitlines()[-1][:300]}
-                           if value is None and trial.message else {})}))
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=searched,
+                distributions=fixed.distributions,
+                value=value,
+                intermediate_values=steps,
+                state=optuna.trial.TrialState.COMPLETE
+                if value is not None
+                else optuna.trial.TrialState.FAIL,
+                user_attrs={
+                    keys.KERAS_TUNER_TRIAL_ID: f"{tuner_name}:{trial_id}",
+                    keys.ENGINE: "keras-tuner",
+                    keys.TUNER: tuner_name,
+                    **(
+                        {keys.FAILURE: trial.message.splitlines()[-1][:300]}
+                        if value is None and trial.message
+                        else {}
+                    ),
+                },
+            )
+        )
         added += 1
     return added
 

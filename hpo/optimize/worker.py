@@ -1,15 +1,16 @@
-"""The worker loop: claim a trial under the lock, run its objective with a heartbeat, tell the result.
+"""The worker loop: claim a trial under the lock, run its objective with a heartbeat, tell the
+result.
 
 A worker repeatedly (1) takes the claim lock, fails trials whose worker died (heartbeat) so they are
-queued again, counts the trials that are finished or in flight and stops at `n_trials`, stops the run
-after `max_failures` failed trials in a row, asks for a trial; (2) runs its objective (the Keras
+queued again, counts the trials that are finished or in flight and stops at `n_trials`, stops the
+run after `max_failures` failed trials in a row, asks for a trial; (2) runs its objective (the Keras
 training, `KerasObjective`, with per-epoch pruning; tests and bench/stress.py pass a trivial one),
 beating the heartbeat meanwhile; (3) tells the result.
-Failures come in three tiers: pruning is control flow (PRUNED); a bad trial (NaN loss, out of memory,
-a bug, over --max-params) ends as FAIL/PRUNED with a `failure`/`rejected` attr and the study goes on,
-a FAIL not counting toward `n_trials` (another trial replaces it) unless `max_failures` fail in a row,
-which stops the run (StudyFailed, exit code 1); a configuration error stops the run before anything is
-written.
+Failures come in three tiers: pruning is control flow (PRUNED); a bad trial (NaN loss, out of
+memory, a bug, over --max-params) ends as FAIL/PRUNED with a `failure`/`rejected` attr and the study
+goes on, a FAIL not counting toward `n_trials` (another trial replaces it) unless `max_failures`
+fail in a row, which stops the run (StudyFailed, exit code 1); a configuration error stops the run
+before anything is written.
 """
 
 from __future__ import annotations
@@ -21,23 +22,26 @@ import gc
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+
 import optuna
 from optuna.trial import TrialState
-from hpo.optimize.claims import ClaimLock
-from hpo.errors import StudyFailed
-from hpo.stopping import StopRequested, StopSignals
-from hpo.storage import redact
+
 from hpo import keys
 from hpo.adapters.optuna_internals import record_heartbeat, storage_of, trial_id_of
+from hpo.errors import StudyFailed
 from hpo.keys import FAILURE, STOPPED, WORKER_PID
-from hpo.progress import Progress
-from hpo.workspace import Workspace
 from hpo.optimize.artifacts import store_best_model
+from hpo.optimize.claims import ClaimLock
 from hpo.optimize.resources import resident_mib
 from hpo.optimize.settings import StudySettings
 from hpo.optimize.trials import _needs_trials, failure_message
+from hpo.progress import Progress
+from hpo.stopping import StopRequested, StopSignals
+from hpo.storage import redact
+from hpo.workspace import Workspace
 
 
 class _Heartbeat:
@@ -59,10 +63,9 @@ class _Heartbeat:
 
     def _beat(self):
         while not self._stop.wait(self.interval):
-            try:
+            # A missed beat is harmless; the next one may get through.
+            with contextlib.suppress(Exception):
                 self.storage.record_heartbeat(self.trial_id)
-            except Exception:  # a missed beat is harmless; the next one may get through
-                pass
 
 
 @dataclass
@@ -108,7 +111,9 @@ class Worker:
     outcomes: list[TrialOutcome] = field(default_factory=list)
     workspace: Workspace = Workspace()  # where the best model is kept
 
-    def run(self, deadline: float | None = None, max_trials: int | None = None) -> list[TrialOutcome]:
+    def run(
+        self, deadline: float | None = None, max_trials: int | None = None
+    ) -> list[TrialOutcome]:
         """Run trials until the study holds n_trials, `deadline` (time.time()) passes, or this
         worker has run `max_trials`.
 
@@ -141,8 +146,9 @@ class Worker:
             trials = self.study.get_trials(deepcopy=False)
             if not _needs_trials(trials, settings.n_trials, settings.epoch_budget):
                 return None
-            message = failure_message(self.study.study_name, trials, settings.max_failures,
-                                      self.first_trial)
+            message = failure_message(
+                self.study.study_name, trials, settings.max_failures, self.first_trial
+            )
             if message:
                 raise StudyFailed(message)
             trial = self.study.ask()  # takes a WAITING trial first
@@ -186,7 +192,8 @@ class Worker:
                 # it; seen under load with two workers on PostgreSQL): a stop all the same.
                 self._queue_again(trial, stop.received)
                 raise StopRequested(stop.received)
-            trial.set_user_attr(keys.RSS_MIB, round(resident_mib()))  # memory stays flat? (see bench)
+            # Memory stays flat? (see bench)
+            trial.set_user_attr(keys.RSS_MIB, round(resident_mib()))
         if result.state == TrialState.FAIL:
             # An exception's text may quote a database URL: never store its password.
             trial.set_user_attr(FAILURE, redact(result.note or "failed"))
@@ -199,8 +206,9 @@ class Worker:
         if result.model is not None:
             result.model = None
             gc.collect()  # the model and its graph go before the next trial builds
-        outcome = TrialOutcome(trial.number, result.state, result.value,
-                               time.monotonic() - started, result.note)
+        outcome = TrialOutcome(
+            trial.number, result.state, result.value, time.monotonic() - started, result.note
+        )
         self._report(outcome)
         return outcome
 
@@ -211,8 +219,9 @@ class Worker:
         except optuna.TrialPruned as exc:
             return TrialResult(TrialState.PRUNED, note=f"pruned: {exc}" if str(exc) else "pruned")
         except Exception as exc:  # a bug or a broken point of the space: this trial fails alone
-            return TrialResult(TrialState.FAIL,
-                               note=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+            return TrialResult(
+                TrialState.FAIL, note=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            )
 
     def _queue_again(self, trial: optuna.Trial, signal_name: str) -> None:
         """A stop signal cut this trial short: FAIL it now and queue a copy, as the heartbeat path
@@ -230,8 +239,10 @@ class Worker:
         else:
             self.study.enqueue_trial(frozen.params, user_attrs={keys.FAILED_TRIAL: frozen.number})
         if self.progress is not None:
-            self.progress(f"{self.label}trial {trial.number:>3} stopped by {signal_name}: marked "
-                          "FAIL and queued again")
+            self.progress(
+                f"{self.label}trial {trial.number:>3} stopped by {signal_name}: marked "
+                "FAIL and queued again"
+            )
 
     def _keep_if_best(self, trial: optuna.Trial, value: float, model) -> None:
         """Store the model if it is the study's best so far."""
@@ -239,8 +250,9 @@ class Worker:
             attrs = self.study.user_attrs
             if keys.BEST_MODEL_VALUE in attrs and attrs[keys.BEST_MODEL_VALUE] <= value:
                 return
-            store_best_model(self.study, model, trial.number, value, attach_to=trial,
-                             workspace=self.workspace)
+            store_best_model(
+                self.study, model, trial.number, value, attach_to=trial, workspace=self.workspace
+            )
 
     def _report(self, outcome: TrialOutcome) -> None:
         if self.progress is None:
@@ -250,9 +262,11 @@ class Worker:
         except ValueError:
             best = "-"
         value = "-" if outcome.value is None else f"{outcome.value:.4g}"
-        self.progress(f"{self.label}trial {outcome.number:>3} "
-                      f"{outcome.state.name:<8} value {value:<9} best {best:<9} "
-                      f"{outcome.seconds:6.1f} s  rss {resident_mib():5.0f} MiB  {outcome.note}")
+        self.progress(
+            f"{self.label}trial {outcome.number:>3} "
+            f"{outcome.state.name:<8} value {value:<9} best {best:<9} "
+            f"{outcome.seconds:6.1f} s  rss {resident_mib():5.0f} MiB  {outcome.note}"
+        )
 
 
 @contextlib.contextmanager

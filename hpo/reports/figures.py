@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import optuna
@@ -17,8 +17,10 @@ from hpo import keys
 
 def write_html(path: Path, title: str, sections: Sequence[tuple[str, go.Figure | str]]) -> Path:
     """One self-contained HTML page (plotly.js embedded once, so it opens offline)."""
-    parts = [f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-             f"<body style='font-family: sans-serif'><h1>{html.escape(title)}</h1>"]
+    parts = [
+        f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+        f"<body style='font-family: sans-serif'><h1>{html.escape(title)}</h1>"
+    ]
     first_figure = True
     for heading, content in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
@@ -46,13 +48,19 @@ def _colour(name: str, names: Sequence[str]) -> str:
     return COLOURS[order.index(name) % len(COLOURS)] if name in order else "#7f7f7f"
 
 
-def learning_curves_figure(trials: Sequence[optuna.trial.FrozenTrial], metric: str,
-                           latents: Sequence[int] | None = None) -> go.Figure:
+def learning_curves_figure(
+    trials: Sequence[optuna.trial.FrozenTrial], metric: str, latents: Sequence[int] | None = None
+) -> go.Figure:
     """The validation metric per epoch of every run (solid; the training metric dotted when stored),
     one colour per architecture, one panel per latent size."""
     latents = list(latents) if latents else [None]
-    figure = make_subplots(rows=len(latents), cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                           subplot_titles=[f"latent {z}" if z is not None else "" for z in latents])
+    figure = make_subplots(
+        rows=len(latents),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.06,
+        subplot_titles=[f"latent {z}" if z is not None else "" for z in latents],
+    )
     names = sorted({t.params.get(keys.ARCHITECTURE, "") for t in trials})
     shown = set()
     for trial in trials:
@@ -64,17 +72,36 @@ def learning_curves_figure(trials: Sequence[optuna.trial.FrozenTrial], metric: s
         colour = _colour(name, names)
         epochs = sorted(trial.intermediate_values)
         label = f"{name} #{trial.params.get(keys.REPEAT, '')}"
-        figure.add_trace(go.Scatter(
-            x=[e + 1 for e in epochs], y=[trial.intermediate_values[e] for e in epochs],
-            mode="lines", line={"color": colour}, legendgroup=name, name=name,
-            showlegend=name not in shown, hovertext=f"{label}, validation"), row, 1)
+        figure.add_trace(
+            go.Scatter(
+                x=[e + 1 for e in epochs],
+                y=[trial.intermediate_values[e] for e in epochs],
+                mode="lines",
+                line={"color": colour},
+                legendgroup=name,
+                name=name,
+                showlegend=name not in shown,
+                hovertext=f"{label}, validation",
+            ),
+            row,
+            1,
+        )
         shown.add(name)
         train = trial.user_attrs.get(keys.CURVES, {}).get(metric)
         if train:
-            figure.add_trace(go.Scatter(
-                x=list(range(1, len(train) + 1)), y=train, mode="lines", legendgroup=name,
-                line={"color": colour, "dash": "dot", "width": 1}, showlegend=False,
-                hovertext=f"{label}, training"), row, 1)
+            figure.add_trace(
+                go.Scatter(
+                    x=list(range(1, len(train) + 1)),
+                    y=train,
+                    mode="lines",
+                    legendgroup=name,
+                    line={"color": colour, "dash": "dot", "width": 1},
+                    showlegend=False,
+                    hovertext=f"{label}, training",
+                ),
+                row,
+                1,
+            )
     figure.update_yaxes(type="log", title_text=metric)
     figure.update_xaxes(title_text="epoch", row=len(latents), col=1)
     figure.update_layout(height=max(320 * len(latents), 420))
@@ -89,10 +116,11 @@ def compression_curve_figure(runs: pd.DataFrame, metric: str) -> go.Figure:
     Args:
         runs: one row per run with columns architecture, latent, state, val_<metric>,
             test_<metric>, pca_val_<metric>, pca_test_<metric> (and plain_pca_* for rel_l2), as
-            `hpo.screening.runs_table` gives them.
+            `hpo.screen.leaderboard.runs_table` gives them.
     """
-    figure = make_subplots(rows=1, cols=2, subplot_titles=["validation", "test"],
-                           horizontal_spacing=0.08)
+    figure = make_subplots(
+        rows=1, cols=2, subplot_titles=["validation", "test"], horizontal_spacing=0.08
+    )
     done = runs[runs["state"] == "complete"]
     names = list(dict.fromkeys(runs["architecture"]))
     for col, split in enumerate(("val", "test"), start=1):
@@ -101,23 +129,56 @@ def compression_curve_figure(runs: pd.DataFrame, metric: str) -> go.Figure:
             if by_latent.ngroups == 0:
                 continue
             mean, low, high = by_latent.mean(), by_latent.min(), by_latent.max()
-            figure.add_trace(go.Scatter(
-                x=mean.index, y=mean.values, mode="lines+markers", name=name, legendgroup=name,
-                showlegend=col == 1, line={"color": _colour(name, names)},
-                error_y={"type": "data", "symmetric": False, "array": (high - mean).values,
-                         "arrayminus": (mean - low).values}), 1, col)
+            figure.add_trace(
+                go.Scatter(
+                    x=mean.index,
+                    y=mean.values,
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    line={"color": _colour(name, names)},
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": (high - mean).values,
+                        "arrayminus": (mean - low).values,
+                    },
+                ),
+                1,
+                col,
+            )
         pca = runs.groupby("latent")[f"pca_{split}_{metric}"].first()
-        figure.add_trace(go.Scatter(x=pca.index, y=pca.values, mode="lines+markers", name="PCA",
-                                    legendgroup="PCA", showlegend=col == 1,
-                                    line={"color": "black", "dash": "dash"}), 1, col)
+        figure.add_trace(
+            go.Scatter(
+                x=pca.index,
+                y=pca.values,
+                mode="lines+markers",
+                name="PCA",
+                legendgroup="PCA",
+                showlegend=col == 1,
+                line={"color": "black", "dash": "dash"},
+            ),
+            1,
+            col,
+        )
         plain_column = f"plain_pca_{split}_{metric}"
         if plain_column in runs:
             plain = runs.groupby("latent")[plain_column].first()
             if not np.allclose(plain.values, pca.values, equal_nan=True):
-                figure.add_trace(go.Scatter(
-                    x=plain.index, y=plain.values, mode="lines+markers", name="PCA, plain training set",
-                    legendgroup="plain", showlegend=col == 1,
-                    line={"color": "grey", "dash": "dot"}), 1, col)
+                figure.add_trace(
+                    go.Scatter(
+                        x=plain.index,
+                        y=plain.values,
+                        mode="lines+markers",
+                        name="PCA, plain training set",
+                        legendgroup="plain",
+                        showlegend=col == 1,
+                        line={"color": "grey", "dash": "dot"},
+                    ),
+                    1,
+                    col,
+                )
     latents = sorted(set(runs["latent"]))
     figure.update_xaxes(type="log", title_text="latent size", tickvals=latents)
     figure.update_yaxes(type="log", title_text=f"{metric} (lower is better)")
@@ -137,21 +198,37 @@ def front_figure(summary: pd.DataFrame, metric: str = "rel_l2") -> go.Figure | N
     names = list(dict.fromkeys(done["architecture"]))
     for name in names:
         rows = done[done["architecture"] == name].sort_values("latent")
-        figure.add_trace(go.Scatter(x=rows["latent"], y=rows[test], mode="lines+markers",
-                                    name=f"{name} (best of its study)",
-                                    line={"color": _colour(name, names)},
-                                    text=rows["study"], hovertemplate="%{text}: %{y:.4g}"))
-    for column, label, dash, colour in ((fair, "PCA, same size", "dash", "black"),
-                                        (plain, "PCA, plain training set", "dot", "grey")):
+        figure.add_trace(
+            go.Scatter(
+                x=rows["latent"],
+                y=rows[test],
+                mode="lines+markers",
+                name=f"{name} (best of its study)",
+                line={"color": _colour(name, names)},
+                text=rows["study"],
+                hovertemplate="%{text}: %{y:.4g}",
+            )
+        )
+    for column, label, dash, colour in (
+        (fair, "PCA, same size", "dash", "black"),
+        (plain, "PCA, plain training set", "dot", "grey"),
+    ):
         if column not in done:
             continue
         pca = done.groupby("latent")[column].first().sort_index()
         if column == plain and np.allclose(
-                pca.values, done.groupby("latent")[fair].first().sort_index().values,
-                equal_nan=True):
+            pca.values, done.groupby("latent")[fair].first().sort_index().values, equal_nan=True
+        ):
             continue  # no augmentation: the same PCA
-        figure.add_trace(go.Scatter(x=pca.index, y=pca.values, mode="lines+markers", name=label,
-                                    line={"color": colour, "dash": dash}))
+        figure.add_trace(
+            go.Scatter(
+                x=pca.index,
+                y=pca.values,
+                mode="lines+markers",
+                name=label,
+                line={"color": colour, "dash": dash},
+            )
+        )
     figure.update_xaxes(type="log", title_text="latent size", tickvals=sorted(set(done["latent"])))
     figure.update_yaxes(type="log", title_text=f"test {metric} (lower is better)")
     figure.update_layout(height=460)
@@ -181,10 +258,13 @@ def beats_pca_html(boards: dict, pca: dict, metric: str) -> str:
             cells.append(f"<td{style}>{'yes' if val < 1 else 'no'}: {val:.2f}x / {test:.2f}x</td>")
         verdict = ", ".join(wins) if wins else "none"
         rows.append(f"<tr><td>{html.escape(name)}</td>{''.join(cells)}<td>{verdict}</td></tr>")
-    return (f"<table border='1' style='border-collapse: collapse'><tr><th>architecture</th>{header}"
-            f"<th>beats PCA at latent</th></tr>{''.join(rows)}</table>"
-            f"<p>x: the architecture's mean {metric} over repeats divided by PCA's at the same latent "
-            f"size (below 1: better than PCA); 'beats' is judged on validation, test is shown beside.</p>")
+    return (
+        f"<table border='1' style='border-collapse: collapse'><tr><th>architecture</th>{header}"
+        f"<th>beats PCA at latent</th></tr>{''.join(rows)}</table>"
+        f"<p>x: the architecture's mean {metric} over repeats divided by PCA's at the same latent "
+        f"size (below 1: better than PCA); 'beats' is judged on validation, test is shown "
+        f"beside.</p>"
+    )
 
 
 def next_step_html(boards: dict, pca: dict, steps: dict | None, metric: str) -> str | None:
@@ -198,25 +278,31 @@ def next_step_html(boards: dict, pca: dict, steps: dict | None, metric: str) -> 
             continue
         for _, row in board.iterrows():
             beats = row["next_step_test_mean"] < steps["test"][metric]
-            rows.append(f"<tr><td>{z}</td><td>{html.escape(row['architecture'])}</td>"
-                        f"<td>{row['next_step_val_mean']:.4g}</td><td>{row['next_step_test_mean']:.4g}</td>"
-                        f"<td>{steps['val'][metric]:.4g}</td><td>{steps['test'][metric]:.4g}</td>"
-                        f"<td>{through['val'][metric]:.4g}</td><td>{through['test'][metric]:.4g}</td>"
-                        f"<td>{'yes' if beats else 'no'}</td></tr>")
+            rows.append(
+                f"<tr><td>{z}</td><td>{html.escape(row['architecture'])}</td>"
+                f"<td>{row['next_step_val_mean']:.4g}</td><td>{row['next_step_test_mean']:.4g}</td>"
+                f"<td>{steps['val'][metric]:.4g}</td><td>{steps['test'][metric]:.4g}</td>"
+                f"<td>{through['val'][metric]:.4g}</td><td>{through['test'][metric]:.4g}</td>"
+                f"<td>{'yes' if beats else 'no'}</td></tr>"
+            )
     if not rows:
         return None
-    return ("<table border='1' style='border-collapse: collapse'><tr><th>latent</th>"
-            "<th>architecture</th><th>next step val</th><th>next step test</th>"
-            "<th>persistence val</th><th>persistence test</th><th>PCA persistence val</th>"
-            "<th>PCA persistence test</th><th>beats persistence (test)</th></tr>"
-            + "".join(rows) + "</table>"
-            f"<p>{metric} of the forecast of the next snapshot: the model's next-step head; "
-            "persistence x̂(t+1) = x(t); persistence through PCA: the PCA reconstruction of x(t) with "
-            "as many components as the model's latent size.</p>")
+    return (
+        "<table border='1' style='border-collapse: collapse'><tr><th>latent</th>"
+        "<th>architecture</th><th>next step val</th><th>next step test</th>"
+        "<th>persistence val</th><th>persistence test</th><th>PCA persistence val</th>"
+        "<th>PCA persistence test</th><th>beats persistence (test)</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        f"<p>{metric} of the forecast of the next snapshot: the model's next-step head; "
+        "persistence x̂(t+1) = x(t); persistence through PCA: the PCA reconstruction of x(t) with "
+        "as many components as the model's latent size.</p>"
+    )
 
 
-def reconstructions_figure(samples: dict[str, np.ndarray], channels: Sequence[str],
-                           architectures: Sequence[str]) -> go.Figure:
+def reconstructions_figure(
+    samples: dict[str, np.ndarray], channels: Sequence[str], architectures: Sequence[str]
+) -> go.Figure:
     """For one validation sample: input, reconstruction and error per channel, per architecture (the
     error's colour scale is shared by every row of a channel).
 
@@ -228,22 +314,34 @@ def reconstructions_figure(samples: dict[str, np.ndarray], channels: Sequence[st
     titles = []
     for name, c in rows:
         titles += [f"{channels[c]}: input", f"{name}: reconstruction", f"{name}: error"]
-    figure = make_subplots(rows=len(rows), cols=3, subplot_titles=titles,
-                           horizontal_spacing=0.04, vertical_spacing=0.3 / max(len(rows), 1))
+    figure = make_subplots(
+        rows=len(rows),
+        cols=3,
+        subplot_titles=titles,
+        horizontal_spacing=0.04,
+        vertical_spacing=0.3 / max(len(rows), 1),
+    )
     truth = samples["input"]
     # One error scale per channel for every row, so the rows' errors compare at a glance.
-    bounds = [max(float(np.abs(samples[name][..., c] - truth[..., c]).max()) for name in shown) or 1.0
-              for c in range(len(channels))]
+    bounds = [
+        max(float(np.abs(samples[name][..., c] - truth[..., c]).max()) for name in shown) or 1.0
+        for c in range(len(channels))
+    ]
     for r, (name, c) in enumerate(rows, start=1):
         # Images shown with x across and z up: the arrays are (x, z).
         original, rebuilt = truth[..., c].T, samples[name][..., c].T
         limits = {"zmin": float(original.min()), "zmax": float(original.max())}
         error = rebuilt - original
         bound = bounds[c]
-        figure.add_trace(go.Heatmap(z=original, colorscale="RdBu_r", showscale=False, **limits), r, 1)
-        figure.add_trace(go.Heatmap(z=rebuilt, colorscale="RdBu_r", showscale=False, **limits), r, 2)
-        figure.add_trace(go.Heatmap(z=error, colorscale="PiYG", zmin=-bound, zmax=bound,
-                                    showscale=False), r, 3)
+        figure.add_trace(
+            go.Heatmap(z=original, colorscale="RdBu_r", showscale=False, **limits), r, 1
+        )
+        figure.add_trace(
+            go.Heatmap(z=rebuilt, colorscale="RdBu_r", showscale=False, **limits), r, 2
+        )
+        figure.add_trace(
+            go.Heatmap(z=error, colorscale="PiYG", zmin=-bound, zmax=bound, showscale=False), r, 3
+        )
     figure.update_layout(height=max(260 * len(rows), 300))
     figure.update_xaxes(showticklabels=False)
     figure.update_yaxes(showticklabels=False)

@@ -1,10 +1,11 @@
 """`<workspace>/<run>/optimize.html`: each study's history, learning curves, importances, parallel
-coordinates, and its best model's reconstructions of test samples. Reads the storage; never trains."""
+coordinates, and its best model's reconstructions of test samples. Reads the storage; never
+trains."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import optuna
 import pandas as pd
@@ -16,34 +17,56 @@ from hpo.storage import open_storage
 from hpo.workspace import Workspace
 
 
-def write_optimize_report(path: Path, run: str, names: Sequence[str], storage_url: str,
-                          summary: pd.DataFrame, data, metric: str, workspace: Workspace) -> Path:
+def write_optimize_report(
+    path: Path,
+    run: str,
+    names: Sequence[str],
+    storage_url: str,
+    summary: pd.DataFrame,
+    data,
+    metric: str,
+    workspace: Workspace,
+) -> Path:
     from optuna import visualization as vis
 
     sections: list = [("Best models on the test split", report.table_html(summary))]
     front = report.front_figure(summary, metric)
     if front is not None:
-        sections.append(("Error against latent size: each study's best model on the test split, "
-                         "PCA of the same size beside it", front))
+        sections.append(
+            (
+                "Error against latent size: each study's best model on the test split, "
+                "PCA of the same size beside it",
+                front,
+            )
+        )
     storage = open_storage(storage_url)
     for name in names:
         study = optuna.load_study(study_name=name, storage=storage)
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         sections.append((f"{name}: optimization history", vis.plot_optimization_history(study)))
-        sections.append((f"{name}: validation {metric} per epoch (pruned trials stop early)",
-                         vis.plot_intermediate_values(study)))
+        sections.append(
+            (
+                f"{name}: validation {metric} per epoch (pruned trials stop early)",
+                vis.plot_intermediate_values(study),
+            )
+        )
         if len(complete) >= 2:
             try:
-                sections.append((f"{name}: parameter importances",
-                                 vis.plot_param_importances(study)))
+                sections.append(
+                    (f"{name}: parameter importances", vis.plot_param_importances(study))
+                )
             except (RuntimeError, ValueError) as exc:  # e.g. a single distinct point
                 sections.append((f"{name}: parameter importances", f"<p>not computed: {exc}</p>"))
             sections.append((f"{name}: parallel coordinates", vis.plot_parallel_coordinate(study)))
         samples = _best_model_samples(study, data, workspace)
         if samples:
-            sections.append((f"{name}: best model (trial {study.user_attrs[keys.BEST_MODEL_TRIAL]}) on "
-                             f"a test sample", report.reconstructions_figure(
-                                 samples, data.channel_names, ["best model"])))
+            sections.append(
+                (
+                    f"{name}: best model (trial {study.user_attrs[keys.BEST_MODEL_TRIAL]}) on "
+                    f"a test sample",
+                    report.reconstructions_figure(samples, data.channel_names, ["best model"]),
+                )
+            )
     return report.write_html(path, f"Optimization: {run}", sections)
 
 

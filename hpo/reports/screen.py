@@ -6,15 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def write_screen_report(path: Path, config, boards, runs, trials, pca, steps, samples, channels) -> Path:
+def write_screen_report(
+    path: Path, config, boards, runs, trials, pca, steps, samples, channels
+) -> Path:
     from hpo.reports import figures as report
 
     metric = config.metric
     latents = sorted(boards)
     fair = "PCA on the augmented training set" if config.augment else "PCA"
     sections = [
-        (f"Compression curve: {metric} against latent size (mean and min-max over repeats; "
-         f"{fair}, same size, dashed)", report.compression_curve_figure(runs, metric)),
+        (
+            f"Compression curve: {metric} against latent size (mean and min-max over repeats; "
+            f"{fair}, same size, dashed)",
+            report.compression_curve_figure(runs, metric),
+        ),
         ("Beats PCA at latent ...", report.beats_pca_html(boards, pca, metric)),
     ]
     two_headed = report.next_step_html(boards, pca, steps, metric)
@@ -22,10 +27,18 @@ def write_screen_report(path: Path, config, boards, runs, trials, pca, steps, sa
         sections.append(("Next step: the second head against persistence", two_headed))
     for latent in latents:
         sections.append((f"Leaderboard, latent {latent}", report.table_html(boards[latent])))
-    sections.append(("Learning curves (validation solid, training dotted)",
-                     report.learning_curves_figure(trials, metric, latents)))
+    sections.append(
+        (
+            "Learning curves (validation solid, training dotted)",
+            report.learning_curves_figure(trials, metric, latents),
+        )
+    )
     if samples:
         shown = [name for name in samples if name != "input"]
-        sections.append((f"One validation sample at latent {latents[0]}: input, reconstruction, error",
-                         report.reconstructions_figure(samples, channels, shown)))
+        sections.append(
+            (
+                f"One validation sample at latent {latents[0]}: input, reconstruction, error",
+                report.reconstructions_figure(samples, channels, shown),
+            )
+        )
     return report.write_html(path, f"Screen: {config.run}", sections)

@@ -11,5 +11,14 @@ What it hands the second stage is a ScreenRecord (hpo.screen.record), stored on 
 from hpo.screen.config import DEFAULT_LATENTS, ScreenConfig, parse_latents, quick, validate
 from hpo.screen.screening import ScreenResult, latent_of, screen, study_name
 
-__all__ = ["DEFAULT_LATENTS", "ScreenConfig", "ScreenResult", "latent_of", "parse_latents", "quick",
-           "screen", "study_name", "validate"]
+__all__ = [
+    "DEFAULT_LATENTS",
+    "ScreenConfig",
+    "ScreenResult",
+    "latent_of",
+    "parse_latents",
+    "quick",
+    "screen",
+    "study_name",
+    "validate",
+]

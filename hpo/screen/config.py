@@ -11,12 +11,12 @@ from hpo.errors import ConfigError
 from hpo.registry import LOSSES, METRICS, PRESETS
 from hpo.workspace import Workspace
 
-# The latent sizes a screen compares by default: small, where an autoencoder can earn its place (PCA is
-# hard to beat at large sizes), a factor 2 apart for the log axis, and what 2 cores can afford. At the
-# matched budget a smaller code leaves more parameters to the convolutions, so an epoch costs more as
-# the latent falls (conv on the default data, 2 cores: 16.6 s at latent 8, 9.5 s at 32): 32 adds about
-# a quarter to a screen of 8 and 16, a size 4 would add more than 8 itself; at 64, vqvae2's bottom
-# code alone no longer fits the default 170k parameters on 200 x 100.
+# The latent sizes a screen compares by default: small, where an autoencoder can earn its place (PCA
+# is hard to beat at large sizes), a factor 2 apart for the log axis, and what 2 cores can afford.
+# At the matched budget a smaller code leaves more parameters to the convolutions, so an epoch costs
+# more as the latent falls (conv on the default data, 2 cores: 16.6 s at latent 8, 9.5 s at 32): 32
+# adds about a quarter to a screen of 8 and 16, a size 4 would add more than 8 itself; at 64,
+# vqvae2's bottom code alone no longer fits the default 170k parameters on 200 x 100.
 DEFAULT_LATENTS = (8, 16, 32)
 ORIGINAL_LATENT = 50  # the original preset's latent slot: conv's 50 (depthwise keeps its own 90)
 ORIGINAL_PATIENCE = 5  # the original study's early stopping
@@ -41,7 +41,8 @@ class ScreenConfig:
     loss: str = "mse"  # the original study screened with MSE
     metric: str = "rel_l2"  # ranking metric on the validation split (the original's target)
     batch_size: int = 8  # small data (hundreds of frames): small batches, many updates per epoch
-    learning_rate: float = 1e-3  # Adam's usual default (the cosine schedule's peak); optimize searches it
+    # Adam's usual default (the cosine schedule's peak); optimize searches it
+    learning_rate: float = 1e-3
     patience: int | None = None  # None: scaled to the epochs (matched), 5 (original preset)
     # Symmetries to augment with (hpo.augment); None: what the data declare (original preset: none).
     augment: tuple[str, ...] | None = None
@@ -77,11 +78,22 @@ class ScreenConfig:
     def comparable(self) -> dict[str, Any]:
         """The settings that must match for stored runs to be reused on resume (the latent sizes and
         repeats may grow: each run is keyed by them)."""
-        compared = ("epochs", "n_params", "preset", "loss", "metric", "batch_size", "learning_rate",
-                    "seed")
-        return {"version": SETTINGS_VERSION, **{key: getattr(self, key) for key in compared},
-                "patience": self.early_stopping_patience(),
-                "augment": list(self.augment or ())}
+        compared = (
+            "epochs",
+            "n_params",
+            "preset",
+            "loss",
+            "metric",
+            "batch_size",
+            "learning_rate",
+            "seed",
+        )
+        return {
+            "version": SETTINGS_VERSION,
+            **{key: getattr(self, key) for key in compared},
+            "patience": self.early_stopping_patience(),
+            "augment": list(self.augment or ()),
+        }
 
 
 # A smoke/demo budget: about a minute and a half on 2 cores with the quick embedded dataset (10 runs
@@ -108,8 +120,9 @@ def validate(config: ScreenConfig) -> None:
     known = architectures.names()
     unknown = [name for name in config.architectures if name not in known]
     if unknown:
-        raise ConfigError(f"unknown architecture {', '.join(map(repr, unknown))}; "
-                          f"choose from: {', '.join(known)}")
+        raise ConfigError(
+            f"unknown architecture {', '.join(map(repr, unknown))}; choose from: {', '.join(known)}"
+        )
     if len(set(config.architectures)) != len(config.architectures):
         raise ConfigError("--architectures lists a name twice; list each once")
     if config.epochs < 1:
@@ -122,17 +135,22 @@ def validate(config: ScreenConfig) -> None:
     if config.latent is not None:
         bad = [v for v in config.latent if not isinstance(v, int) or isinstance(v, bool) or v < 2]
         if bad or not config.latent:
-            raise ConfigError(f"--latent must list integers >= 2 (vqvae2 splits the code in two), "
-                              f"but got {','.join(map(str, config.latent)) or 'nothing'}")
+            raise ConfigError(
+                f"--latent must list integers >= 2 (vqvae2 splits the code in two), "
+                f"but got {','.join(map(str, config.latent)) or 'nothing'}"
+            )
     if config.preset == "original" and (config.latent is not None or config.n_params is not None):
-        raise ConfigError("--params and --latent size the matched preset; drop them or use "
-                          "--preset matched")
+        raise ConfigError(
+            "--params and --latent size the matched preset; drop them or use --preset matched"
+        )
     if config.patience is not None and config.patience < 0:
         raise ConfigError(f"--patience must be at least 0, but got {config.patience}")
     if config.augment is not None:
         augment.check(config.augment)
     if not config.run or any(c in config.run for c in "/\\ "):
-        raise ConfigError(f"--run must be a plain name (no spaces or slashes), but got {config.run!r}")
+        raise ConfigError(
+            f"--run must be a plain name (no spaces or slashes), but got {config.run!r}"
+        )
 
 
 def parse_latents(text: str) -> tuple[int, ...]:
@@ -146,6 +164,7 @@ def parse_latents(text: str) -> tuple[int, ...]:
     except ValueError:
         values = ()
     if not values:
-        raise ConfigError(f"--latent must be one integer or a comma-separated list (8,16,32), "
-                          f"but got {text!r}")
+        raise ConfigError(
+            f"--latent must be one integer or a comma-separated list (8,16,32), but got {text!r}"
+        )
     return values

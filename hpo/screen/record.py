@@ -1,4 +1,5 @@
-"""What the screen hands `hpo.optimize`: one typed record, stored in the user attrs of `<run>-screen`.
+"""What the screen hands `hpo.optimize`: one typed record, stored in the user attrs of
+    `<run>-screen`.
 
     record = ScreenRecord.from_study(study)     # hpo.optimize, reports, benchmarks
     record.ranking(latent=8)[:2]                # the top two at latent 8
@@ -60,7 +61,8 @@ class ScreenRecord:
         return list(self.rankings.get(self.smallest, [])) if self.rankings else []
 
     def leaderboard_row(self, architecture: str, latent: int | None) -> dict[str, Any]:
-        """`architecture`'s leaderboard row at `latent` (None: the smallest size's); {} if absent."""
+        """`architecture`'s leaderboard row at `latent` (None: the smallest size's); {} if
+        absent."""
         rows = self.leaderboards.get(self.smallest if latent is None else latent, [])
         return next((row for row in rows if row.get(keys.ARCHITECTURE) == architecture), {})
 
@@ -78,8 +80,9 @@ class ScreenRecord:
             keys.PCA_BY_LATENT: {keys.latent_key(z): p for z, p in self.pca.items()},
             keys.PERSISTENCE: self.persistence,
             keys.LEADERBOARD: self.leaderboards.get(smallest, []),
-            keys.LEADERBOARD_BY_LATENT: {keys.latent_key(z): rows
-                                         for z, rows in self.leaderboards.items()},
+            keys.LEADERBOARD_BY_LATENT: {
+                keys.latent_key(z): rows for z, rows in self.leaderboards.items()
+            },
             keys.SETTINGS: self.settings,
             keys.DATA: self.data,
         }
@@ -93,25 +96,34 @@ class ScreenRecord:
     def from_study(cls, study: optuna.Study) -> ScreenRecord:
         """The record stored on a screen study (of any version; see the module docstring)."""
         attrs = study.user_attrs
-        common = dict(persistence=attrs.get(keys.PERSISTENCE),
-                      augment=tuple(attrs.get(keys.AUGMENT) or ()),
-                      metric=attrs.get(keys.METRIC, "rel_l2"),
-                      settings=dict(attrs.get(keys.SETTINGS) or {}),
-                      data=dict(attrs.get(keys.DATA) or {}))
+        common = dict(
+            persistence=attrs.get(keys.PERSISTENCE),
+            augment=tuple(attrs.get(keys.AUGMENT) or ()),
+            metric=attrs.get(keys.METRIC, "rel_l2"),
+            settings=dict(attrs.get(keys.SETTINGS) or {}),
+            data=dict(attrs.get(keys.DATA) or {}),
+        )
         if keys.RANKING_BY_LATENT in attrs:
-            return cls(rankings=_by_latent(attrs[keys.RANKING_BY_LATENT], list),
-                       pca=_by_latent(attrs.get(keys.PCA_BY_LATENT) or {}, dict),
-                       leaderboards=_by_latent(attrs.get(keys.LEADERBOARD_BY_LATENT) or {}, list),
-                       **common)
+            return cls(
+                rankings=_by_latent(attrs[keys.RANKING_BY_LATENT], list),
+                pca=_by_latent(attrs.get(keys.PCA_BY_LATENT) or {}, dict),
+                leaderboards=_by_latent(attrs.get(keys.LEADERBOARD_BY_LATENT) or {}, list),
+                **common,
+            )
         if not attrs.get(keys.RANKING):  # created, nothing ranked yet
             return cls(rankings={}, **common)
         # Stored before the latent axis: one size, that of its PCA (or of its leaderboard's rows).
         pca = attrs.get(keys.PCA) or {}
         board = list(attrs.get(keys.LEADERBOARD) or [])
         latent = int(pca.get("n_components", 0)) or next(
-            (int(row[keys.LATENT]) for row in board if row.get(keys.LATENT)), 0)
-        return cls(rankings={latent: list(attrs[keys.RANKING])}, pca={latent: pca},
-                   leaderboards={latent: board}, **common)
+            (int(row[keys.LATENT]) for row in board if row.get(keys.LATENT)), 0
+        )
+        return cls(
+            rankings={latent: list(attrs[keys.RANKING])},
+            pca={latent: pca},
+            leaderboards={latent: board},
+            **common,
+        )
 
 
 def _by_latent(mapping: dict, convert) -> dict[int, Any]:

@@ -17,20 +17,22 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
 import optuna
 import pandas as pd
+
 from hpo import architectures, keys
 from hpo.data import FlowData
 from hpo.errors import ConfigError
-from hpo.serialize import json_safe
 from hpo.progress import Progress, or_silent
 from hpo.registry import PRESETS
-from hpo.storage import open_storage, resolve_storage_url
 from hpo.reports.screen import write_screen_report
 from hpo.screen.config import ScreenConfig, validate
 from hpo.screen.leaderboard import leaderboard, ranking_of, runs_table
 from hpo.screen.record import ScreenRecord, latent_of
 from hpo.screen.samples import reconstruction_samples, save_sample
+from hpo.serialize import json_safe
+from hpo.storage import open_storage, resolve_storage_url
 
 
 def study_name(run: str) -> str:
@@ -54,8 +56,12 @@ class ScreenResult:
     notes: list[str] = field(default_factory=list)
 
 
-def screen(config: ScreenConfig, data: FlowData, storage: str | None = None,
-           progress: Progress | None = print) -> ScreenResult:
+def screen(
+    config: ScreenConfig,
+    data: FlowData,
+    storage: str | None = None,
+    progress: Progress | None = print,
+) -> ScreenResult:
     """Train every architecture `config.repeats` times at each latent size, add the PCA (and
     persistence) baselines, rank per latent size, store, report.
 
@@ -86,10 +92,17 @@ def screen(config: ScreenConfig, data: FlowData, storage: str | None = None,
     params = {}
     for latent in latents:
         for name in names:
-            sized = (preset_params(name, "original") if config.preset == "original" else
-                     preset_params(name, "matched", data.input_shape, config.n_params, latent))
-            params[name, latent] = {**sized, "learning_rate": config.learning_rate,
-                                    "batch_size": config.batch_size, **augment.as_params(symmetries)}
+            sized = (
+                preset_params(name, "original")
+                if config.preset == "original"
+                else preset_params(name, "matched", data.input_shape, config.n_params, latent)
+            )
+            params[name, latent] = {
+                **sized,
+                "learning_rate": config.learning_rate,
+                "batch_size": config.batch_size,
+                **augment.as_params(symmetries),
+            }
     study = _open_study(config, data, storage)
     done = _finished_runs(study)
     n_trained = 0
@@ -99,8 +112,11 @@ def screen(config: ScreenConfig, data: FlowData, storage: str | None = None,
                 if (name, latent, repeat) in done:
                     continue
                 progress(f"[{name} z{latent} #{repeat}] training ({config.epochs} epochs max)")
-                study.add_trial(_train_one(training, config, data, name, latent, repeat,
-                                           params[name, latent], progress))
+                study.add_trial(
+                    _train_one(
+                        training, config, data, name, latent, repeat, params[name, latent], progress
+                    )
+                )
                 n_trained += 1
 
     # Baselines: one SVD (or orbit eigenproblem) at the largest size, truncated for the others.
@@ -109,20 +125,38 @@ def screen(config: ScreenConfig, data: FlowData, storage: str | None = None,
     fair = fit_pca(data, largest, augment=symmetries) if symmetries else plain
     steps = {split.name: persistence(split, data) for split in (data.val, data.test)}
     steps = steps if all(v is not None for v in steps.values()) else None
-    pca = {latent: _pca_baseline(data, fair.truncate(latent), plain.truncate(latent), config.metric,
-                                 steps is not None) for latent in latents}
+    pca = {
+        latent: _pca_baseline(
+            data, fair.truncate(latent), plain.truncate(latent), config.metric, steps is not None
+        )
+        for latent in latents
+    }
 
-    trials = [t for t in study.get_trials(deepcopy=False)
-              if t.params.get(keys.ARCHITECTURE) in names and latent_of(t) in latents
-              and t.params.get(keys.REPEAT, 0) < config.repeats]
-    boards = {latent: leaderboard([t for t in trials if latent_of(t) == latent], config.metric,
-                                  pca[latent]) for latent in latents}
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.params.get(keys.ARCHITECTURE) in names
+        and latent_of(t) in latents
+        and t.params.get(keys.REPEAT, 0) < config.repeats
+    ]
+    boards = {
+        latent: leaderboard(
+            [t for t in trials if latent_of(t) == latent], config.metric, pca[latent]
+        )
+        for latent in latents
+    }
     rankings = {latent: ranking_of(board) for latent, board in boards.items()}
     smallest = latents[0]
-    record = ScreenRecord(rankings=rankings, pca=pca,
-                          leaderboards={z: b.to_dict(orient="records") for z, b in boards.items()},
-                          persistence=steps, augment=symmetries, metric=config.metric,
-                          settings=config.comparable(), data=data.describe())
+    record = ScreenRecord(
+        rankings=rankings,
+        pca=pca,
+        leaderboards={z: b.to_dict(orient="records") for z, b in boards.items()},
+        persistence=steps,
+        augment=symmetries,
+        metric=config.metric,
+        settings=config.comparable(),
+        data=data.describe(),
+    )
     record.store(study)
 
     out = config.workspace.run_dir(config.run)
@@ -132,36 +166,60 @@ def screen(config: ScreenConfig, data: FlowData, storage: str | None = None,
     runs.to_csv(csv_path, index=False)
     board = pd.concat(boards.values(), ignore_index=True)
     board.to_csv(out / "screen-leaderboard.csv", index=False)
-    samples = reconstruction_samples(out, data, trials, boards[smallest], smallest,
-                                     fair.truncate(smallest))
-    html_path = write_screen_report(out / "screen.html", config, boards, runs, trials, pca, steps,
-                                    samples, data.channel_names)
+    samples = reconstruction_samples(
+        out, data, trials, boards[smallest], smallest, fair.truncate(smallest)
+    )
+    html_path = write_screen_report(
+        out / "screen.html", config, boards, runs, trials, pca, steps, samples, data.channel_names
+    )
     notes = [*plain.messages, *(fair.messages if fair is not plain else ())]
-    return ScreenResult(study.study_name, rankings[smallest], board, pca, csv_path, html_path,
-                        n_trained, rankings=rankings, leaderboards=boards, persistence=steps,
-                        augment=symmetries, runs=runs, notes=notes)
+    return ScreenResult(
+        study.study_name,
+        rankings[smallest],
+        board,
+        pca,
+        csv_path,
+        html_path,
+        n_trained,
+        rankings=rankings,
+        leaderboards=boards,
+        persistence=steps,
+        augment=symmetries,
+        runs=runs,
+        notes=notes,
+    )
 
 
 def _open_study(config: ScreenConfig, data: FlowData, storage: str | None) -> optuna.Study:
     """Create or load `<run>-screen`; refuse to mix runs made on other data or settings."""
-    study = optuna.create_study(study_name=study_name(config.run), storage=open_storage(storage),
-                                direction="minimize", load_if_exists=True)
+    study = optuna.create_study(
+        study_name=study_name(config.run),
+        storage=open_storage(storage),
+        direction="minimize",
+        load_if_exists=True,
+    )
     described = data.describe()
     stored_data = study.user_attrs.get(keys.DATA)
     if stored_data is not None:
         problems = data.mismatches(stored_data)
         if problems:
-            raise ConfigError(f"the stored screen {study.study_name!r} was run on other data "
-                              f"({'; '.join(problems)}); pass the same data flags or a new --run")
+            raise ConfigError(
+                f"the stored screen {study.study_name!r} was run on other data "
+                f"({'; '.join(problems)}); pass the same data flags or a new --run"
+            )
         stored_settings = dict(study.user_attrs.get(keys.SETTINGS, {}))
         if stored_settings.get("preset") in PRESETS.aliases:  # stored as "seed", now "original"
             stored_settings["preset"] = PRESETS.aliases[stored_settings["preset"]]
-        changed = [f"{key} {stored_settings.get(key)!r} -> {value!r}"
-                   for key, value in config.comparable().items()
-                   if stored_settings.get(key) != value]
+        changed = [
+            f"{key} {stored_settings.get(key)!r} -> {value!r}"
+            for key, value in config.comparable().items()
+            if stored_settings.get(key) != value
+        ]
         if changed:
-            raise ConfigError(f"the stored screen {study.study_name!r} used other settings "
-                              f"({', '.join(changed)}); repeat them or pass a new --run")
+            raise ConfigError(
+                f"the stored screen {study.study_name!r} used other settings "
+                f"({', '.join(changed)}); repeat them or pass a new --run"
+            )
     else:
         study.set_user_attr(keys.DATA, json_safe(described))
         study.set_user_attr(keys.SETTINGS, config.comparable())
@@ -170,21 +228,39 @@ def _open_study(config: ScreenConfig, data: FlowData, storage: str | None) -> op
 
 def _finished_runs(study: optuna.Study) -> set[tuple[str, int, int]]:
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-    return {(t.params[keys.ARCHITECTURE], latent_of(t), t.params[keys.REPEAT])
-            for t in study.get_trials(deepcopy=False, states=finished)
-            if keys.ARCHITECTURE in t.params and keys.REPEAT in t.params}
+    return {
+        (t.params[keys.ARCHITECTURE], latent_of(t), t.params[keys.REPEAT])
+        for t in study.get_trials(deepcopy=False, states=finished)
+        if keys.ARCHITECTURE in t.params and keys.REPEAT in t.params
+    }
 
 
-def _train_one(training, config: ScreenConfig, data: FlowData, name: str, latent: int, repeat: int,
-               params: dict, progress: Progress) -> optuna.trial.FrozenTrial:
-    """Train one (architecture, latent, repeat) and return it as a finished trial (COMPLETE or FAIL)."""
+def _train_one(
+    training,
+    config: ScreenConfig,
+    data: FlowData,
+    name: str,
+    latent: int,
+    repeat: int,
+    params: dict,
+    progress: Progress,
+) -> optuna.trial.FrozenTrial:
+    """Train one (architecture, latent, repeat) and return it as a finished trial (COMPLETE or
+    FAIL)."""
     train_config = training.TrainConfig(
-        epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-        loss=config.loss, patience=config.early_stopping_patience(), seed=config.seed + repeat,
-        monitor=keys.monitor_key(config.metric))
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        loss=config.loss,
+        patience=config.early_stopping_patience(),
+        seed=config.seed + repeat,
+        monitor=keys.monitor_key(config.metric),
+    )
     label = f"{name} z{latent} #{repeat}"
     distributions = {
-        keys.ARCHITECTURE: optuna.distributions.CategoricalDistribution(list(architectures.names())),
+        keys.ARCHITECTURE: optuna.distributions.CategoricalDistribution(
+            list(architectures.names())
+        ),
         keys.LATENT: optuna.distributions.IntDistribution(1, max(latent, 2)),
         keys.REPEAT: optuna.distributions.IntDistribution(0, max(config.repeats - 1, 1)),
     }
@@ -193,54 +269,89 @@ def _train_one(training, config: ScreenConfig, data: FlowData, name: str, latent
         result = training.fit(name, params, data, train_config, label=label, progress=progress)
     except training.TrainingFailed as exc:  # e.g. out of memory: this run fails, the screen goes on
         progress(f"[{label}] failed: {exc}")
-        return optuna.trial.create_trial(params=trial_params, distributions=distributions,
-                                         state=optuna.trial.TrialState.FAIL,
-                                         user_attrs={keys.FAILURE: str(exc)})
+        return optuna.trial.create_trial(
+            params=trial_params,
+            distributions=distributions,
+            state=optuna.trial.TrialState.FAIL,
+            user_attrs={keys.FAILURE: str(exc)},
+        )
     metric_key = keys.monitor_key(config.metric)
-    intermediate = {epoch: float(row[metric_key]) for epoch, row in enumerate(result.history)
-                    if math.isfinite(row.get(metric_key, math.nan))}
-    attrs: dict[str, Any] = {keys.N_PARAMS: result.n_params,
-                             keys.LATENT: int(params.get("latent", 0)),
-                             keys.EPOCHS_RUN: result.epochs_run,
-                             keys.SECONDS_PER_EPOCH: result.seconds_per_epoch,
-                             keys.PARAMS: json_safe(params),
-                             # Training error and rate per epoch, beside the validation curve.
-                             keys.CURVES: json_safe({
-                                 config.metric: [row.get(config.metric) for row in result.history],
-                                 "learning_rate": [row.get("learning_rate") for row in result.history]})}
+    intermediate = {
+        epoch: float(row[metric_key])
+        for epoch, row in enumerate(result.history)
+        if math.isfinite(row.get(metric_key, math.nan))
+    }
+    attrs: dict[str, Any] = {
+        keys.N_PARAMS: result.n_params,
+        keys.LATENT: int(params.get("latent", 0)),
+        keys.EPOCHS_RUN: result.epochs_run,
+        keys.SECONDS_PER_EPOCH: result.seconds_per_epoch,
+        keys.PARAMS: json_safe(params),
+        # Training error and rate per epoch, beside the validation curve.
+        keys.CURVES: json_safe(
+            {
+                config.metric: [row.get(config.metric) for row in result.history],
+                "learning_rate": [row.get("learning_rate") for row in result.history],
+            }
+        ),
+    }
     if result.diverged:
         progress(f"[{label}] diverged (NaN/Inf loss); recorded as failed, the screen goes on")
         attrs[keys.FAILURE] = "diverged: NaN/Inf loss"
-        return optuna.trial.create_trial(params=trial_params, distributions=distributions,
-                                         state=optuna.trial.TrialState.FAIL,
-                                         intermediate_values=intermediate, user_attrs=attrs)
+        return optuna.trial.create_trial(
+            params=trial_params,
+            distributions=distributions,
+            state=optuna.trial.TrialState.FAIL,
+            intermediate_values=intermediate,
+            user_attrs=attrs,
+        )
     save_sample(config.workspace.run_dir(config.run), data, result.model, name, latent, repeat)
     val = training.evaluate(result.model, data.val, data, config.batch_size)
     test = training.evaluate(result.model, data.test, data, config.batch_size)
     attrs.update({keys.VAL: json_safe(val), keys.TEST: json_safe(test)})
     value = float(val[config.metric])
-    progress(f"[{label}] done: val {config.metric} {value:.4g}, test {config.metric} "
-        f"{test[config.metric]:.4g}, {result.epochs_run} epochs, {result.seconds_per_epoch:.2f} s/epoch")
+    progress(
+        f"[{label}] done: val {config.metric} {value:.4g}, test {config.metric} "
+        f"{test[config.metric]:.4g}, {result.epochs_run} epochs, {result.seconds_per_epoch:.2f} "
+        f"s/epoch"
+    )
     if not math.isfinite(value):
         attrs[keys.FAILURE] = "non-finite validation metric"
-        return optuna.trial.create_trial(params=trial_params, distributions=distributions,
-                                         state=optuna.trial.TrialState.FAIL,
-                                         intermediate_values=intermediate, user_attrs=attrs)
-    return optuna.trial.create_trial(params=trial_params, distributions=distributions, value=value,
-                                     intermediate_values=intermediate, user_attrs=attrs)
+        return optuna.trial.create_trial(
+            params=trial_params,
+            distributions=distributions,
+            state=optuna.trial.TrialState.FAIL,
+            intermediate_values=intermediate,
+            user_attrs=attrs,
+        )
+    return optuna.trial.create_trial(
+        params=trial_params,
+        distributions=distributions,
+        value=value,
+        intermediate_values=intermediate,
+        user_attrs=attrs,
+    )
 
 
 def _pca_baseline(data: FlowData, fair, plain, metric: str, with_steps: bool) -> dict[str, Any]:
-    """keys.PCA's dict for one latent size: the PCA the autoencoders are compared with (fitted on the
-    same, possibly augmented, training set), plain PCA beside it, and persistence through it."""
+    """keys.PCA's dict for one latent size: the PCA the autoencoders are compared with (fitted on
+    the same, possibly augmented, training set), plain PCA beside it, and persistence through it."""
     from hpo.baseline import persistence
 
     scores = {"val": fair.evaluate(data.val, data), "test": fair.evaluate(data.test, data)}
-    baseline = {"n_components": fair.n_components, "metric": metric, **scores,
-                "augment": list(fair.augment)}
-    baseline["plain"] = ({"val": plain.evaluate(data.val, data), "test": plain.evaluate(data.test, data)}
-                         if fair is not plain and fair.augment else dict(scores))
+    baseline = {
+        "n_components": fair.n_components,
+        "metric": metric,
+        **scores,
+        "augment": list(fair.augment),
+    }
+    baseline["plain"] = (
+        {"val": plain.evaluate(data.val, data), "test": plain.evaluate(data.test, data)}
+        if fair is not plain and fair.augment
+        else dict(scores)
+    )
     if with_steps:
-        baseline["persistence"] = {split.name: persistence(split, data, fair)
-                                   for split in (data.val, data.test)}
+        baseline["persistence"] = {
+            split.name: persistence(split, data, fair) for split in (data.val, data.test)
+        }
     return json_safe(baseline)

@@ -1,4 +1,5 @@
-"""2D Boussinesq Rayleigh-Benard convection in NumPy, for the embedded dataset and `hpo.data simulate`.
+"""2D Boussinesq Rayleigh-Benard convection in NumPy, for the embedded dataset and `hpo.data
+simulate`.
 
 - simulation: one run from rest to a window of snapshots (`simulate(Case(...))`), spin-up detection,
   default modes per Ra, temporal variation;

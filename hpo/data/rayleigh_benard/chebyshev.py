@@ -5,9 +5,9 @@ z_N = 1 the top wall); a field is held by its values there, which define one pol
 Derivative matrices act on those values and are exact for that polynomial. Two boundary conditions
 are built into the matrices that act on interior values only (the wall values are implied):
 - Dirichlet (theta = 0 at both walls): the polynomial through the interior values and zeros;
-- clamped (psi = dpsi/dz = 0 at both walls): psi = 4 z (1 - z) q(z), q the degree-N polynomial through
-  q_j = psi_j / (4 z_j (1 - z_j)) inside and q = 0 on the walls, so psi has degree N + 2 and both of
-  its boundary conditions hold exactly (Trefethen, Spectral Methods in MATLAB, ch. 14).
+- clamped (psi = dpsi/dz = 0 at both walls): psi = 4 z (1 - z) q(z), q the degree-N polynomial
+  through q_j = psi_j / (4 z_j (1 - z_j)) inside and q = 0 on the walls, so psi has degree N + 2 and
+  both of its boundary conditions hold exactly (Trefethen, Spectral Methods in MATLAB, ch. 14).
 """
 
 from __future__ import annotations
@@ -24,7 +24,11 @@ def differentiation_matrix(n: int) -> np.ndarray:
     j = np.arange(n + 1)
     theta = np.pi * j / n
     # x_i - x_j = 2 sin((i + j) pi / 2n) sin((j - i) pi / 2n), without cancellation.
-    dx = 2 * np.sin((theta[:, None] + theta[None, :]) / 2) * np.sin((theta[None, :] - theta[:, None]) / 2)
+    dx = (
+        2
+        * np.sin((theta[:, None] + theta[None, :]) / 2)
+        * np.sin((theta[None, :] - theta[:, None]) / 2)
+    )
     c = np.where((j == 0) | (j == n), 2.0, 1.0) * (-1.0) ** j
     np.fill_diagonal(dx, 1.0)
     d = np.outer(c, 1 / c) / dx
@@ -164,7 +168,8 @@ class ChebyshevZ:
         return self._clamped[3]
 
     def clamped_interpolation(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """((P, N-1), (P, N-1)): psi and dpsi/dz at `points` from interior psi, exact (degree N + 2)."""
+        """((P, N-1), (P, N-1)): psi and dpsi/dz at `points` from interior psi, exact (degree N +
+        2)."""
         points = np.asarray(points, dtype=np.float64)
         at = interpolation_matrix(self.n, points)
         g = 4 * points * (1 - points)

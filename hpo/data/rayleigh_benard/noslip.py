@@ -1,4 +1,5 @@
-"""2D Boussinesq Rayleigh-Benard solver with no-slip walls: Fourier in x, Chebyshev collocation in z.
+"""2D Boussinesq Rayleigh-Benard solver with no-slip walls: Fourier in x, Chebyshev collocation in
+z.
 
 Same equations and free-fall units as the free-slip solver (hpo.data.rayleigh_benard.solver):
     d(omega)/dt + u.grad(omega) = nu lap(omega) + d(theta)/dx        omega = -lap(psi)
@@ -13,11 +14,12 @@ The horizontally averaged flow (k = 0), which psi's zero-flux gauge cannot carry
 u_bar(z) itself: du_bar/dt = nu D^2 u_bar - d<uw>/dz with u_bar = 0 on the walls (no mean pressure
 gradient, as in Dedalus' example).
 
-Writing psi = i chi makes the linear operator real: per k, the implicit stage of the IMEX scheme is one
-real (2N-2) x (2N-2) solve, done by precomputed inverse matrices applied to all k at once (one batched
-matmul). The inverses depend on the step only; steps are quantised to levels 2^(-l/4) max_dt, so they
-are computed once per level and cached. Advection is explicit, evaluated on a 3/2-padded grid in x
-(no aliasing in x) at the Chebyshev nodes; ARS(2,2,2) in time with a CFL-limited step.
+Writing psi = i chi makes the linear operator real: per k, the implicit stage of the IMEX scheme is
+one real (2N-2) x (2N-2) solve, done by precomputed inverse matrices applied to all k at once (one
+batched matmul). The inverses depend on the step only; steps are quantised to levels 2^(-l/4)
+max_dt, so they are computed once per level and cached. Advection is explicit, evaluated on a
+3/2-padded grid in x (no aliasing in x) at the Chebyshev nodes; ARS(2,2,2) in time with a
+CFL-limited step.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from hpo.data.rayleigh_benard.spectral import apply_z, z_points
 # ARS(2,2,2) (Ascher, Ruuth & Spiteri 1997): L-stable implicit part, so stiff diffusion is damped.
 _GAMMA = 1.0 - 1.0 / np.sqrt(2.0)
 _DELTA = 1.0 - 1.0 / (2.0 * _GAMMA)
-# Allowed steps are max_dt * 2^(-level / 4): at most 19% below the CFL limit, and few levels in a run.
+# Allowed steps are max_dt * 2^(-level / 4): at most 19% below the CFL limit, and few levels in a
+# run.
 _LEVELS_PER_OCTAVE = 4
 
 
@@ -47,7 +50,7 @@ class NoSlipState:
     theta: np.ndarray
     time: float = 0.0
 
-    def copy(self) -> "NoSlipState":
+    def copy(self) -> NoSlipState:
         return NoSlipState(self.chi.copy(), self.theta.copy(), self.time)
 
 
@@ -77,17 +80,24 @@ class NoSlipSolver(SteppingSolver):
         self._velocity_ops = np.concatenate([self._d1c, self._d2c])
         self._dx = setup.lx / (2 * n_x)  # the resolved scale of the kept Fourier modes
         self._inverse_dz = 1.0 / c.spacing
-        self._x_weights = np.full(n_x, 2.0)  # Parseval: each m > 0 stands for itself and its conjugate
+        # Parseval: each m > 0 stands for itself and its conjugate
+        self._x_weights = np.full(n_x, 2.0)
         self._x_weights[0] = 1.0
-        self._inverses: dict[float, tuple] = {}  # implicit-stage h -> (even, odd) inverses, per level
+        # implicit-stage h -> (even, odd) inverses, per level
+        self._inverses: dict[float, tuple] = {}
         self._level_hs: set[float] = set()
         self._one_off: tuple[float, tuple] | None = None  # a step shortened to land on a time
         self._level: int | None = None
         self._pressure_inverse: np.ndarray | None = None
 
     # --- initial conditions -------------------------------------------------------------------
-    def initial_state(self, seed: int = 0, amplitude: float = 1e-3,
-                      mode: tuple[int, int] | None = None, mode_amplitude: float = 0.0) -> NoSlipState:
+    def initial_state(
+        self,
+        seed: int = 0,
+        amplitude: float = 1e-3,
+        mode: tuple[int, int] | None = None,
+        mode_amplitude: float = 0.0,
+    ) -> NoSlipState:
         """Small random temperature perturbation in the lowest modes, plus optionally one mode.
 
         Args:
@@ -99,8 +109,9 @@ class NoSlipSolver(SteppingSolver):
         rng = np.random.default_rng(seed)
         n_low_x, n_low_z = min(8, self.setup.n_x_modes), 8
         coefficients = np.zeros((n_low_z, self.setup.n_x_modes), complex)
-        coefficients[:, :n_low_x] = amplitude * (rng.standard_normal((n_low_z, n_low_x))
-                                                 + 1j * rng.standard_normal((n_low_z, n_low_x)))
+        coefficients[:, :n_low_x] = amplitude * (
+            rng.standard_normal((n_low_z, n_low_x)) + 1j * rng.standard_normal((n_low_z, n_low_x))
+        )
         coefficients[:, 0] = coefficients[:, 0].real  # the horizontal mean of a real field is real
         if mode is not None:
             coefficients[mode[1] - 1, mode[0]] += mode_amplitude
@@ -109,7 +120,7 @@ class NoSlipSolver(SteppingSolver):
         theta = sines @ coefficients
         return NoSlipState(chi=np.zeros_like(theta), theta=theta)
 
-    def state_from(self, other: "NoSlipSolver", state: NoSlipState) -> NoSlipState:
+    def state_from(self, other: NoSlipSolver, state: NoSlipState) -> NoSlipState:
         """`state` of solver `other` on this solver's modes: the same fields, evaluated exactly at
         this solver's nodes (psi through its clamped basis) and its Fourier modes padded or cut."""
         n_x = min(self.setup.n_x_modes, other.setup.n_x_modes)
@@ -150,20 +161,25 @@ class NoSlipSolver(SteppingSolver):
         return u, w, omega
 
     def _nonlinear(self, chi: np.ndarray, theta: np.ndarray):
-        """Explicit terms of the chi and theta equations (interior nodes, (N-1, Kx)) and the CFL rate."""
+        """Explicit terms of the chi and theta equations (interior nodes, (N-1, Kx)) and the CFL
+        rate."""
         u, w, omega = self._velocity_vorticity(chi)
         theta_full = self._with_walls(theta)
         omega_z = apply_z(self.cheb.d1, omega)
         theta_z = apply_z(self.cheb.d1_dirichlet, theta)
         spectral = np.stack([u, w, self._ik * omega, omega_z, self._ik * theta_full, theta_z])
         u_g, w_g, omega_x, omega_z_g, theta_x, theta_z_g = self._to_grid(spectral)
-        products = np.stack([-(u_g * omega_x + w_g * omega_z_g), -(u_g * theta_x + w_g * theta_z_g)])
+        products = np.stack(
+            [-(u_g * omega_x + w_g * omega_z_g), -(u_g * theta_x + w_g * theta_z_g)]
+        )
         n_omega, n_theta = self._to_modes(products)
         n_chi = -1j * n_omega[1:-1]  # the chi equation is the omega equation divided by i
         # The mean flow: du_bar/dt = -d<uw>/dz (+ viscosity), <uw> by Parseval at each node.
         uw_mean = np.real(u * np.conj(w)) @ self._x_weights
         n_chi[:, 0] = -(self.cheb.d1 @ uw_mean)[1:-1]
-        rate = float(np.max(np.abs(u_g) * (1.0 / self._dx) + np.abs(w_g) * self._inverse_dz[:, None]))
+        rate = float(
+            np.max(np.abs(u_g) * (1.0 / self._dx) + np.abs(w_g) * self._inverse_dz[:, None])
+        )
         return n_chi, n_theta[1:-1], rate
 
     def _to_grid(self, coefficients: np.ndarray, n_x: int | None = None) -> np.ndarray:
@@ -195,16 +211,29 @@ class NoSlipSolver(SteppingSolver):
         eye = np.eye(n)
         k = self.kx[:, None, None]
         d2c, d4c, d2d = self._d2c_in[None], self._d4c_in[None], self._d2d_in[None]
-        blocks = [[-(d2c - k**2 * eye) + h * nu * (d4c - 2 * k**2 * d2c + k**4 * eye),
-                   np.broadcast_to(-h * k * eye, (len(self.kx), n, n))],
-                  [np.broadcast_to(-h * k * eye, (len(self.kx), n, n)),
-                   eye - h * kappa * (d2d - k**2 * eye)]]
+        blocks = [
+            [
+                -(d2c - k**2 * eye) + h * nu * (d4c - 2 * k**2 * d2c + k**4 * eye),
+                np.broadcast_to(-h * k * eye, (len(self.kx), n, n)),
+            ],
+            [
+                np.broadcast_to(-h * k * eye, (len(self.kx), n, n)),
+                eye - h * kappa * (d2d - k**2 * eye),
+            ],
+        ]
         blocks[0][0] = blocks[0][0].copy()
         blocks[0][0][0] = eye - h * nu * self._d2d_in  # the mean flow u_bar
-        inverse = tuple(np.linalg.inv(np.block([[_fold_columns(block, sign) for block in row]
-                                                for row in [[_fold_rows(b, sign) for b in r]
-                                                            for r in blocks]]))
-                        for sign in (1, -1))
+        inverse = tuple(
+            np.linalg.inv(
+                np.block(
+                    [
+                        [_fold_columns(block, sign) for block in row]
+                        for row in [[_fold_rows(b, sign) for b in r] for r in blocks]
+                    ]
+                )
+            )
+            for sign in (1, -1)
+        )
         if h in self._level_hs:
             self._inverses[h] = inverse
         else:
@@ -243,7 +272,9 @@ class NoSlipSolver(SteppingSolver):
         self._level_hs.add(_GAMMA * dt)
         return dt
 
-    def step(self, state: NoSlipState, dt: float | None = None, until: float | None = None) -> float:
+    def step(
+        self, state: NoSlipState, dt: float | None = None, until: float | None = None
+    ) -> float:
         """Advance `state` in place by one ARS(2,2,2) step; return the step taken.
 
         Args:
@@ -252,7 +283,9 @@ class NoSlipSolver(SteppingSolver):
         """
         n_chi0, n_theta0, rate = self._nonlinear(state.chi, state.theta)
         if dt is None:
-            cfl_dt = self.setup.max_dt if rate == 0 else min(self.setup.max_dt, self.setup.cfl / rate)
+            cfl_dt = (
+                self.setup.max_dt if rate == 0 else min(self.setup.max_dt, self.setup.cfl / rate)
+            )
             dt = self._level_step(cfl_dt)
         if until is not None and state.time + dt > until:
             dt = until - state.time
@@ -290,8 +323,11 @@ class NoSlipSolver(SteppingSolver):
                 yield state.copy()
                 continue
             weight = (state.time - t) / (state.time - previous.time)  # on the earlier state
-            yield NoSlipState(weight * previous.chi + (1 - weight) * state.chi,
-                              weight * previous.theta + (1 - weight) * state.theta, t)
+            yield NoSlipState(
+                weight * previous.chi + (1 - weight) * state.chi,
+                weight * previous.theta + (1 - weight) * state.theta,
+                t,
+            )
 
     def _check_finite(self, state: NoSlipState, time: float) -> None:
         if not (np.all(np.isfinite(state.chi)) and np.all(np.isfinite(state.theta))):
@@ -330,8 +366,9 @@ class NoSlipSolver(SteppingSolver):
         u_z = apply_z(self._d2c, self._psi(state.chi))
         u_z[:, 0] = self.cheb.d1_dirichlet @ state.chi[:, 0]
         w_z = -self._ik * u  # d/dz (-d psi/dx)
-        gradient_squared = sum(self._mean_product(f, f) for f in
-                               (self._ik * u, u_z, self._ik * w, w_z))
+        gradient_squared = sum(
+            self._mean_product(f, f) for f in (self._ik * u, u_z, self._ik * w, w_z)
+        )
         return self.setup.nu * gradient_squared
 
     def diagnostics(self, state: NoSlipState) -> dict[str, float]:
@@ -347,8 +384,10 @@ class NoSlipSolver(SteppingSolver):
         u_bar[:, 0] = u[:, 0]
         gradient_squared = sum(self._mean_product(f, f) for f in (ik * u, u_z, ik * w, -ik * u))
         return {
-            "nusselt": 1.0 + self._mean_product(w, self._with_walls(state.theta)) / self.setup.kappa,
-            "bottom": bottom, "top": top,
+            "nusselt": 1.0
+            + self._mean_product(w, self._with_walls(state.theta)) / self.setup.kappa,
+            "bottom": bottom,
+            "top": top,
             "energy": 0.5 * (self._mean_product(u, u) + self._mean_product(w, w)),
             "mean_energy": 0.5 * self._mean_product(u_bar, u_bar),
             "dissipation": self.setup.nu * gradient_squared,
@@ -373,8 +412,9 @@ class NoSlipSolver(SteppingSolver):
         grid = self._to_grid(np.stack([theta, u, w, pressure]), n_x)
         temperature = (1.0 - z)[:, None] + grid[0]
         x = np.arange(n_x) * self.setup.lx / n_x
-        return Fields(temperature=temperature.T, pressure=grid[3].T, u=grid[1].T, w=grid[2].T,
-                      x=x, z=z)
+        return Fields(
+            temperature=temperature.T, pressure=grid[3].T, u=grid[1].T, w=grid[2].T, x=x, z=z
+        )
 
     def _pressure_modes(self, state: NoSlipState) -> np.ndarray:
         """(N+1, Kx) pressure at the nodes, zero domain mean, hydrostatic part included.
@@ -424,7 +464,8 @@ class NoSlipSolver(SteppingSolver):
         return self._pressure_inverse
 
 
-# --- parity: the linear operator commutes with z -> 1 - z (node i <-> n - 1 - i) --------------------
+# --- parity: the linear operator commutes with z -> 1 - z (node i <-> n - 1 - i)
+# --------------------
 def _fold(values: np.ndarray, sign: int) -> np.ndarray:
     """(n, ...) interior values -> the first half of their even (sign 1) or odd (-1) part."""
     n = values.shape[0]
@@ -456,5 +497,5 @@ def _fold_columns(matrix: np.ndarray, sign: int) -> np.ndarray:
     half = n // 2
     folded = matrix[..., :half] + sign * matrix[..., ::-1][..., :half]
     if sign > 0 and n % 2:
-        folded = np.concatenate([folded, matrix[..., half:half + 1]], axis=-1)
+        folded = np.concatenate([folded, matrix[..., half : half + 1]], axis=-1)
     return folded

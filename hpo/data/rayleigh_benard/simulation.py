@@ -1,15 +1,16 @@
 """One Rayleigh-Benard simulation from rest to a window of snapshots, with its diagnostics.
 
-`simulate(Case(...))` is what `python -m hpo.data simulate` and each case of the embedded dataset run:
-spin-up (fixed, or until the flow has developed), then `n_snapshots` frames every `snapshot_spacing`
-free-fall times on the uniform output grid, and time averages over that window weighted by step.
+`simulate(Case(...))` is what `python -m hpo.data simulate` and each case of the embedded dataset
+run: spin-up (fixed, or until the flow has developed), then `n_snapshots` frames every
+`snapshot_spacing` free-fall times on the uniform output grid, and time averages over that window
+weighted by step.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -20,10 +21,11 @@ from hpo.data.rayleigh_benard.solver import Setup, Solver
 WALLS = ("no-slip", "free-slip")
 CHANNELS = ("temperature", "pressure", "velocity")
 
-# Automatic spin-up: the flow has developed once Nu > DEVELOPED_NUSSELT and the first overshoot of the
-# kinetic energy is over (it fell below OVERSHOOT_DROP of its peak), or, for flows that approach their
-# state without overshoot, once the energy has stayed within QUIET_BAND for QUIET_TIME. Snapshots start
-# SETTLING_TIME after that. A flow that never develops (below onset) stops waiting at MAX_SPINUP_TIME.
+# Automatic spin-up: the flow has developed once Nu > DEVELOPED_NUSSELT and the first overshoot of
+# the kinetic energy is over (it fell below OVERSHOOT_DROP of its peak), or, for flows that approach
+# their state without overshoot, once the energy has stayed within QUIET_BAND for QUIET_TIME.
+# Snapshots start SETTLING_TIME after that. A flow that never develops (below onset) stops waiting
+# at MAX_SPINUP_TIME.
 DEVELOPED_NUSSELT = 1.2
 OVERSHOOT_DROP = 0.8
 QUIET_BAND, QUIET_TIME = 0.05, 10.0
@@ -34,16 +36,16 @@ MAX_SPINUP_TIME = 300.0
 ENERGY_EVERY = 4
 
 
-# (largest Ra, x Fourier modes per unit length, z modes) for no-slip walls. Chosen by measurement: the
-# last eighth of the modes holds < 1e-3 of the peak amplitude (temperature and vorticity, both
+# (largest Ra, x Fourier modes per unit length, z modes) for no-slip walls. Chosen by measurement:
+# the last eighth of the modes holds < 1e-3 of the peak amplitude (temperature and vorticity, both
 # directions) at Pr 0.7, the least smooth case, and 1.5x the modes changes Nu by < 1e-3.
 _NO_SLIP_MODES = ((1.5e5, 16, 24), (4e5, 24, 32), (1.2e6, 24, 40), (4e6, 32, 48), (np.inf, 48, 64))
 
 
 def default_modes(rayleigh: float, walls: str = "no-slip", lx: float = 2.0) -> tuple[int, int]:
-    """(x Fourier modes, z modes) that resolve a case: the thermal boundary layer (~1/(2 Nu)) and the
-    plumes thin as Ra grows (tests/test_rayleigh_benard_noslip.py checks that 1.5x the modes changes
-    Nu by < 2% at the embedded design's highest Ra)."""
+    """(x Fourier modes, z modes) that resolve a case: the thermal boundary layer (~1/(2 Nu)) and
+    the plumes thin as Ra grows (tests/test_rayleigh_benard_noslip.py checks that 1.5x the modes
+    changes Nu by < 2% at the embedded design's highest Ra)."""
     if walls == "free-slip":  # the sine series of the previous generator, unchanged
         n_modes = 48 if rayleigh <= 1e5 else 64
         return n_modes, n_modes
@@ -72,7 +74,8 @@ class Case:
     n_z: int = 100  # output grid points in z (cell centres)
     n_snapshots: int = 40
     snapshot_spacing: float = 0.5
-    spinup_time: float | None = None  # None: until developed (see DEVELOPED_NUSSELT) + SETTLING_TIME
+    # None: until developed (see DEVELOPED_NUSSELT) + SETTLING_TIME
+    spinup_time: float | None = None
     seed: int = 0  # seeds the initial temperature perturbation
     perturbation: float = 1e-2  # amplitude of each low mode of the initial temperature noise
     n_x_modes: int | None = None  # None: default_modes(rayleigh, walls, lx)
@@ -86,7 +89,9 @@ class Case:
 
     def setup(self) -> Setup:
         n_x_modes, n_z_modes = self.modes()
-        return Setup(self.rayleigh, self.prandtl, lx=self.lx, n_x_modes=n_x_modes, n_z_modes=n_z_modes)
+        return Setup(
+            self.rayleigh, self.prandtl, lx=self.lx, n_x_modes=n_x_modes, n_z_modes=n_z_modes
+        )
 
 
 class _SpinUpWatch:
@@ -105,7 +110,10 @@ class _SpinUpWatch:
             self.quiet_since = None
             return False
         self.peak = max(self.peak, energy)
-        if self.quiet_since is None or abs(energy - self.quiet_level) > QUIET_BAND * self.quiet_level:
+        if (
+            self.quiet_since is None
+            or abs(energy - self.quiet_level) > QUIET_BAND * self.quiet_level
+        ):
             self.quiet_since, self.quiet_level = t, energy
         if energy < OVERSHOOT_DROP * self.peak or t - self.quiet_since >= QUIET_TIME:
             self.developed_at = t
@@ -113,7 +121,8 @@ class _SpinUpWatch:
 
 
 def temporal_variation(frames: np.ndarray) -> float:
-    """Mean over frames of ||x_t - xbar|| / ||xbar - <xbar>||: xbar the time mean, <.> its spatial mean.
+    """Mean over frames of ||x_t - xbar|| / ||xbar - <xbar>||: xbar the time mean, <.> its spatial
+    mean.
 
     Args:
         frames: (T, ...) one channel of one simulation.
@@ -125,13 +134,15 @@ def temporal_variation(frames: np.ndarray) -> float:
     return float(deviations.mean() / spread) if spread > 0 else float("inf")
 
 
-def simulate(case: Case, progress: Callable[[str], None] | None = None,
-             progress_every: float = 5.0) -> dict:
+def simulate(
+    case: Case, progress: Callable[[str], None] | None = None, progress_every: float = 5.0
+) -> dict:
     """Run `case`; return its snapshots and diagnostics.
 
     Args:
         case: what to run.
-        progress: receives a line (time, Nu, dt) every `progress_every` free-fall times; None: quiet.
+        progress: receives a line (time, Nu, dt) every `progress_every` free-fall times; None:
+        quiet.
 
     Returns:
         snapshots (n_snapshots, n_x, n_z, 3) float32 (temperature, pressure, velocity magnitude),
@@ -150,8 +161,9 @@ def simulate(case: Case, progress: Callable[[str], None] | None = None,
         return _simulate(case, progress, progress_every)
 
 
-def _simulate(case: Case, progress: Callable[[str], None] | None = None,
-             progress_every: float = 5.0) -> dict:
+def _simulate(
+    case: Case, progress: Callable[[str], None] | None = None, progress_every: float = 5.0
+) -> dict:
     """The body of simulate."""
     started, cpu_started = time.perf_counter(), time.process_time()
     solver = make_solver(case.setup(), case.walls)
@@ -167,6 +179,7 @@ def _simulate(case: Case, progress: Callable[[str], None] | None = None,
     # Spin-up.
     watch = _SpinUpWatch()
     if case.spinup_time is not None:
+
         def on_spinup_step(state, dt):
             report(state, dt, solver.nusselt(state))
 
@@ -186,8 +199,19 @@ def _simulate(case: Case, progress: Callable[[str], None] | None = None,
 
     # The snapshot window, with step-weighted averages: Nu every step, the costlier energies and
     # dissipation every ENERGY_EVERY steps (weighted by the time since the last sample).
-    sums = dict.fromkeys(("time", "nusselt", "bottom", "top", "sampled_time", "dissipation",
-                          "energy", "mean_energy"), 0.0)
+    sums = dict.fromkeys(
+        (
+            "time",
+            "nusselt",
+            "bottom",
+            "top",
+            "sampled_time",
+            "dissipation",
+            "energy",
+            "mean_energy",
+        ),
+        0.0,
+    )
     extremes = [np.inf, -np.inf]
     unsampled = [0.0]
 
@@ -197,7 +221,12 @@ def _simulate(case: Case, progress: Callable[[str], None] | None = None,
         nusselt = solver.nusselt(state)
         if state.time > spinup_time:
             bottom, top = solver.wall_nusselts(state)
-            for key, value in (("time", 1.0), ("nusselt", nusselt), ("bottom", bottom), ("top", top)):
+            for key, value in (
+                ("time", 1.0),
+                ("nusselt", nusselt),
+                ("bottom", bottom),
+                ("top", top),
+            ):
                 sums[key] += dt * value
             extremes[0], extremes[1] = min(extremes[0], nusselt), max(extremes[1], nusselt)
             unsampled[0] += dt
@@ -218,23 +247,34 @@ def _simulate(case: Case, progress: Callable[[str], None] | None = None,
     window = sums["time"]
     if sums["sampled_time"] == 0:  # a window too short to sample: take the values at its end
         values = solver.diagnostics(state)
-        sums.update({key: values[key] for key in ("dissipation", "energy", "mean_energy")},
-                    sampled_time=1.0)
+        sums.update(
+            {key: values[key] for key in ("dissipation", "energy", "mean_energy")}, sampled_time=1.0
+        )
     if window == 0:  # a single snapshot: the window is a point
         values = solver.diagnostics(state)
         sums.update({key: values[key] for key in ("nusselt", "bottom", "top")})
         window = 1.0
         extremes = [values["nusselt"]] * 2
     return {
-        "rayleigh": case.rayleigh, "prandtl": case.prandtl, "walls": case.walls,
-        "snapshots": snapshots, "times": times, "x": fields.x, "z": fields.z,
-        "nusselt": sums["nusselt"] / window, "nusselt_min": float(extremes[0]),
-        "nusselt_max": float(extremes[1]), "wall_nusselt_bottom": sums["bottom"] / window,
+        "rayleigh": case.rayleigh,
+        "prandtl": case.prandtl,
+        "walls": case.walls,
+        "snapshots": snapshots,
+        "times": times,
+        "x": fields.x,
+        "z": fields.z,
+        "nusselt": sums["nusselt"] / window,
+        "nusselt_min": float(extremes[0]),
+        "nusselt_max": float(extremes[1]),
+        "wall_nusselt_bottom": sums["bottom"] / window,
         "wall_nusselt_top": sums["top"] / window,
         "dissipation": sums["dissipation"] / sums["sampled_time"],
         "mean_flow_energy_share": sums["mean_energy"] / max(sums["energy"], 1e-300),
         "temporal_variation": temporal_variation(snapshots[..., 0]),
-        "spinup_time": float(spinup_time), "developed_time": developed_time,
-        "n_steps": n_steps, "n_modes": case.modes(), "seconds": time.perf_counter() - started,
+        "spinup_time": float(spinup_time),
+        "developed_time": developed_time,
+        "n_steps": n_steps,
+        "n_modes": case.modes(),
+        "seconds": time.perf_counter() - started,
         "cpu_seconds": time.process_time() - cpu_started,
     }

@@ -1,12 +1,14 @@
-"""2D Boussinesq Rayleigh-Benard solver: free-slip walls, periodic in x, vorticity-streamfunction form.
+"""2D Boussinesq Rayleigh-Benard solver: free-slip walls, periodic in x, vorticity-streamfunction
+form.
 
-Free-fall units (as in Dedalus' example and The Well), height 1, b = 1 at the bottom and 0 at the top:
+Free-fall units (as in Dedalus' example and The Well), height 1, b = 1 at the bottom and 0 at the
+top:
     d(omega)/dt + u.grad(omega) = nu lap(omega) + d(theta)/dx        omega = -lap(psi)
     d(theta)/dt + u.grad(theta) = kappa lap(theta) + w               b = 1 - z + theta
     u = d(psi)/dz,  w = -d(psi)/dx,  nu = sqrt(Pr/Ra),  kappa = 1/sqrt(Ra Pr)
-The linear part (diffusion and the buoyancy coupling between omega and theta) is a 2x2 matrix per mode
-and is treated implicitly; advection explicitly; second-order IMEX Runge-Kutta ARS(2,2,2) whose time
-step follows the CFL condition.
+The linear part (diffusion and the buoyancy coupling between omega and theta) is a 2x2 matrix per
+mode and is treated implicitly; advection explicitly; second-order IMEX Runge-Kutta ARS(2,2,2) whose
+time step follows the CFL condition.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class Setup:
     n_x_modes: int = 64
     n_z_modes: int = 64
     cfl: float = 0.4  # safety factor of the advective time step (ARS222's explicit part)
-    max_dt: float = 0.1  # caps the step where the flow is slow (and keeps implicit buoyancy accurate)
+    # Caps the step where the flow is slow (and keeps implicit buoyancy accurate)
+    max_dt: float = 0.1
 
     @property
     def nu(self) -> float:
@@ -52,7 +55,7 @@ class State:
     theta: np.ndarray  # (Nz, Kx) complex
     time: float = 0.0
 
-    def copy(self) -> "State":
+    def copy(self) -> State:
         return State(self.omega.copy(), self.theta.copy(), self.time)
 
 
@@ -105,7 +108,8 @@ class Solver(SteppingSolver):
         self._a2 = a2
         self._ik = 1j * self.basis.kx[None, :]
         # Linear operator per mode on (omega, theta): [[-nu a2, ik], [-ik / a2, -kappa a2]];
-        # the coupling terms are buoyancy torque (d theta/dx) and w = -d psi/dx heating (via -w db/dz).
+        # the coupling terms are buoyancy torque (d theta/dx) and w = -d psi/dx heating (via -w
+        # db/dz).
         self._l11 = -setup.nu * a2
         self._l12 = self._ik * np.ones_like(a2)
         self._l21 = -self._ik / a2
@@ -114,8 +118,13 @@ class Solver(SteppingSolver):
         self._dz = 1.0 / setup.n_z_modes
 
     # --- initial conditions -------------------------------------------------------------------
-    def initial_state(self, seed: int = 0, amplitude: float = 1e-3,
-                      mode: tuple[int, int] | None = None, mode_amplitude: float = 0.0) -> State:
+    def initial_state(
+        self,
+        seed: int = 0,
+        amplitude: float = 1e-3,
+        mode: tuple[int, int] | None = None,
+        mode_amplitude: float = 0.0,
+    ) -> State:
         """Small random temperature perturbation in the lowest modes, plus optionally one mode.
 
         Args:
@@ -129,7 +138,8 @@ class Solver(SteppingSolver):
         theta = np.zeros(shape, complex)
         n_low = (min(8, shape[0]), min(8, shape[1]))
         theta[: n_low[0], : n_low[1]] = amplitude * (
-            rng.standard_normal(n_low) + 1j * rng.standard_normal(n_low))
+            rng.standard_normal(n_low) + 1j * rng.standard_normal(n_low)
+        )
         theta[:, 0] = theta[:, 0].real  # the horizontal mean of a real field is real
         if mode is not None:
             theta[mode[1] - 1, mode[0]] += mode_amplitude
@@ -144,10 +154,14 @@ class Solver(SteppingSolver):
         cosine_fields = b.ddz_of_sine(np.stack([psi, theta, omega]))  # u, theta_z, omega_z
         w, theta_x, omega_x = b.sine_to_grid(sine_fields)
         u, theta_z, omega_z = b.cosine_to_grid(cosine_fields)
-        advection = b.grid_to_sine(np.stack([
-            -(u * omega_x + w * omega_z),
-            -(u * theta_x + w * theta_z),
-        ]))
+        advection = b.grid_to_sine(
+            np.stack(
+                [
+                    -(u * omega_x + w * omega_z),
+                    -(u * theta_x + w * theta_z),
+                ]
+            )
+        )
         # Pointwise |u|/dx + |w|/dz, with dx, dz the resolved scales of the kept modes.
         rate = float(np.max(np.abs(u) * (1.0 / self._dx) + np.abs(w) * (1.0 / self._dz)))
         return advection[0], advection[1], rate
@@ -177,14 +191,17 @@ class Solver(SteppingSolver):
         if until is not None:
             dt = min(dt, until - state.time)
         h = _GAMMA * dt
-        omega1, theta1 = self._solve_implicit(h, state.omega + h * n_omega0,
-                                              state.theta + h * n_theta0)
+        omega1, theta1 = self._solve_implicit(
+            h, state.omega + h * n_omega0, state.theta + h * n_theta0
+        )
         n_omega1, n_theta1, _ = self._velocity_and_advection(omega1, theta1)
         l_omega1, l_theta1 = self._linear(omega1, theta1)
-        rhs_omega = state.omega + dt * (_DELTA * n_omega0 + (1 - _DELTA) * n_omega1
-                                        + (1 - _GAMMA) * l_omega1)
-        rhs_theta = state.theta + dt * (_DELTA * n_theta0 + (1 - _DELTA) * n_theta1
-                                        + (1 - _GAMMA) * l_theta1)
+        rhs_omega = state.omega + dt * (
+            _DELTA * n_omega0 + (1 - _DELTA) * n_omega1 + (1 - _GAMMA) * l_omega1
+        )
+        rhs_theta = state.theta + dt * (
+            _DELTA * n_theta0 + (1 - _DELTA) * n_theta1 + (1 - _GAMMA) * l_theta1
+        )
         state.omega, state.theta = self._solve_implicit(h, rhs_omega, rhs_theta)
         state.time += dt
         return dt
@@ -225,8 +242,14 @@ class Solver(SteppingSolver):
         the horizontal mean flow) and dissipation."""
         bottom, top = self.wall_nusselts(state)
         energy, mean_energy = self.kinetic_energies(state)
-        return {"nusselt": self.nusselt(state), "bottom": bottom, "top": top, "energy": energy,
-                "mean_energy": mean_energy, "dissipation": self.dissipation(state)}
+        return {
+            "nusselt": self.nusselt(state),
+            "bottom": bottom,
+            "top": top,
+            "energy": energy,
+            "mean_energy": mean_energy,
+            "dissipation": self.dissipation(state),
+        }
 
     def kinetic_energies(self, state: State) -> tuple[float, float]:
         """(total, horizontal-mean flow) kinetic energy per unit volume, 1/2 <|u|^2>."""
@@ -240,7 +263,8 @@ class Solver(SteppingSolver):
         return total, 0.5 * b.mean_product(u_mean, u_mean)
 
     def fields(self, state: State, n_x: int, n_z: int) -> Fields:
-        """Temperature, pressure and velocity on an (n_x, n_z) grid: x_i = i Lx/n_x, z cell-centred."""
+        """Temperature, pressure and velocity on an (n_x, n_z) grid: x_i = i Lx/n_x, z
+        cell-centred."""
         b = self.basis
         psi = state.omega / self._a2
         z = z_points(n_z)
@@ -253,7 +277,8 @@ class Solver(SteppingSolver):
         return Fields(temperature=temperature.T, pressure=pressure.T, u=u.T, w=w.T, x=x, z=z)
 
     def _pressure(self, psi: np.ndarray, theta: np.ndarray, n_x: int, n_z: int) -> np.ndarray:
-        """Pressure (zero domain mean): hydrostatic part of the conductive state plus the dynamic part.
+        """Pressure (zero domain mean): hydrostatic part of the conductive state plus the dynamic
+        part.
 
         Taking the divergence of the momentum equation gives
             lap(p') = -(u_x^2 + 2 u_z w_x + w_z^2) + d(theta)/dz,   dp'/dz = 0 at the walls,

@@ -119,18 +119,19 @@ class Basis:
         out[..., 1:, :] = self.kz * coefficients
         return out
 
-    def sine_to_grid(self, coefficients: np.ndarray, n_x: int | None = None,
-                     n_z: int | None = None) -> np.ndarray:
+    def sine_to_grid(
+        self, coefficients: np.ndarray, n_x: int | None = None, n_z: int | None = None
+    ) -> np.ndarray:
         """Evaluate sine series on a (n_z, n_x) grid (default: the product grid)."""
         matrix = self._sine_eval if n_z is None else sine_eval_matrix(self.n_z_modes, n_z)
         return self._x_to_grid(apply_z(matrix, coefficients), n_x)
 
-    def cosine_to_grid(self, coefficients: np.ndarray, n_x: int | None = None,
-                       n_z: int | None = None) -> np.ndarray:
+    def cosine_to_grid(
+        self, coefficients: np.ndarray, n_x: int | None = None, n_z: int | None = None
+    ) -> np.ndarray:
         """Evaluate cosine series (modes 0..Nz) on a (n_z, n_x) grid (default: the product grid)."""
         n_modes = coefficients.shape[-2]
-        matrix = (self._cosine_eval[:, :n_modes] if n_z is None
-                  else cosine_eval_matrix(n_modes, n_z))
+        matrix = self._cosine_eval[:, :n_modes] if n_z is None else cosine_eval_matrix(n_modes, n_z)
         return self._x_to_grid(apply_z(matrix, coefficients), n_x)
 
     def grid_to_sine(self, values: np.ndarray) -> np.ndarray:
@@ -152,10 +153,11 @@ class Basis:
         return np.fft.rfft(values, axis=-1)[..., : self.n_x_modes] / n_x
 
     def mean_product(self, a: np.ndarray, b: np.ndarray) -> float:
-        """Domain average of the product of two real fields given in the same (sine or cosine) basis.
+        """Domain average of the product of two real fields given in the same (sine or cosine)
+        basis.
 
-        Parseval: the mean of sin^2 (or cos^2, n > 0) over z is 1/2, and the x-mean of a real field's
-        product counts each m > 0 twice (it and its conjugate).
+        Parseval: the mean of sin^2 (or cos^2, n > 0) over z is 1/2, and the x-mean of a real
+        field's product counts each m > 0 twice (it and its conjugate).
         """
         weights = np.full(a.shape[-1], 2.0)
         weights[0] = 1.0
