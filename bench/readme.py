@@ -295,6 +295,67 @@ def render_replay(results: Results) -> str:
     return "\n".join(lines)
 
 
+def render_curves_check(results: Results) -> str:
+    """The reduced table's ranking against the default data's (bench.curves --check)."""
+    if not results.has("curves-check") or "spearman" not in results["curves-check"]:
+        return (
+            "**Not measured yet:** `python -m bench.curves --check 8` trains configurations of "
+            "the table on the default data and compares the rankings."
+        )
+    check = results["curves-check"]
+    verdict = "met" if check["spearman"] >= check["bar"] else "not met"
+    lines = [
+        f"`python -m bench.curves --check {check['n']}`: {check['n']} of the table's "
+        f"configurations (the first {check['n']} it trained, spread over the grid) trained again "
+        f"for {check['epochs']} epochs on the default data (200 x 100, 40 snapshots a "
+        "simulation). Spearman rank correlation of their best validation rel_l2 on the two: "
+        f"**{check['spearman']:.3f}** (bar ≥ {check['bar']}: {verdict}).",
+        "",
+        "| architecture | config | reduced data | default data |",
+        "|---|---|---|---|",
+    ]
+    for row in sorted(check["configs"], key=lambda r: r["default_best_val"]):
+        lines.append(
+            f"| {row['architecture']} | {row['config']} | {row['reduced_best_val']:.4f} | "
+            f"{row['default_best_val']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def render_live_check(results: Results) -> str:
+    """The replay's searches trained live (bench.live_check)."""
+    if not results.has("live_check"):
+        return (
+            "**Not measured yet:** `python -m bench.live_check` runs the replay's searches with "
+            "every trial trained."
+        )
+    live = results["live_check"]
+    rows = live["methods"]
+    first = next(iter(rows.values()))
+    lines = [
+        f"`python -m bench.live_check`: {len(first['live_best'])} seeds per method, each study "
+        f"trained live on the table's data and architecture ({live['architecture']}) with a "
+        f"budget of {live['budget']} epochs ({live['budget'] // live['epochs']} full trials), "
+        "beside "
+        f"the replay of the same study (same sampler seed) and the replay's median over "
+        f"{first['replay_seeds']} seeds with its 95% bootstrap interval:",
+        "",
+        "| method | live best val rel_l2, per seed | replayed, same seeds | live median | replay "
+        f"median [95% interval], {first['replay_seeds']} seeds | inside |",
+        "|---|---|---|---|---|---|",
+    ]
+    for method, row in rows.items():
+        live_best = ", ".join(f"{v:.4f}" for v in row["live_best"].values())
+        same = ", ".join(f"{v:.4f}" for v in row["replayed_best_same_seed"].values())
+        low, high = row["replay_interval"]
+        lines.append(
+            f"| {method} | {live_best} | {same} | {row['live_median']:.4f} | "
+            f"{row['replay_median']:.4f} [{low:.4f}, {high:.4f}] | "
+            f"{'yes' if row['inside'] else '**no**'} |"
+        )
+    return "\n".join(lines)
+
+
 PRUNER_NAMES = {
     "none": "no pruning",
     "median": "median pruning",
@@ -358,7 +419,26 @@ def _replay_defaults(defaults: dict, top: int = 8) -> list[str]:
             f"{name(current)}: {_interval(current['regret_at_100pct'], 4)}); the intervals "
             f"{'overlap' if defaults['intervals_overlap'] else 'do not overlap'}."
         )
-    return lines + ["", f"- {verdict}", f"- {defaults['note']}", ""]
+    lines += ["", f"- {verdict}"]
+    targets = defaults.get("targets", {})
+    reach = targets.get("default_reaches_random_best_within_40pct")
+    beat = targets.get("default_beats_kerastuner")
+    if reach:
+        lines.append(
+            f"- **Target 1 for hpo.optimize's default ({name(current)}): reach random search's "
+            f"final best within {reach['threshold']:.0%} of its budget: "
+            f"{'met' if reach['met'] else 'not met'}** "
+            f"({_interval(reach['share'], share=True)} of the budget)."
+        )
+    if beat:
+        lines.append(
+            f"- **Target 2 for the default: a lower median regret than KerasTuner Hyperband at the "
+            f"same budget: {'met' if beat['met'] else 'not met'}** ("
+            f"{_interval(beat['regret_at_100pct'], 4)} against "
+            f"{_interval(beat['kerastuner_regret_at_100pct'], 4)}; the intervals "
+            f"{'overlap' if beat['intervals_overlap'] else 'do not overlap'})."
+        )
+    return lines + [f"- {defaults['note']}", ""]
 
 
 def render_generate(results: Results) -> str:
@@ -582,6 +662,8 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "screening-value": render_screening_value,
     "quality": render_quality,
     "replay": render_replay,
+    "curves-check": render_curves_check,
+    "live-check": render_live_check,
 }
 
 
