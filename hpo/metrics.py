@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 import keras
 import numpy as np
 
-from hpo.errors import ConfigError
+from hpo.registry import LOSSES
 
 # Guards only an all-zero target: a standardised field of H*W*C values has ‖y‖ ~ sqrt(H W C) >> 1.
 EPSILON = 1e-12
@@ -34,8 +34,6 @@ RANKING_METRIC = "val_rel_l2"
 
 # The output names models give their heads
 RECONSTRUCTION, NEXT_STEP = "reconstruction", "next_step"
-
-LOSSES = ("mse", "rel_l2")
 
 
 @keras.saving.register_keras_serializable(package="hpo")
@@ -75,14 +73,13 @@ class ChannelMSE(keras.metrics.MeanMetricWrapper):
 
 
 def loss_function(name: str):
-    """The per-sample Keras loss called `name` (one of LOSSES); Keras averages it over the batch.
+    """The per-sample Keras loss called `name` (hpo.registry.LOSSES); Keras averages it over the
+    batch.
 
     Raises:
-        ConfigError: an unknown name.
+        ConfigError: an unknown name, with the choices.
     """
-    if name not in LOSSES:
-        raise ConfigError(f"no loss {name!r}; choose from: {', '.join(LOSSES)}")
-    return {"mse": mse, "rel_l2": rel_l2}[name]
+    return LOSSES.get(name)
 
 
 def compile_arguments(
@@ -94,7 +91,7 @@ def compile_arguments(
     Args:
         heads: ("reconstruction",) or ("reconstruction", "next_step").
         channels: channel names, in the order of the last axis (they name `mse_<channel>`).
-        loss: one of LOSSES, used for every head.
+        loss: a name of hpo.registry.LOSSES, used for every head.
         next_step_weight: the next-step head's share of the total loss (reconstruction's is 1).
     """
     reconstruction = [

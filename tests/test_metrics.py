@@ -147,7 +147,7 @@ def test_error_sums_refuse_mismatched_channels_and_empty_results():
 
 
 def test_unknown_loss_lists_the_choices():
-    with pytest.raises(ConfigError, match="no loss 'mae'; choose from: mse, rel_l2"):
+    with pytest.raises(ConfigError, match="--loss must be one of mse, rel_l2, but got 'mae'"):
         metrics.loss_function("mae")
 
 

@@ -191,7 +191,7 @@ def test_streamed_data_trains_through_the_split_datasets(name, tmp_path):
     "kwargs, message",
     [
         ({"epochs": 0}, "epochs must be a positive integer, but got 0"),
-        ({"loss": "mae"}, "no loss 'mae'; choose from: mse, rel_l2"),
+        ({"loss": "mae"}, "--loss must be one of mse, rel_l2, but got 'mae'"),
         ({"patience": -1}, "patience must be an integer >= 0"),
         ({"learning_rate": 0.0}, "learning_rate must be positive"),
     ],

@@ -34,9 +34,10 @@ class StudySettings:
     max_params: int | None = None  # trials above it are rejected before training
     loss: str = "mse"  # the screen's loss
     metric: str = "rel_l2"  # the screen's ranking metric, on the validation split
-    seed: int = DEFAULT_SEED
-    # TensorFlow keeps ~17 MiB per fitted model (TF 2.21 / Keras 3.15, even after clear_session():
-    # see bench/optimize.py), so a worker process is replaced by a fresh one after this many trials.
+    seed: int = DEFAULT_SEED  # a random seed: split, sampler (+ worker index), weights (+ trial)
+    # A process grows ~36 MiB a trial (TF 2.21 / Keras 3.15, even after clear_session(): measured
+    # by bench/optimize.py's memory part, bench/results/optimize.json), so a worker process is
+    # replaced by a fresh one after this many trials.
     trials_per_process: int = 10
     heartbeat_interval: int = 10  # seconds between a running trial's heartbeats
     grace_period: int = 30  # a trial silent this long is stale: failed, then retried
