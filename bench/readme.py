@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from collections.abc import Callable
@@ -32,14 +31,6 @@ BLOCK = re.compile(
     r"-->)",
     re.S,
 )
-
-METHOD_NAMES = {
-    "tpe+median": "TPE + median pruning",
-    "tpe+hyperband": "TPE + Hyperband pruning",
-    "random": "random, no pruning",
-    "tpe": "TPE, no pruning",
-    "kerastuner-hyperband": "KerasTuner Hyperband",
-}
 
 
 class Results:
@@ -57,10 +48,6 @@ class Results:
         return self._cache[name]
 
 
-def _share(value: float) -> str:
-    return "–" if not math.isfinite(value) else f"{100 * value:.0f}%"
-
-
 def _span(values: list[float], digits: int = 2, unit: str = "") -> str:
     low, high = min(values), max(values)
     return (
@@ -68,131 +55,6 @@ def _span(values: list[float], digits: int = 2, unit: str = "") -> str:
         if f"{low:.{digits}f}" == f"{high:.{digits}f}"
         else f"{low:.{digits}f}–{high:.{digits}f}{unit}"
     )
-
-
-def _search_table(part: dict) -> str:
-    lines = [
-        "| method | best val rel_l2 at budget, median (min–max) | epochs to (c)'s final best, "
-        "median | share of (c)'s epochs | seeds reaching | test rel_l2 of its best model "
-        "(median) | trials (pruned) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    n_seeds = None
-    for row in part["rows"]:
-        n_seeds = len(row["epochs_to_random_best"])
-        median = row["epochs_to_random_best_median"]
-        reached = row["seeds_reaching"]
-        epochs = (
-            f"{median:.0f}"
-            if math.isfinite(median)
-            else f"never ({n_seeds - reached} of {n_seeds} seeds)"
-        )
-        lines.append(
-            f"| ({row['key']}) {METHOD_NAMES[row['method']]} | "
-            f"{row['best_at_budget_median']:.4f} ({row['best_at_budget_min']:.3f}–"
-            f"{row['best_at_budget_max']:.3f}) | {epochs} | "
-            f"{_share(row['share_of_random_epochs'])} | {reached}/{n_seeds} | "
-            f"{row['test_rel_l2_median']:.4f} | {row['trials']} ({row['pruned']}) |"
-        )
-    return "\n".join(lines)
-
-
-def _verdict(ours: dict, theirs: dict) -> str:
-    return "met" if ours["best_at_budget_median"] < theirs["best_at_budget_median"] else "not met"
-
-
-def render_search_top1(results: Results) -> str:
-    part = results["search"]["top1"]
-    return (
-        f"**The screen's best architecture (`{part['architectures'][0]}`), "
-        f"{part['budget_epochs']} epochs:**\n\n" + _search_table(part)
-    )
-
-
-def render_search_top2(results: Results) -> str:
-    part = results["search"]["top2"]
-    names = ", then ".join(f"`{name}`" for name in part["architectures"])
-    keys = ", ".join(f"({row['key']})" for row in part["rows"])
-    return (
-        f"**The screen's top two ({names}), {part['budget_epochs']} epochs in all; {keys} "
-        f"only:**\n\n" + _search_table(part)
-    )
-
-
-def render_search_figures(results: Results) -> str:
-    """The figures the search reading cites, each computed here."""
-    search = results["search"]
-    one, two = ({row["key"]: row for row in search[part]["rows"]} for part in ("top1", "top2"))
-    shares_one = [one[k]["share_of_random_epochs"] for k in ("a", "b")]
-    best_one = [row["best_at_budget_median"] for row in search["top1"]["rows"]]
-    spread = [
-        row[key]
-        for row in search["top1"]["rows"] + search["top2"]["rows"]
-        for key in ("best_at_budget_min", "best_at_budget_max")
-    ]
-    test_gain = [
-        1 - one[k]["test_rel_l2_median"] / one["c"]["test_rel_l2_median"] for k in ("a", "b", "d")
-    ]
-    met_one = max(shares_one) <= 0.40
-    met_two = two["a"]["share_of_random_epochs"] <= 0.40
-    return "\n".join(
-        [
-            f"- **Target 1 (≤ 40% of random search's epochs): {'met' if met_one else 'not met'} on "
-            f"one architecture, {'met' if met_two else 'not met'} on two.**",
-            f"- **Target 2 ((a) beats KerasTuner Hyperband at equal budget): "
-            f"{_verdict(one['a'], one['e'])} on one architecture, {_verdict(two['a'], two['e'])} "
-            f"on "
-            f"two.**",
-            f"- Epochs to random search's final best: (a) and (b) need "
-            f"{_span([100 * share for share in shares_one], 0, '%')} of its epochs on one "
-            f"architecture, (a) {_share(two['a']['share_of_random_epochs'])} on two "
-            f"(target ≤ 40%).",
-            f"- Best validation rel_l2 at equal budget, one architecture: (a) "
-            f"{one['a']['best_at_budget_median']:.3f}, (c) "
-            f"{one['c']['best_at_budget_median']:.3f}, "
-            f"(e) {one['e']['best_at_budget_median']:.3f}; two architectures: (a) "
-            f"{two['a']['best_at_budget_median']:.3f}, (c) "
-            f"{two['c']['best_at_budget_median']:.3f}, "
-            f"(e) {two['e']['best_at_budget_median']:.3f}.",
-            f"- Test rel_l2 of the best model, one architecture: TPE's ((a), (b), (d)) "
-            f"{_span([one[k]['test_rel_l2_median'] for k in ('a', 'b', 'd')], 3)} against random's "
-            f"{one['c']['test_rel_l2_median']:.3f} ({_span([100 * g for g in test_gain], 0)}% "
-            f"lower).",
-            f"- The seed spread of the best value ({_span(spread, 2)}) against the spread of the "
-            f"methods' "
-            f"medians on one architecture ({_span(best_one, 3)}).",
-            f"- Trials pruned: (a) {one['a']['pruned']} of {one['a']['trials']}, (b) "
-            f"{one['b']['pruned']} of {one['b']['trials']} on one architecture.",
-        ]
-    )
-
-
-def render_screening_value(results: Results) -> str:
-    value = results["screening_value"]
-    lines = [
-        "| seed | top two: best val (architecture) | all five: best val (architecture) | "
-        "all-five winner in the top two |",
-        "|---|---|---|---|",
-    ]
-    for seed in value["seeds"]:
-        lines.append(
-            f"| {seed['seed']} | {seed['top_two_best']:.4f} ({seed['top_two_winner']}) | "
-            f"{seed['all_five_best']:.4f} ({seed['all_five_winner']}) | "
-            f"{'yes' if seed['winner_in_top_two'] else 'no'} |"
-        )
-    summary, n = value["summary"], len(value["seeds"])
-    per = value["epochs_per_architecture"]
-    lines += [
-        "",
-        f"- Budget: {value['total_budget_epochs']} epochs in all, method "
-        f"{value['method']}: the top two at {per['top_two']} each against all five at "
-        f"{per['all_five']} each.",
-        f"- Median best: top two {summary['top_two_best_median']:.3f}, all five "
-        f"{summary['all_five_best_median']:.3f}; the top two was better for "
-        f"{round(summary['top_two_better_share'] * n)} seed(s) of {n}; the all-five winner was "
-        f"in the top two for {round(summary['winner_in_top_two_share'] * n)} of {n}.",
-    ]
-    return "\n".join(lines)
 
 
 def render_quality(results: Results) -> str:
@@ -236,11 +98,11 @@ def render_quality(results: Results) -> str:
     return "\n".join(lines)
 
 
-def _interval(stat: dict, share: bool = False) -> str:
-    """A replay statistic as the replay prints it, to 3 decimals."""
+def _interval(stat: dict, share: bool = False, digits: int = 3) -> str:
+    """A replay statistic as the replay prints it (a share in %, else to `digits` decimals)."""
     from bench.replay import show_interval
 
-    return show_interval(stat, digits=3, share=share)
+    return show_interval(stat, digits=digits, share=share)
 
 
 def render_replay(results: Results) -> str:
@@ -270,8 +132,8 @@ def render_replay(results: Results) -> str:
         for method, row in result["methods"].items():
             lines.append(
                 f"| {method} | {_interval(row['share_to_random_best'], share=True)} | "
-                f"{_interval(row['regret']['25%'])} | {_interval(row['regret']['50%'])} | "
-                f"{_interval(row['regret']['100%'])} | {_interval(row['test_rel_l2'])} |"
+                + " | ".join(_interval(row["regret"][k], digits=4) for k in ("25%", "50%", "100%"))
+                + f" | {_interval(row['test_rel_l2'])} |"
             )
         targets = result["targets"]
         reach, beat = (
@@ -285,8 +147,8 @@ def render_replay(results: Results) -> str:
             f"({_interval(reach['share'], share=True)}).",
             f"- Target 2 ({beat['method']} beats KerasTuner Hyperband at equal budget): "
             f"**{'met' if beat['met'] else 'not met'}** (regret "
-            f"{_interval(beat['regret_at_100pct'])} "
-            f"against {_interval(beat['kerastuner_regret_at_100pct'])}).",
+            f"{_interval(beat['regret_at_100pct'], digits=4)} "
+            f"against {_interval(beat['kerastuner_regret_at_100pct'], digits=4)}).",
             f"- Lowest median regret at 100%: {', '.join(result['best_method']['methods'])}.",
             "",
         ]
@@ -403,20 +265,20 @@ def _replay_defaults(defaults: dict, top: int = 8) -> list[str]:
         mark = " (current default)" if row["rank"] == current["rank"] else ""
         lines.append(
             f"| {row['rank']} | {row['pruner']}{mark} | {row['startup']} | "
-            f"{row['epochs']} | {_interval(row['regret_at_100pct'], 4)} | "
+            f"{row['epochs']} | {_interval(row['regret_at_100pct'], digits=4)} | "
             f"{_interval(row['share_to_random_best'], share=True)} |"
         )
     if defaults["current_default_is_best"]:
         verdict = (
             f"**Best: the current default, {name(best)}** (median regret "
-            f"{_interval(best['regret_at_100pct'], 4)})."
+            f"{_interval(best['regret_at_100pct'], digits=4)})."
         )
     else:
         lower = defaults["regret_lower_by"]
         verdict = (
-            f"**Best: {name(best)}**, median regret {_interval(best['regret_at_100pct'], 4)}"
+            f"**Best: {name(best)}**, median regret {_interval(best['regret_at_100pct'], digits=4)}"
             f", {'–' if lower is None else f'{lower:.4f}'} below the current default ("
-            f"{name(current)}: {_interval(current['regret_at_100pct'], 4)}); the intervals "
+            f"{name(current)}: {_interval(current['regret_at_100pct'], digits=4)}); the intervals "
             f"{'overlap' if defaults['intervals_overlap'] else 'do not overlap'}."
         )
     lines += ["", f"- {verdict}"]
@@ -434,8 +296,8 @@ def _replay_defaults(defaults: dict, top: int = 8) -> list[str]:
         lines.append(
             f"- **Target 2 for the default: a lower median regret than KerasTuner Hyperband at the "
             f"same budget: {'met' if beat['met'] else 'not met'}** ("
-            f"{_interval(beat['regret_at_100pct'], 4)} against "
-            f"{_interval(beat['kerastuner_regret_at_100pct'], 4)}; the intervals "
+            f"{_interval(beat['regret_at_100pct'], digits=4)} against "
+            f"{_interval(beat['kerastuner_regret_at_100pct'], digits=4)}; the intervals "
             f"{'overlap' if beat['intervals_overlap'] else 'do not overlap'})."
         )
     return lines + [f"- {defaults['note']}", ""]
@@ -656,10 +518,6 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "overhead": render_overhead,
     "workers": render_workers,
     "generate": render_generate,
-    "search-top1": render_search_top1,
-    "search-top2": render_search_top2,
-    "search-figures": render_search_figures,
-    "screening-value": render_screening_value,
     "quality": render_quality,
     "replay": render_replay,
     "curves-check": render_curves_check,

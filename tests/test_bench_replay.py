@@ -411,7 +411,9 @@ def test_the_defaults_grid_has_every_combination(quick_run):
     assert "cosine" in defaults["note"]
     # Printed after the methods' tables: every candidate, the current default marked.
     printed = quick_run[0].stdout.split("\ndefaults (top1")[1]
-    assert sum(line.strip()[:1].isdigit() for line in printed.splitlines()) == len(quick)
+    # ... and the current default when it is not one of them (the quick grid has no sha)
+    ranked = len(quick) + (0 if defaults["current"]["in_grid"] else 1)
+    assert sum(line.strip()[:1].isdigit() for line in printed.splitlines()) == ranked
     assert "<- current default" in printed
 
 
@@ -527,25 +529,47 @@ def _overfitting_table(path: Path) -> replay.Table:
     )
 
 
-def test_the_current_default_follows_the_live_rule_and_replays_tpe_median(quick_run, tmp_path):
-    for n_trials in range(1, 40):  # make_sampler's rule, read from the live sampler
+def test_the_current_default_is_the_live_studys_settings_and_is_replayed(quick_run, tmp_path):
+    from hpo.optimize.settings import StudySettings
+
+    for n_trials in range(1, 40):  # make_sampler's rule when start-up trials are not set
         assert replay._live_startup_trials(n_trials) == max(3, min(10, n_trials // 3))
-    assert replay.current_default(30, 20 * 30) == Combination("median", 6, 30)  # 20 full trials
+    live = StudySettings()
+    assert (live.pruner, live.n_startup_trials, live.epochs) == ("sha", 3, 30)  # from the evidence
+    assert f"{live.sampler}+{live.pruner}" == replay.DEFAULT_METHOD  # the methods' nearest
+    assert replay.current_default(30, 20 * 30) == Combination("sha", 3, 30)
+    assert replay.current_default(8, 20 * 8) == Combination("sha", 3, 8)  # at most the table's E
     _, record, _ = quick_run
-    current, n_trials = record["defaults"]["current"], record["budget_in_full_trials"]
-    assert _combination(current) == Combination("median", max(3, min(10, n_trials // 3)), EPOCHS)
-    # Its studies are tpe+median's on top1, seed by seed: the grid builds TPE as make_sampler does.
-    method = record["scopes"]["top1"]["methods"]["tpe+median"]
-    assert current["regret_at_100pct"] == method["regret"]["100%"]
-    assert current["share_to_random_best"] == method["share_to_random_best"]
-    # Out of the grid (20 full trials: 6 start-up trials), it is replayed and ranked beside it.
+    current = record["defaults"]["current"]
+    assert _combination(current) == Combination("sha", 3, EPOCHS)
+    # Out of the quick grid, it is replayed and ranked beside it, and the targets are its own.
+    assert not current["in_grid"] and 1 <= current["rank"] <= len(record["defaults"]["grid"]) + 1
+    targets = record["defaults"]["targets"]
+    reach, beat = (
+        targets["default_reaches_random_best_within_40pct"],
+        targets["default_beats_kerastuner"],
+    )
+    assert (
+        reach["share"] == current["share_to_random_best"]
+        and reach["method"] == f"tpe+sha s3 e{EPOCHS}"
+    )
+    assert beat["regret_at_100pct"] == current["regret_at_100pct"]
+    kerastuner = record["scopes"]["top1"]["methods"]["kerastuner-hyperband"]["regret"]["100%"]
+    assert beat["kerastuner_regret_at_100pct"] == kerastuner
+    assert beat["met"] == (
+        current["regret_at_100pct"]["median"] is not None
+        and (
+            kerastuner["median"] is None
+            or current["regret_at_100pct"]["median"] < kerastuner["median"]
+        )
+    )
     table = _overfitting_table(tmp_path / "curves.csv")
     settings = replay.Settings(
         20 * EPOCHS, (0, 1, 2), False, (Combination("none", 3, 2), Combination("median", 3, EPOCHS))
     )
     defaults = replay.summarize_defaults(table, settings, replay.Runs({}, {}), progress=None)
     assert not defaults["current"]["in_grid"] and len(defaults["grid"]) == 2
-    assert _combination(defaults["current"]) == Combination("median", 6, EPOCHS)
+    assert _combination(defaults["current"]) == Combination("sha", 3, EPOCHS)
     _check_defaults(defaults)
     assert _combination(defaults["best"]) == Combination("none", 3, 2)  # same regret, sooner
     assert not defaults["current_default_is_best"]
@@ -582,5 +606,7 @@ def test_the_readme_shows_the_best_combination(quick_run, tmp_path):
     lines = readme._replay_defaults(other, top=1)
     verdict = next(line for line in lines if line.startswith("- **Best"))
     assert "Best: TPE + no pruning, 3 start-up trials, 2 epochs per trial" in verdict
-    assert "below the current default (TPE + median pruning, 6 start-up trials" in verdict
+    assert (
+        "below the current default (TPE + successive-halving pruning, 3 start-up trials" in verdict
+    )
     assert "(current default)" in "\n".join(lines)
