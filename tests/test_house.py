@@ -226,3 +226,20 @@ def test_an_unknown_choice_names_the_flag_and_the_choices():
         r"but got 'nope'$",
     ):
         registry.PRUNERS.check("nope")
+
+
+def test_no_test_module_imports_another():
+    """Shared code lives in conftest.py (fixtures) and helpers.py, postgres.py, services.py."""
+    tests = Path(__file__).parent
+    test_modules = {path.stem for path in tests.glob("test_*.py")} | {"conftest"}
+    importing = {
+        f"{path.name} imports {name}"
+        for path in tests.glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for name in (
+            [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        )
+        if name.split(".")[0] in test_modules
+    }
+    assert not importing, importing
