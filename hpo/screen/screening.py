@@ -198,18 +198,17 @@ def _open_study(config: ScreenConfig, data: FlowData, storage: str | None) -> op
         direction="minimize",
         load_if_exists=True,
     )
-    described = data.describe()
-    stored_data = study.user_attrs.get(keys.DATA)
-    if stored_data is not None:
-        problems = data.mismatches(stored_data)
+    stored = ScreenRecord.from_study(study)
+    if stored.data:
+        problems = data.mismatches(stored.data)
         if problems:
             raise ConfigError(
                 f"the stored screen {study.study_name!r} was run on other data "
                 f"({'; '.join(problems)}); pass the same data flags or a new --run"
             )
-        stored_settings = dict(study.user_attrs.get(keys.SETTINGS, {}))
-        if stored_settings.get("preset") in PRESETS.aliases:  # stored as "seed", now "original"
-            stored_settings["preset"] = PRESETS.aliases[stored_settings["preset"]]
+        stored_settings = dict(stored.settings)
+        if "preset" in stored_settings:  # a screen stored as "seed" resumes as "original"
+            stored_settings["preset"] = PRESETS.check(stored_settings["preset"])
         changed = [
             f"{key} {stored_settings.get(key)!r} -> {value!r}"
             for key, value in config.comparable().items()
@@ -221,7 +220,7 @@ def _open_study(config: ScreenConfig, data: FlowData, storage: str | None) -> op
                 f"({', '.join(changed)}); repeat them or pass a new --run"
             )
     else:
-        study.set_user_attr(keys.DATA, json_safe(described))
+        study.set_user_attr(keys.DATA, json_safe(data.describe()))
         study.set_user_attr(keys.SETTINGS, config.comparable())
     return study
 
