@@ -26,15 +26,17 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from hpo import architectures, metrics, schedules
+from hpo import architectures, checkpoints, metrics, schedules
 from hpo.architectures.blocks import TRAINING_SPACE
 from hpo.augment import Augmentation, augmented, from_params
+from hpo.checkpoints import PausedRun
 from hpo.config import DEFAULT_SEED
 from hpo.data import FlowData, Split
 from hpo.errors import ConfigError, DataError
@@ -175,6 +177,9 @@ def fit(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     progress: Callable[[str], None] | None = print,
     label: str | None = None,
+    until: int | None = None,
+    resume: PausedRun | None = None,
+    pause_to: Path | None = None,
 ) -> FitResult:
     """Build architecture `name` fresh, train it on `data.train`, validate on `data.val` every
     epoch.
@@ -194,6 +199,11 @@ def fit(
             An exception they raise (optuna.TrialPruned) leaves fit as it is.
         progress: receives one line per epoch; None: silent.
         label: what the progress lines call the run (default: `name`).
+        until: stop after this many epochs (a rung of successive halving) although the schedule
+            and early stopping are laid out over `config.epochs`; None: `config.epochs`.
+        resume: a run paused at an earlier rung (hpo.checkpoints): training goes on from its last
+            epoch, its optimizer state and early-stopping count, and its history comes first.
+        pause_to: a folder where the run is saved when training ends, to be resumed from later.
 
     Returns:
         FitResult; `diverged=True` (no exception) when the loss went NaN/Inf.
@@ -220,6 +230,9 @@ def fit(
         callbacks=callbacks,
         progress=progress,
         label=label,
+        until=until,
+        resume=resume,
+        pause_to=pause_to,
     )
 
 
@@ -235,6 +248,9 @@ def fit_model(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     progress: Callable[[str], None] | None = print,
     label: str | None = None,
+    until: int | None = None,
+    resume: PausedRun | None = None,
+    pause_to: Path | None = None,
 ) -> FitResult:
     """Compile and train a model that is already built (KerasTuner builds its own); see `fit`.
 
@@ -246,7 +262,8 @@ def fit_model(
         learning_rate, batch_size, schedule: None: the config's.
         augment: symmetries to augment the training batches with (hpo.augment.SYMMETRIES).
         label: what the progress lines call the run (default: the model's name).
-        data, config, callbacks, progress: as for `fit`.
+        data, config, callbacks, progress, until, resume, pause_to: as for `fit` (a resumed
+            plateau schedule starts its own count afresh; its reduced rate carries over).
     """
     learning_rate = config.learning_rate if learning_rate is None else float(learning_rate)
     batch_size = config.batch_size if batch_size is None else batch_size
@@ -259,8 +276,16 @@ def fit_model(
     augmentation = Augmentation.for_data(data, augment)
     label = label or model.name
     epoch_log = _EpochLog(label, config.epochs, progress)
+    start = 0 if resume is None else resume.epochs
+    stop = config.epochs if until is None else min(until, config.epochs)
+    if resume is not None:
+        epoch_log.history, epoch_log.seconds = list(resume.history), list(resume.epoch_seconds)
+        # Fresh draws for the epochs still to come, not a replay of the first segment's.
+        keras.utils.set_random_seed(config.seed + start)
+    seed = config.seed + start
     patience = config.early_stopping_patience
-    early_stopping = keras.callbacks.EarlyStopping(
+    early_stopping = checkpoints.ResumableEarlyStopping(
+        resume,
         monitor=config.monitor,
         mode="min",
         patience=patience,
@@ -273,7 +298,7 @@ def fit_model(
         f"{label}: out of memory while training (batch size {batch_size}, "
         f"grid {'x'.join(map(str, data.input_shape))})"
     ):
-        x, y, n_samples = _feed(data.train, two_headed, batch_size, config.seed)
+        x, y, n_samples = _feed(data.train, two_headed, batch_size, seed)
         rate = schedules.learning_rate(
             schedule,
             learning_rate,
@@ -288,16 +313,20 @@ def fit_model(
                 heads, data.channel_names, config.loss, config.next_step_weight
             ),
         )
+        if resume is not None:
+            checkpoints.restore(model, resume)
         if augmentation.active:
-            x, y = _augmented_feed(x, y, augmentation, batch_size, config.seed), None
+            x, y = _augmented_feed(x, y, augmentation, batch_size, seed), None
         val = _validation_dataset(data.val, two_headed, config.eval_batch_size, config.seed)
+        pause = [checkpoints.PauseAtEnd(pause_to, early_stopping, epoch_log)] if pause_to else []
         # Arrays are shuffled by Keras (seeded); a streamed Split's dataset shuffles itself.
         arrays = {"shuffle": False} if y is None else {"batch_size": batch_size, "shuffle": True}
         model.fit(
             x,
             y,
             validation_data=val,
-            epochs=config.epochs,
+            initial_epoch=start,
+            epochs=stop,
             verbose=config.verbose,
             **arrays,
             # _EpochLog first: every callback after it reads the normalised names.
@@ -305,6 +334,8 @@ def fit_model(
                 epoch_log,
                 keras.callbacks.TerminateOnNaN(),
                 *schedules.callbacks(schedule, config.monitor, patience, learning_rate),
+                # Saves the last epoch's state before early_stopping restores the best weights.
+                *pause,
                 early_stopping,
                 *callbacks,
             ],
