@@ -3,6 +3,9 @@
     paused = checkpoints.load(folder)          # None: nothing paused there yet
     result = training.fit(name, params, data, config, until=10, resume=paused, pause_to=folder)
 
+This module owns the format (numpy only, so importing it loads no backend); the callbacks that
+fill and read it during `fit` are training's (_ResumableEarlyStopping, _PauseAtEnd).
+
 A paused run is one folder: `state.npz` (the weights at the last epoch trained, the optimizer's
 variables, its step count included so that a schedule laid out over the whole budget continues
 where it was, and the weights of the best epoch) and `state.json` (every epoch's logs and seconds,
@@ -21,9 +24,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import keras
 import numpy as np
 
 STATE_ARRAYS, STATE_JSON = "state.npz", "state.json"
@@ -123,50 +124,3 @@ def restore(model, run: PausedRun) -> None:
         )
     for variable, value in zip(optimizer.variables, run.optimizer):
         variable.assign(value)
-
-
-class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """Keras' EarlyStopping, started from a paused run's count instead of from scratch: the best
-    value, its epoch and weights, and the epochs since it carry over the pause."""
-
-    def __init__(self, paused: PausedRun | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.paused = paused
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        paused = self.paused
-        if paused is not None and paused.best_weights:
-            self.best = paused.best_value if math.isfinite(paused.best_value) else None
-            self.best_epoch = paused.best_epoch
-            self.best_weights = paused.best_weights
-            self.wait = paused.wait
-
-
-class PauseAtEnd(keras.callbacks.Callback):
-    """Saves the run to `folder` when a segment ends, before EarlyStopping (later in the callback
-    list) puts the best epoch's weights back: what goes on later must start from the last epoch."""
-
-    def __init__(self, folder: Path, early_stopping: ResumableEarlyStopping, epoch_log):
-        super().__init__()
-        self.folder, self.early_stopping, self.epoch_log = Path(folder), early_stopping, epoch_log
-
-    def on_train_end(self, logs=None):
-        stopping, log = self.early_stopping, self.epoch_log
-        weights = self.model.get_weights()
-        stopped = "diverged" if log.diverged else ("early" if stopping.stopped_epoch > 0 else "")
-        best_value = math.inf if stopping.best is None else float(stopping.best)
-        save(
-            self.folder,
-            PausedRun(
-                history=list(log.history),
-                epoch_seconds=list(log.seconds),
-                best_epoch=int(stopping.best_epoch),
-                best_value=float(best_value),
-                wait=int(stopping.wait),
-                stopped=stopped,
-                weights=weights,
-                best_weights=stopping.best_weights or weights,
-                optimizer=[keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables],
-            ),
-        )

@@ -26,7 +26,8 @@ The screen's study `<run>-screen` (what hpo.screen.record.ScreenRecord reads and
 Its trials: params ARCHITECTURE, LATENT (absent in screens stored before it was an axis: read the
 trial's user attr LATENT then), REPEAT; user attrs N_PARAMS, LATENT (the size built), EPOCHS_RUN,
 SECONDS_PER_EPOCH, PARAMS (every knob the run was built and trained with), CURVES (the training
-metric and the learning rate per epoch), VAL and TEST (scores), FAILURE (a failed run's reason).
+metric and the learning rate per epoch), VAL and TEST (scores), FAILURE (a failed run's reason),
+RUNG (the epochs it reached: a run successive halving stopped is PRUNED at its rung).
 
 The studies of `hpo.optimize` (hpo.optimize.record.StudyRecord): DATA, ARCHITECTURE, METRIC, LATENT
 (None: searched), AUGMENT (the symmetries searched), and the best model kept
@@ -82,6 +83,9 @@ STOPPED = "stopped"
 FROM_SCREEN = "from_screen"
 # The trial a queued copy repeats (the name Optuna's heartbeat retry gives its system attr).
 FAILED_TRIAL = "failed_trial"
+# A screen run: the rung (epochs) it reached under successive halving; a run stopped there is a
+# PRUNED trial of the screen study, a run that reached the last rung a COMPLETE one.
+RUNG = "rung"
 # A KerasTuner trial mirrored into Optuna.
 ENGINE = "engine"
 TUNER = "tuner"

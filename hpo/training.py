@@ -284,7 +284,7 @@ def fit_model(
         keras.utils.set_random_seed(config.seed + start)
     seed = config.seed + start
     patience = config.early_stopping_patience
-    early_stopping = checkpoints.ResumableEarlyStopping(
+    early_stopping = _ResumableEarlyStopping(
         resume,
         monitor=config.monitor,
         mode="min",
@@ -318,7 +318,7 @@ def fit_model(
         if augmentation.active:
             x, y = _augmented_feed(x, y, augmentation, batch_size, seed), None
         val = _validation_dataset(data.val, two_headed, config.eval_batch_size, config.seed)
-        pause = [checkpoints.PauseAtEnd(pause_to, early_stopping, epoch_log)] if pause_to else []
+        pause = [_PauseAtEnd(pause_to, early_stopping, epoch_log)] if pause_to else []
         # Arrays are shuffled by Keras (seeded); a streamed Split's dataset shuffles itself.
         arrays = {"shuffle": False} if y is None else {"batch_size": batch_size, "shuffle": True}
         model.fit(
@@ -436,6 +436,53 @@ class _EpochLog(keras.callbacks.Callback):
         values = "  ".join(f"{key} {named[key]:.4g}" for key in shown if key in named)
         flag = "  diverged (NaN/Inf)" if self.diverged else ""
         return f"{self.label}  epoch {epoch + 1}/{self.n_epochs}  {values}  {seconds:.1f} s{flag}"
+
+
+class _ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras' EarlyStopping, started from a paused run's count instead of from scratch: the best
+    value, its epoch and weights, and the epochs since it carry over the pause."""
+
+    def __init__(self, paused: PausedRun | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.paused = paused
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        paused = self.paused
+        if paused is not None and paused.best_weights:
+            self.best = paused.best_value if math.isfinite(paused.best_value) else None
+            self.best_epoch = paused.best_epoch
+            self.best_weights = paused.best_weights
+            self.wait = paused.wait
+
+
+class _PauseAtEnd(keras.callbacks.Callback):
+    """Saves the run to `folder` when a segment ends, before EarlyStopping (later in the callback
+    list) puts the best epoch's weights back: what goes on later must start from the last epoch."""
+
+    def __init__(self, folder: Path, early_stopping: _ResumableEarlyStopping, epoch_log):
+        super().__init__()
+        self.folder, self.early_stopping, self.epoch_log = Path(folder), early_stopping, epoch_log
+
+    def on_train_end(self, logs=None):
+        stopping, log = self.early_stopping, self.epoch_log
+        weights = self.model.get_weights()
+        stopped = "diverged" if log.diverged else ("early" if stopping.stopped_epoch > 0 else "")
+        best_value = math.inf if stopping.best is None else float(stopping.best)
+        checkpoints.save(
+            self.folder,
+            PausedRun(
+                history=list(log.history),
+                epoch_seconds=list(log.seconds),
+                best_epoch=int(stopping.best_epoch),
+                best_value=float(best_value),
+                wait=int(stopping.wait),
+                stopped=stopped,
+                weights=weights,
+                best_weights=stopping.best_weights or weights,
+                optimizer=[np.asarray(v.numpy()) for v in self.model.optimizer.variables],
+            ),
+        )
 
 
 @contextlib.contextmanager

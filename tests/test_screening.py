@@ -391,3 +391,60 @@ def invoke(argv) -> int:
         return run(screen_main, argv)
     except SystemExit as exc:
         return exc.code
+
+
+def test_successive_halving_stops_the_worst_at_the_rung_and_resumes_from_it(
+    tiny_data, home, monkeypatch
+):
+    from hpo import training
+
+    names = ("conv", "conv_dropout", "depthwise")
+    config = ScreenConfig(
+        workspace=workspace_of(home),
+        **{**TINY, "epochs": 3},
+        architectures=names,
+        rung_epochs=(1,),
+        eta=2,
+        keep=1,  # of three: one goes on past epoch 1
+        run="sha",
+    )
+    assert config.schedule == "sha" and config.rungs() == (1, 3)
+    real_fit, calls = training.fit, []
+
+    def fit_then_stop(name, params, *args, **kwargs):
+        calls.append((name, kwargs.get("resume") is not None))
+        if kwargs.get("resume") is not None:  # Ctrl-C as the survivor starts its second rung
+            raise KeyboardInterrupt
+        return real_fit(name, params, *args, **kwargs)
+
+    monkeypatch.setattr(training, "fit", fit_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        screen(config, tiny_data, storage_url(home), progress=None)
+    assert sorted(calls) == sorted([(name, False) for name in names] + [calls[-1]])
+    survivor = calls[-1][0]
+
+    calls.clear()
+    monkeypatch.setattr(training, "fit", lambda *a, **k: calls.append(a[0]) or real_fit(*a, **k))
+    result = screen(config, tiny_data, storage_url(home), progress=None)
+    assert calls == [survivor], "the finished rung is not trained again; only the survivor goes on"
+
+    study = optuna.load_study(study_name="sha-screen", storage=storage_url(home))
+    runs = {t.params["architecture"]: t for t in study.get_trials()}
+    complete = runs.pop(survivor)
+    assert complete.state == optuna.trial.TrialState.COMPLETE
+    assert complete.user_attrs["epochs_run"] == 3 and len(complete.intermediate_values) == 3
+    at_rung = {name: t.intermediate_values[0] for name, t in runs.items()}
+    for name, trial in runs.items():
+        assert trial.state == optuna.trial.TrialState.PRUNED  # stopped at its rung, curve kept
+        assert trial.user_attrs["rung"] == 1 and trial.user_attrs["epochs_run"] == 1
+        assert np.isfinite(trial.user_attrs["test"]["rel_l2"])
+        assert complete.intermediate_values[0] <= at_rung[name], "the best at the rung went on"
+    stopped_order = sorted(runs, key=lambda name: runs[name].user_attrs["val"]["rel_l2"])
+    assert result.rankings[8] == [survivor, *stopped_order]
+    board = result.leaderboards[8]
+    assert np.isnan(board.iloc[0]["stopped_at"]) and list(board["stopped_at"][1:]) == [1, 1]
+    csv = pd.read_csv(result.csv_path).set_index("architecture")
+    assert csv.loc[survivor, "state"] == "complete" and np.isnan(csv.loc[survivor, "stopped_at"])
+    assert all(csv.loc[name, "state"] == "stopped" for name in runs)
+    assert "stopped at rung 1 epochs" in format_screen(result, "rel_l2")
+    assert not list((home / "studies").rglob("state.json")), "no paused run is left behind"

@@ -72,6 +72,9 @@ def format_leaderboard(board: pd.DataFrame, metric: str, pca: dict[str, Any]) ->
             )
             continue
         failed = f" ({row['n_failed']} failed)" if row["n_failed"] else ""
+        stopped_at = row.get("stopped_at", math.nan)
+        if not _missing(stopped_at):  # successive halving stopped it: its figures are at that rung
+            failed += f"  stopped at rung {int(stopped_at)} epochs"
         lines.append(
             f"{row['rank']:>4}  {row['architecture']:<13}{row['n_params']:>9,}{row['latent']:>7}  "
             f"{row['val_mean']:>10.4g} ± {row['val_std']:<12.3g}{row['test_mean']:>9.4g}  "

@@ -4,7 +4,8 @@ them per latent size.
     python -m hpo.screen [--quick] [--data PATH] [--architectures a,b] [--epochs N] [--repeats R]
                          [--params N] [--latent 8,16,32] [--augment shift-x,mirror-x|none]
                          [--preset matched|original] [--loss mse|rel_l2] [--metric rel_l2|mse]
-                         [--patience N] [--storage URL] [--home DIR] [--run NAME] [--seed N]
+                         [--patience N] [--schedule sha|full] [--rungs N[,N...]]
+                         [--storage URL] [--home DIR] [--run NAME] [--seed N]
 
 (`--preset seed` is the original preset's old name, still accepted.)
 """
@@ -37,6 +38,7 @@ from hpo.screen.config import (
     quick,
     validate,
 )
+from hpo.screen.halving import SCHEDULES
 from hpo.screen.screening import screen
 from hpo.storage import redact
 
@@ -90,6 +92,20 @@ def build_parser() -> ArgumentParser:
         "the original preset: 5)",
     )
     parser.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default=DEFAULTS.schedule,
+        help=f"sha (default {DEFAULTS.schedule}): successive halving, every run to the first rung "
+        f"and per latent size the best 1/{DEFAULTS.eta} of the architectures (at least "
+        f"{DEFAULTS.keep}) on to --epochs; full: every run to --epochs",
+    )
+    parser.add_argument(
+        "--rungs",
+        metavar="N[,N...]",
+        default=None,
+        help="successive halving's rungs in epochs (default: a third of --epochs, then --epochs)",
+    )
+    parser.add_argument(
         "--preset",
         choices=PRESETS.names() + tuple(PRESETS.aliases),
         default=DEFAULTS.preset,
@@ -139,6 +155,8 @@ def config_from_args(args) -> ScreenConfig:
         n_params=args.params,
         latent=None if args.latent is None else parse_latents(args.latent),
         augment=parse_augment(args.augment),
+        schedule=args.schedule,
+        rung_epochs=None if args.rungs is None else parse_latents(args.rungs, flag="--rungs"),
         workspace=workspace_from_args(args),
     )
     if args.architectures:

@@ -9,6 +9,7 @@ from hpo import architectures
 from hpo.config import DEFAULT_SEED
 from hpo.errors import ConfigError
 from hpo.registry import LOSSES, METRICS, PRESETS
+from hpo.screen import halving
 from hpo.workspace import Workspace
 
 # The latent sizes a screen compares by default: small, where an autoencoder can earn its place (PCA
@@ -23,7 +24,7 @@ ORIGINAL_PATIENCE = 5  # the original study's early stopping
 
 # Bump when what a stored run means changes (recipe, latent axis): a screen stored by an older
 # version is then not resumed into (its runs stay readable, e.g. by `hpo.optimize --top`).
-SETTINGS_VERSION = 2
+SETTINGS_VERSION = 3  # 3: successive halving (schedule, rungs, eta, keep)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ class ScreenConfig:
     # Symmetries to augment with (hpo.augment); None: what the data declare (original preset: none).
     augment: tuple[str, ...] | None = None
     seed: int = DEFAULT_SEED  # a random seed: splits, weights (+ repeat)
+    # Successive halving (hpo.screen.halving, chosen on the committed curves by bench.rungs), or
+    # "full": every run to the whole budget.
+    schedule: str = halving.DEFAULT_SCHEDULE
+    rung_epochs: tuple[int, ...] | None = None  # None: a first rung at a third of `epochs`
+    eta: int = halving.ETA  # the best 1/eta of each latent size's architectures go on ...
+    keep: int = halving.KEEP  # ... never fewer than this many
     run: str = "default"
     workspace: Workspace = Workspace()  # where the reports, samples and default storage go
 
@@ -56,6 +63,8 @@ class ScreenConfig:
             object.__setattr__(self, "latent", tuple(sorted(set(values))))
         if self.augment is not None:
             object.__setattr__(self, "augment", tuple(self.augment))
+        if self.rung_epochs is not None:
+            object.__setattr__(self, "rung_epochs", tuple(self.rung_epochs))
         if self.preset in PRESETS.aliases:  # --preset seed, the original preset's old name
             object.__setattr__(self, "preset", PRESETS.aliases[self.preset])
 
@@ -67,6 +76,10 @@ class ScreenConfig:
         if self.preset == "original":
             return (ORIGINAL_LATENT,)
         return self.latent or DEFAULT_LATENTS
+
+    def rungs(self) -> tuple[int, ...]:
+        """The rungs in epochs, ascending; the last is `epochs` (one rung: the full schedule)."""
+        return halving.schedule_rungs(self.schedule, self.epochs, self.rung_epochs)
 
     def early_stopping_patience(self) -> int:
         from hpo.training import scaled_patience
@@ -87,10 +100,14 @@ class ScreenConfig:
             "batch_size",
             "learning_rate",
             "seed",
+            "schedule",
+            "eta",
+            "keep",
         )
         return {
             "version": SETTINGS_VERSION,
             **{key: getattr(self, key) for key in compared},
+            "rungs": list(self.rungs()),
             "patience": self.early_stopping_patience(),
             "augment": list(self.augment or ()),
         }
@@ -129,6 +146,19 @@ def validate(config: ScreenConfig) -> None:
         raise ConfigError(f"--epochs must be at least 1, but got {config.epochs}")
     if config.repeats < 1:
         raise ConfigError(f"--repeats must be at least 1, but got {config.repeats}")
+    if config.schedule not in halving.SCHEDULES:
+        raise ConfigError(
+            f"--schedule must be one of {', '.join(halving.SCHEDULES)}, but got {config.schedule!r}"
+        )
+    if config.rung_epochs is not None and (
+        not config.rung_epochs or any(r < 1 or r > config.epochs for r in config.rung_epochs)
+    ):
+        raise ConfigError(
+            f"--rungs must list epochs between 1 and --epochs ({config.epochs}), but got "
+            f"{','.join(map(str, config.rung_epochs)) or 'nothing'}"
+        )
+    if config.eta < 2 or config.keep < 1:
+        raise ConfigError(f"eta must be >= 2 and keep >= 1, but got {config.eta} and {config.keep}")
     METRICS.check(config.metric)
     LOSSES.check(config.loss)
     PRESETS.check(config.preset)
@@ -153,8 +183,8 @@ def validate(config: ScreenConfig) -> None:
         )
 
 
-def parse_latents(text: str) -> tuple[int, ...]:
-    """`--latent 8,16,32` (or one value) as a tuple of ints.
+def parse_latents(text: str, flag: str = "--latent") -> tuple[int, ...]:
+    """`--latent 8,16,32` (or one value; also `--rungs 10,30`) as a tuple of ints.
 
     Raises:
         ConfigError: anything but comma-separated integers.
@@ -165,6 +195,6 @@ def parse_latents(text: str) -> tuple[int, ...]:
         values = ()
     if not values:
         raise ConfigError(
-            f"--latent must be one integer or a comma-separated list (8,16,32), but got {text!r}"
+            f"{flag} must be one integer or a comma-separated list (8,16,32), but got {text!r}"
         )
     return values

@@ -17,15 +17,18 @@ from hpo.screen.record import latent_of
 
 
 def ranking_of(board: pd.DataFrame) -> list[str]:
-    """The architectures of a leaderboard that finished a run, best first."""
+    """The architectures of a leaderboard that have a scored run, best first: those trained to the
+    last rung, then those successive halving stopped (a later rung first)."""
     return [row["architecture"] for _, row in board.iterrows() if not math.isnan(row["val_mean"])]
 
 
 def leaderboard(
     trials: Sequence[optuna.trial.FrozenTrial], metric: str, pca: dict[str, Any]
 ) -> pd.DataFrame:
-    """One row per architecture at one latent size, best (lowest mean validation metric) first;
-    failed ones last. Dual's next-step head is scored beside persistence (columns next_step_*)."""
+    """One row per architecture at one latent size: those trained to the last rung first, best
+    (lowest mean validation metric) first, then those successive halving stopped, a later rung
+    first (`stopped_at`: the rung's epochs; NaN for the others); failed ones last. Dual's next-step
+    head is scored beside persistence (columns next_step_*)."""
     rows = {}
     for trial in trials:
         name = trial.params[keys.ARCHITECTURE]
@@ -43,15 +46,19 @@ def leaderboard(
                 "mse_per_channel": [],
                 "next_val": [],
                 "next_test": [],
+                "stopped_at": [],
             },
         )
         attrs = trial.user_attrs
         row["n_params"] = attrs.get(keys.N_PARAMS, row["n_params"])
         row["latent"] = attrs.get(keys.LATENT, row["latent"])
-        if trial.state != optuna.trial.TrialState.COMPLETE:
+        stopped = trial.state == optuna.trial.TrialState.PRUNED and keys.VAL in attrs
+        if trial.state != optuna.trial.TrialState.COMPLETE and not stopped:
             row["n_failed"] += 1
             continue
-        row["val"].append(trial.value)
+        if stopped:
+            row["stopped_at"].append(attrs.get(keys.RUNG, attrs.get(keys.EPOCHS_RUN)))
+        row["val"].append(attrs[keys.VAL][metric] if stopped else trial.value)
         row["test"].append(attrs[keys.TEST][metric])
         row["seconds_per_epoch"].append(attrs[keys.SECONDS_PER_EPOCH])
         row["epochs_run"].append(attrs[keys.EPOCHS_RUN])
@@ -82,12 +89,21 @@ def leaderboard(
                 "epochs_run": np.mean(row["epochs_run"]) if row["epochs_run"] else np.nan,
                 "n_runs": val.size,
                 "n_failed": row["n_failed"],
+                # A halving stops all repeats of an architecture at the same rung.
+                "stopped_at": max(row["stopped_at"]) if row["stopped_at"] else np.nan,
                 "beats_pca": bool(val.size and val.mean() < pca_val),
                 "next_step_val_mean": np.mean(row["next_val"]) if row["next_val"] else np.nan,
                 "next_step_test_mean": np.mean(row["next_test"]) if row["next_test"] else np.nan,
             }
         )
-    board = pd.DataFrame(table).sort_values("val_mean", na_position="last", kind="stable")
+    board = pd.DataFrame(table)
+    if board.empty:
+        return board
+    board["_reached"] = board["stopped_at"].fillna(np.inf)
+    board = board.sort_values(
+        ["_reached", "val_mean"], ascending=[False, True], na_position="last", kind="stable"
+    ).drop(columns="_reached")
+    board = pd.concat([board[board["val_mean"].notna()], board[board["val_mean"].isna()]])
     board.insert(0, "rank", range(1, len(board) + 1))
     return board.reset_index(drop=True)
 
@@ -97,6 +113,7 @@ RUN_COLUMNS = (
     "latent",
     "repeat",
     "state",
+    "stopped_at",
     "n_params",
     "epochs_run",
     "val_rel_l2",
@@ -132,11 +149,14 @@ def runs_table(
         baseline = pca[latent]
         attrs = trial.user_attrs
         val, test = attrs.get(keys.VAL, {}), attrs.get(keys.TEST, {})
+        stopped = trial.state == optuna.trial.TrialState.PRUNED
         row = {
             "architecture": trial.params[keys.ARCHITECTURE],
             "latent": latent,
             "repeat": trial.params[keys.REPEAT],
-            "state": trial.state.name.lower(),
+            "state": "stopped" if stopped else trial.state.name.lower(),
+            # The rung (epochs) where successive halving stopped the run; empty when it went on.
+            "stopped_at": attrs.get(keys.RUNG) if stopped else None,
             "n_params": attrs.get(keys.N_PARAMS),
             "epochs_run": attrs.get(keys.EPOCHS_RUN),
         }

@@ -1,10 +1,15 @@
 """screen(): train every architecture at matched size on the same data and budget, at every latent
 size asked for, beside PCA of the same size, and rank them per latent size.
 
-Each (architecture, latent, repeat) run becomes one trial of the Optuna study `<run>-screen` (params
-`architecture`, `latent`, `repeat`), added only once the run has finished (so the storage never
-holds half a run, and re-running the same command trains only the runs still missing; adding a
-latent size to `--latent` trains only that size). What the screen hands `hpo.optimize` is one
+By default the runs are screened by successive halving (hpo.screen.halving): every run trains to the
+first rung, and per latent size only the best architectures train on to the full budget; `--schedule
+full` trains every run to the end. Each (architecture, latent, repeat) run becomes one trial of the
+Optuna study `<run>-screen` (params `architecture`, `latent`, `repeat`), added only once the run is
+over: COMPLETE when it reached the last rung, PRUNED (user attr `rung`) when halving stopped it,
+FAIL when it diverged or ran out of memory. Between rungs a run waits on disk, paused
+(hpo.checkpoints, under `<run>/screen-runs/`): re-running the same command, after a crash, Ctrl-C or
+SIGTERM, resumes every run from its last finished rung and trains only what is missing; adding a
+latent size to `--latent` trains only that size. What the screen hands `hpo.optimize` is one
 ScreenRecord (hpo.screen.record), stored in the study's user attrs.
 
 The curve a researcher wants from this is the compression curve: reconstruction error against the
@@ -14,6 +19,7 @@ latent size, one line per architecture, PCA beside them (screen.html draws it, s
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,12 +27,13 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from hpo import architectures, keys
+from hpo import architectures, checkpoints, keys
 from hpo.data import FlowData
 from hpo.errors import ConfigError
 from hpo.progress import Progress, or_silent
 from hpo.registry import PRESETS
 from hpo.reports.screen import write_screen_report
+from hpo.screen import halving
 from hpo.screen.config import ScreenConfig, validate
 from hpo.screen.leaderboard import leaderboard, ranking_of, runs_table
 from hpo.screen.record import ScreenRecord, latent_of
@@ -104,20 +111,7 @@ def screen(
                 **augment.as_params(symmetries),
             }
     study = _open_study(config, data, storage)
-    done = _finished_runs(study)
-    n_trained = 0
-    for latent in latents:
-        for name in names:
-            for repeat in range(config.repeats):
-                if (name, latent, repeat) in done:
-                    continue
-                progress(f"[{name} z{latent} #{repeat}] training ({config.epochs} epochs max)")
-                study.add_trial(
-                    _train_one(
-                        training, config, data, name, latent, repeat, params[name, latent], progress
-                    )
-                )
-                n_trained += 1
+    n_trained = _halve(training, config, data, study, params, progress)
 
     # Baselines: one SVD (or orbit eigenproblem) at the largest size, truncated for the others.
     largest = max(latents)
@@ -225,8 +219,156 @@ def _open_study(config: ScreenConfig, data: FlowData, storage: str | None) -> op
     return study
 
 
+def _halve(training, config: ScreenConfig, data: FlowData, study, params, progress) -> int:
+    """Train the screen's runs rung by rung (every latent size's first rung before any second one,
+    so an early stop leaves a whole coarse picture), stopping the architectures that halving drops;
+    return how many segments were trained now."""
+    names, latents, rungs = config.names(), config.latents(), config.rungs()
+    alive = {latent: list(names) for latent in latents}
+    n_trained = 0
+    for index, rung in enumerate(rungs):
+        last = index == len(rungs) - 1
+        for latent in latents:
+            done = _finished_runs(study)
+            for name in alive[latent]:
+                for repeat in range(config.repeats):
+                    run = _Run(name, latent, repeat)
+                    if run.key in done:
+                        continue
+                    folder = _run_folder(config, run)
+                    paused = checkpoints.load(folder)
+                    if paused is None or (paused.epochs < rung and not paused.stopped):
+                        started = 0 if paused is None else paused.epochs
+                        progress(
+                            f"[{run.label}] training epochs {started + 1}-{rung} of "
+                            f"{config.epochs} (rung {index + 1} of {len(rungs)})"
+                        )
+                        failure = _train_segment(
+                            training,
+                            config,
+                            data,
+                            run,
+                            params[name, latent],
+                            rung,
+                            paused,
+                            progress,
+                        )
+                        n_trained += 1
+                        if failure is not None:  # out of memory: this run fails, the screen goes on
+                            study.add_trial(_failed_trial(run, config, failure))
+                            continue
+                        paused = checkpoints.load(folder)
+                    if paused.stopped == "diverged" or last:
+                        study.add_trial(
+                            _finished_trial(
+                                training,
+                                config,
+                                data,
+                                run,
+                                params[name, latent],
+                                paused,
+                                rung,
+                                progress,
+                            )
+                        )
+                        shutil.rmtree(folder, ignore_errors=True)
+            if not last:
+                alive[latent] = _going_on(
+                    config, study, alive[latent], latent, rung, data, params, training, progress
+                )
+    return n_trained
+
+
+@dataclass(frozen=True)
+class _Run:
+    name: str
+    latent: int
+    repeat: int
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.name, self.latent, self.repeat)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} z{self.latent} #{self.repeat}"
+
+
+def _run_folder(config: ScreenConfig, run: _Run) -> Path:
+    """Where a run waits between rungs."""
+    return (
+        config.workspace.run_dir(config.run)
+        / "screen-runs"
+        / f"{run.name}-z{run.latent}-r{run.repeat}"
+    )
+
+
+def _going_on(config, study, names, latent, rung, data, params, training, progress) -> list[str]:
+    """Rank the architectures of one latent size at `rung` and store the runs of those that stop
+    (PRUNED, at this rung); return those that go on."""
+    stored = {
+        (t.params[keys.ARCHITECTURE], t.params[keys.REPEAT]): t
+        for t in study.get_trials(deepcopy=False)
+        if keys.REPEAT in t.params and latent_of(t) == latent
+    }
+    values = {}
+    for name in names:
+        values[name] = []
+        for repeat in range(config.repeats):
+            run = _Run(name, latent, repeat)
+            trial = stored.get((name, repeat))
+            if trial is not None:
+                values[name].append(_best_until(trial_curve(trial), rung))
+                continue
+            paused = checkpoints.load(_run_folder(config, run))
+            curve = (
+                []
+                if paused is None
+                else [row.get(keys.monitor_key(config.metric), math.nan) for row in paused.history]
+            )
+            values[name].append(_best_until(curve, rung))
+    going_on, stopped = halving.promote(values, config.eta, config.keep)
+    if stopped:
+        progress(
+            f"rung {rung} epochs, latent {latent}: {', '.join(going_on)} go on; "
+            f"{', '.join(stopped)} stop here"
+        )
+    for name in stopped:
+        for repeat in range(config.repeats):
+            run = _Run(name, latent, repeat)
+            if (name, repeat) in stored:
+                continue
+            folder = _run_folder(config, run)
+            paused = checkpoints.load(folder)
+            if paused is None:
+                continue
+            study.add_trial(
+                _finished_trial(
+                    training, config, data, run, params[name, latent], paused, rung, progress
+                )
+            )
+            shutil.rmtree(folder, ignore_errors=True)
+    return going_on
+
+
+def _best_until(curve: list[float], rung: int) -> float:
+    """The best finite value of a validation curve over its first `rung` epochs (NaN: none)."""
+    finite = [v for v in curve[:rung] if v is not None and math.isfinite(v)]
+    return min(finite) if finite else math.nan
+
+
+def trial_curve(trial: optuna.trial.FrozenTrial) -> list[float]:
+    """A screen run's validation curve, one value per epoch (its intermediate values)."""
+    steps = trial.intermediate_values
+    return [steps.get(epoch, math.nan) for epoch in range(max(steps, default=-1) + 1)]
+
+
 def _finished_runs(study: optuna.Study) -> set[tuple[str, int, int]]:
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+    finished = (
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.PRUNED,
+        optuna.trial.TrialState.FAIL,
+    )
     return {
         (t.params[keys.ARCHITECTURE], latent_of(t), t.params[keys.REPEAT])
         for t in study.get_trials(deepcopy=False, states=finished)
@@ -234,19 +376,8 @@ def _finished_runs(study: optuna.Study) -> set[tuple[str, int, int]]:
     }
 
 
-def _train_one(
-    training,
-    config: ScreenConfig,
-    data: FlowData,
-    name: str,
-    latent: int,
-    repeat: int,
-    params: dict,
-    progress: Progress,
-) -> optuna.trial.FrozenTrial:
-    """Train one (architecture, latent, repeat) and return it as a finished trial (COMPLETE or
-    FAIL)."""
-    train_config = training.TrainConfig(
+def _train_config(training, config: ScreenConfig, repeat: int):
+    return training.TrainConfig(
         epochs=config.epochs,
         batch_size=config.batch_size,
         learning_rate=config.learning_rate,
@@ -255,77 +386,136 @@ def _train_one(
         seed=config.seed + repeat,
         monitor=keys.monitor_key(config.metric),
     )
-    label = f"{name} z{latent} #{repeat}"
-    distributions = {
+
+
+def _train_segment(training, config, data, run: _Run, params, rung, paused, progress) -> str | None:
+    """Train one run from where it paused (or from scratch) to `rung` epochs and pause it on disk;
+    the failure's text when it ran out of memory, else None."""
+    try:
+        training.fit(
+            run.name,
+            params,
+            data,
+            _train_config(training, config, run.repeat),
+            label=run.label,
+            progress=progress,
+            until=rung,
+            resume=paused,
+            pause_to=_run_folder(config, run),
+        )
+    except training.TrainingFailed as exc:
+        progress(f"[{run.label}] failed: {exc}")
+        return str(exc)
+    return None
+
+
+def _distributions(config: ScreenConfig, latent: int) -> dict:
+    return {
         keys.ARCHITECTURE: optuna.distributions.CategoricalDistribution(
             list(architectures.names())
         ),
         keys.LATENT: optuna.distributions.IntDistribution(1, max(latent, 2)),
         keys.REPEAT: optuna.distributions.IntDistribution(0, max(config.repeats - 1, 1)),
     }
-    trial_params = {keys.ARCHITECTURE: name, keys.LATENT: latent, keys.REPEAT: repeat}
-    try:
-        result = training.fit(name, params, data, train_config, label=label, progress=progress)
-    except training.TrainingFailed as exc:  # e.g. out of memory: this run fails, the screen goes on
-        progress(f"[{label}] failed: {exc}")
-        return optuna.trial.create_trial(
-            params=trial_params,
-            distributions=distributions,
-            state=optuna.trial.TrialState.FAIL,
-            user_attrs={keys.FAILURE: str(exc)},
-        )
+
+
+def _trial_params(run: _Run) -> dict:
+    return {keys.ARCHITECTURE: run.name, keys.LATENT: run.latent, keys.REPEAT: run.repeat}
+
+
+def _failed_trial(
+    run: _Run, config: ScreenConfig, failure: str, **extra
+) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(
+        params=_trial_params(run),
+        distributions=_distributions(config, run.latent),
+        state=optuna.trial.TrialState.FAIL,
+        user_attrs={keys.FAILURE: failure, **extra.pop("user_attrs", {})},
+        **extra,
+    )
+
+
+def _finished_trial(
+    training,
+    config: ScreenConfig,
+    data: FlowData,
+    run: _Run,
+    params: dict,
+    paused,
+    rung: int,
+    progress,
+) -> optuna.trial.FrozenTrial:
+    """A run that is over, as a trial: COMPLETE when it reached the last rung, PRUNED when halving
+    stopped it at `rung`, FAIL when it diverged. Its best epoch's weights are scored on validation
+    and test."""
+    from hpo import architectures as registry
+
     metric_key = keys.monitor_key(config.metric)
+    history = paused.history
     intermediate = {
         epoch: float(row[metric_key])
-        for epoch, row in enumerate(result.history)
+        for epoch, row in enumerate(history)
         if math.isfinite(row.get(metric_key, math.nan))
     }
     attrs: dict[str, Any] = {
-        keys.N_PARAMS: result.n_params,
         keys.LATENT: int(params.get("latent", 0)),
-        keys.EPOCHS_RUN: result.epochs_run,
-        keys.SECONDS_PER_EPOCH: result.seconds_per_epoch,
+        keys.EPOCHS_RUN: paused.epochs,
+        keys.SECONDS_PER_EPOCH: float(
+            sum(paused.epoch_seconds) / max(1, len(paused.epoch_seconds))
+        ),
         keys.PARAMS: json_safe(params),
+        keys.RUNG: rung,
         # Training error and rate per epoch, beside the validation curve.
         keys.CURVES: json_safe(
             {
-                config.metric: [row.get(config.metric) for row in result.history],
-                "learning_rate": [row.get("learning_rate") for row in result.history],
+                config.metric: [row.get(config.metric) for row in history],
+                "learning_rate": [row.get("learning_rate") for row in history],
             }
         ),
     }
-    if result.diverged:
-        progress(f"[{label}] diverged (NaN/Inf loss); recorded as failed, the screen goes on")
-        attrs[keys.FAILURE] = "diverged: NaN/Inf loss"
-        return optuna.trial.create_trial(
-            params=trial_params,
-            distributions=distributions,
-            state=optuna.trial.TrialState.FAIL,
+    if paused.stopped == "diverged":
+        progress(f"[{run.label}] diverged (NaN/Inf loss); recorded as failed, the screen goes on")
+        return _failed_trial(
+            run,
+            config,
+            "diverged: NaN/Inf loss",
             intermediate_values=intermediate,
             user_attrs=attrs,
         )
-    save_sample(config.workspace.run_dir(config.run), data, result.model, name, latent, repeat)
-    val = training.evaluate(result.model, data.val, data, config.batch_size)
-    test = training.evaluate(result.model, data.test, data, config.batch_size)
+    model = registry.build(run.name, params, data.input_shape)
+    model.set_weights(paused.best_weights)
+    attrs[keys.N_PARAMS] = registry.trainable_count(model)
+    save_sample(config.workspace.run_dir(config.run), data, model, run.name, run.latent, run.repeat)
+    val = training.evaluate(model, data.val, data, config.batch_size)
+    test = training.evaluate(model, data.test, data, config.batch_size)
     attrs.update({keys.VAL: json_safe(val), keys.TEST: json_safe(test)})
     value = float(val[config.metric])
+    last = rung == config.rungs()[-1]
     progress(
-        f"[{label}] done: val {config.metric} {value:.4g}, test {config.metric} "
-        f"{test[config.metric]:.4g}, {result.epochs_run} epochs, {result.seconds_per_epoch:.2f} "
-        f"s/epoch"
+        f"[{run.label}] {'done' if last else f'stopped at rung {rung} epochs'}: "
+        f"val {config.metric} {value:.4g}, test {config.metric} {test[config.metric]:.4g}, "
+        f"{paused.epochs} epochs, "
+        f"{attrs[keys.SECONDS_PER_EPOCH]:.2f} s/epoch"
     )
     if not math.isfinite(value):
-        attrs[keys.FAILURE] = "non-finite validation metric"
+        return _failed_trial(
+            run,
+            config,
+            "non-finite validation metric",
+            intermediate_values=intermediate,
+            user_attrs=attrs,
+        )
+    if not last:
         return optuna.trial.create_trial(
-            params=trial_params,
-            distributions=distributions,
-            state=optuna.trial.TrialState.FAIL,
+            params=_trial_params(run),
+            distributions=_distributions(config, run.latent),
+            state=optuna.trial.TrialState.PRUNED,
             intermediate_values=intermediate,
             user_attrs=attrs,
         )
     return optuna.trial.create_trial(
-        params=trial_params,
-        distributions=distributions,
+        params=_trial_params(run),
+        distributions=_distributions(config, run.latent),
         value=value,
         intermediate_values=intermediate,
         user_attrs=attrs,
