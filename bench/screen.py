@@ -1,14 +1,19 @@
-"""Benchmark: the default screen's compression curve and cost (and the quick screen's wall time).
+"""Benchmark: the default screen (successive halving) against the exhaustive one, the compression
+curve and the cost (and the quick screen's wall time).
 
-    python -m bench.screen [--quick] [--out DIR] [--home DIR]
+    python -m bench.screen [--quick] [--out DIR] [--home DIR] [--schedule both|sha|full]
 
 Full: `python -m hpo.screen --repeats 1` on the default embedded data (every architecture at latent
-sizes 8, 16 and 32, 30 epochs, PCA at each size), stored in studies/bench-screen/ (--home), so an
-interrupted run resumes where it stopped and `bench.quality` starts its studies from this screen.
-Writes bench/results/screen.json (every run's validation and test rel_l2 beside PCA's, the ranking
-per latent size, the training time), screen.csv (hpo.screen's own table) and screen.png (the curve
-for the README). `--quick` times `hpo.screen --quick` in a temporary folder (the smoke test) and
-writes screen-quick.json.
+sizes 8, 16 and 32, PCA at each size), twice, stored in studies/bench-screen/ (--home) so that an
+interrupted run resumes where it stopped: the default screen by successive halving (run `default`,
+which `bench.quality` starts its studies from) and the exhaustive screen, every run to 30 epochs
+(`--schedule full --run full`). Writes bench/results/screen.json: the exhaustive screen's runs
+beside PCA (the compression curve: every architecture at the full budget), the ranking per latent
+size, the training time, and under "halving" the default screen's wall and training time and, per
+latent size, whether it hands on the same top two as the exhaustive screen (and if not, how much
+worse at the full budget the run it picked is than the one it missed). Also screen.csv (hpo.screen's
+own table of the exhaustive screen) and screen.png (the curve for the README). `--quick` times
+`hpo.screen --quick` in a temporary folder (the smoke test) and writes screen-quick.json.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ RESULTS = Path(__file__).parent / "results"
 REPO = Path(__file__).resolve().parents[1]
 HOME = REPO / "studies" / "bench-screen"
 FULL_FLAGS = ["--repeats", "1"]  # one seed per run: 15 runs of 30 epochs are 2-3 hours on 2 cores
+# The run name of each schedule's screen in --home: the default screen keeps hpo's default name.
+RUNS = {"sha": "default", "full": "full"}
 
 
 def _screen(flags: list[str], home: Path, quiet: bool) -> tuple[float, str]:
@@ -73,17 +80,17 @@ def quick(out: Path) -> None:
     print(f"wrote {out / 'screen-quick.json'}")
 
 
-def curve_record(home: Path) -> dict:
-    """What the README reads from the stored default screen: every run beside PCA, per latent size
-    the ranking and which architectures beat PCA, and the training time spent."""
+def curve_record(home: Path, run: str = "default") -> dict:
+    """What the README reads from a stored screen: every run beside PCA, per latent size the
+    ranking and which architectures beat PCA, and the training time spent."""
     import optuna
     import pandas as pd
 
     from hpo import keys
 
-    study = optuna.load_study(study_name="default-screen", storage=f"sqlite:///{home}/hpo.db")
+    study = optuna.load_study(study_name=f"{run}-screen", storage=f"sqlite:///{home}/hpo.db")
     attrs = study.user_attrs
-    runs = pd.read_csv(home / "default" / "screen.csv")
+    runs = pd.read_csv(home / run / "screen.csv")
     trials = study.get_trials(deepcopy=False)
     seconds = sum(
         t.user_attrs.get(keys.SECONDS_PER_EPOCH, 0) * t.user_attrs.get(keys.EPOCHS_RUN, 0)
@@ -143,6 +150,42 @@ def curve_record(home: Path) -> dict:
     }
 
 
+def halving_record(home: Path, sha: dict, full: dict) -> dict:
+    """The default screen against the exhaustive one, per latent size: the top two each hands to
+    `hpo.optimize --top 2`, and where they differ, how much worse at the full budget (in the
+    exhaustive screen) the run halving picked is than the one it missed."""
+    per_latent = {}
+    full_val = {(r["architecture"], str(r["latent"])): r["val_rel_l2"] for r in full["runs"]}
+    for latent, at in full["per_latent"].items():
+        if latent not in sha["per_latent"]:
+            continue
+        picked, best = sha["per_latent"][latent]["ranking"][:2], at["ranking"][:2]
+        missed = [name for name in best if name not in picked]
+        instead = [name for name in picked if name not in best]
+        per_latent[latent] = {
+            "sha_top2": picked,
+            "full_top2": best,
+            "same_top2": not missed,
+            "missed": missed,
+            # > 0: the run halving picked instead is that much worse at the full budget.
+            "val_rel_l2_cost": [
+                round(full_val[(i, latent)] - full_val[(m, latent)], 4)
+                for m, i in zip(missed, instead)
+            ],
+        }
+    return {
+        "training_s": sha["training_s"],
+        "n_runs": sha["n_runs"],
+        "settings": sha["settings"],
+        "runs": sha["runs"],
+        "per_latent": per_latent,
+        "same_top2_everywhere": all(v["same_top2"] for v in per_latent.values()),
+        "training_share_of_full": round(sha["training_s"] / full["training_s"], 3)
+        if full["training_s"]
+        else None,
+    }
+
+
 def late_gain(trial) -> float | None:
     """How much the validation rel_l2 still fell in the last quarter of the epoch budget, relative
     to the run's best: about 0 when the recipe reached its plateau within the budget."""
@@ -171,6 +214,12 @@ def main(argv=None) -> None:
         help="where the default screen is stored and resumed (its --home)",
     )
     parser.add_argument(
+        "--schedule",
+        choices=("both", *RUNS),
+        default="both",
+        help="which screens to run or resume (both: the default and the exhaustive one)",
+    )
+    parser.add_argument(
         "--latent",
         default=None,
         metavar="N[,N...]",
@@ -186,17 +235,32 @@ def main(argv=None) -> None:
     home = args.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     flags = FULL_FLAGS + ([] if args.latent is None else ["--latent", args.latent])
-    wall, _ = _screen(flags, home, quiet=False)  # resumes: only missing runs train
+    schedules = list(RUNS) if args.schedule == "both" else [args.schedule]
+    walls = {}
+    for schedule in schedules:  # each resumes: only missing runs train
+        run_flags = [*flags, "--schedule", schedule, "--run", RUNS[schedule]]
+        walls[schedule], _ = _screen(run_flags, home, quiet=False)
+    stored = args.out / "screen.json"
+    previous = json.loads(stored.read_text()) if stored.exists() else {}
+    full = curve_record(home, RUNS["full"])
+    sha = curve_record(home, RUNS["sha"])
+    halving = halving_record(home, sha, full)
+    halving["command"] = "python -m hpo.screen " + " ".join(flags)
+    # A resumed call's wall time covers only what it trained: keep the first complete measurement.
+    halving["wall_s"] = (
+        round(walls["sha"], 1) if "sha" in walls else previous.get("halving", {}).get("wall_s")
+    )
     record = {
         "machine": machine(),
         "quick": False,
-        "command": "python -m hpo.screen " + " ".join(flags),
-        "wall_s_this_call": round(wall, 1),
-        **curve_record(home),
+        "command": "python -m hpo.screen --schedule full " + " ".join(flags),
+        "wall_s_this_call": round(walls.get("full", 0.0), 1),
+        **full,
+        "halving": halving,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "screen.json").write_text(json.dumps(record, indent=1) + "\n")
-    shutil.copy(home / "default" / "screen.csv", args.out / "screen.csv")
+    shutil.copy(home / RUNS["full"] / "screen.csv", args.out / "screen.csv")
     write_png(home, args.out / "screen.png")
     print(
         f"wrote {args.out / 'screen.json'}, screen.csv and screen.png ({record['n_runs']} runs, "
@@ -213,13 +277,15 @@ def write_png(home: Path, png: Path) -> None:
     from bench.snapshot import save_png
     from hpo.reports.figures import compression_curve_figure, learning_curves_figure
 
-    figure = compression_curve_figure(pd.read_csv(home / "default" / "screen.csv"), "rel_l2")
+    figure = compression_curve_figure(pd.read_csv(home / RUNS["full"] / "screen.csv"), "rel_l2")
     figure.update_layout(
         title="Compression curve, default data: rel_l2 against latent size "
         "(PCA of the same size dashed, fitted on the augmented training set)"
     )
     print(f"wrote {png}" if save_png(figure, png, height=560) else f"no {png}: chromium is missing")
-    study = optuna.load_study(study_name="default-screen", storage=f"sqlite:///{home}/hpo.db")
+    study = optuna.load_study(
+        study_name=f"{RUNS['full']}-screen", storage=f"sqlite:///{home}/hpo.db"
+    )
     trials = study.get_trials(deepcopy=False)
     smallest = min(t.params["latent"] for t in trials)
     figure = learning_curves_figure(

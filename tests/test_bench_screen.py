@@ -56,3 +56,31 @@ def test_the_curve_record_sets_every_run_beside_pca_at_its_size(tmp_path):
     )
     assert record["training_s"] > 0
     assert all(r["late_gain"] is None for r in record["runs"])  # 1 epoch: no last quarter to judge
+
+
+def test_the_halving_record_names_a_missed_top_two_and_what_the_miss_costs(tmp_path):
+    from bench.screen import halving_record
+
+    def screen_record(rankings: dict, vals: dict, seconds: float) -> dict:
+        return {
+            "per_latent": {z: {"ranking": r} for z, r in rankings.items()},
+            "runs": [
+                {"architecture": a, "latent": int(z), "val_rel_l2": v} for (a, z), v in vals.items()
+            ],
+            "training_s": seconds,
+            "n_runs": len(vals),
+            "settings": {},
+        }
+
+    vals = {("conv", "8"): 0.30, ("dual", "8"): 0.31, ("vqvae2", "8"): 0.35}
+    vals |= {("conv", "16"): 0.25, ("dual", "16"): 0.26, ("vqvae2", "16"): 0.262}
+    full = screen_record(
+        {"8": ["conv", "dual", "vqvae2"], "16": ["conv", "dual", "vqvae2"]}, vals, 100
+    )
+    sha = screen_record({"8": ["dual", "conv", "vqvae2"], "16": ["conv", "vqvae2", "dual"]}, {}, 60)
+    record = halving_record(tmp_path, sha, full)
+    assert record["per_latent"]["8"]["same_top2"]  # the same two, in another order
+    at16 = record["per_latent"]["16"]
+    assert not at16["same_top2"] and at16["missed"] == ["dual"]
+    assert at16["val_rel_l2_cost"] == [pytest.approx(0.002)]  # vqvae2 instead of dual
+    assert not record["same_top2_everywhere"] and record["training_share_of_full"] == 0.6

@@ -255,7 +255,12 @@ def beats_pca_html(boards: dict, pca: dict, metric: str) -> str:
             if val < 1:
                 wins.append(str(z))
             style = " style='background:#d4edda'" if val < 1 else ""
-            cells.append(f"<td{style}>{'yes' if val < 1 else 'no'}: {val:.2f}x / {test:.2f}x</td>")
+            stopped = row["stopped_at"].iloc[0] if "stopped_at" in row else np.nan
+            # Successive halving stopped it: its figures are those of a shorter run.
+            rung = "" if np.isnan(stopped) else f" (stopped at {int(stopped)} epochs)"
+            cells.append(
+                f"<td{style}>{'yes' if val < 1 else 'no'}: {val:.2f}x / {test:.2f}x{rung}</td>"
+            )
         verdict = ", ".join(wins) if wins else "none"
         rows.append(f"<tr><td>{html.escape(name)}</td>{''.join(cells)}<td>{verdict}</td></tr>")
     return (
