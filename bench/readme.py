@@ -456,6 +456,42 @@ def render_workers(results: Results) -> str:
     return "\n".join(lines)
 
 
+def _halving_line(screen: dict) -> str:
+    """The default screen (successive halving) against the exhaustive one above, or that it has not
+    been measured yet."""
+    halving = screen.get("halving")
+    if not halving:
+        return (
+            "The default screen (successive halving) has not been measured against this exhaustive "
+            "screen yet: `python -m bench.screen` runs both."
+        )
+    parts = []
+    for latent, at in halving["per_latent"].items():
+        if at["same_top2"]:
+            parts.append(f"latent {latent}: the same top two ({', '.join(at['full_top2'])})")
+        else:
+            costs = ", ".join(f"{c:+.4f}" for c in at["val_rel_l2_cost"])
+            parts.append(
+                f"latent {latent}: **missed {', '.join(at['missed'])}** (its replacement is "
+                f"{costs} validation rel_l2 worse at the full budget)"
+            )
+    wall = halving.get("wall_s")
+    return (
+        f"The default screen (successive halving, rungs "
+        f"{', '.join(map(str, halving['settings'].get('rungs', [])))} epochs): "
+        + (
+            ""
+            if wall is None
+            else f"{wall / 60:.0f} min wall (target 30 min: "
+            f"{'met' if wall <= 1800 else 'not met'}), "
+        )
+        + f"{halving['training_s'] / 60:.0f} min of training, "
+        f"{halving['training_share_of_full']:.0%} of the exhaustive screen's; "
+        + "; ".join(parts)
+        + "."
+    )
+
+
 def render_screen(results: Results) -> str:
     """The default screen's compression curve as a table: test rel_l2 per architecture and latent
     size beside PCA's, and what the screen cost."""
@@ -495,6 +531,7 @@ def render_screen(results: Results) -> str:
         f"({min(per_epoch):.1f}–{max(per_epoch):.1f} s per epoch)."
         + ("" if repeats == 1 else f" Means over {repeats} repeats."),
     ]
+    lines.append("\n" + _halving_line(screen))
     gains = sorted(r["late_gain"] for r in runs if r.get("late_gain") is not None)
     if gains:
         lines.append(
@@ -513,8 +550,57 @@ def render_screen(results: Results) -> str:
     return "\n".join(lines)
 
 
+def render_rungs(results: Results) -> str:
+    """bench.rungs: the successive-halving schedules played on the committed curves, the chosen one
+    and how it fares on the curves it was not chosen on."""
+    from bench.rungs import format_table
+
+    rungs = results["rungs"]
+    chosen = rungs["chosen"]
+    picked = [
+        r
+        for r in rungs["report"]
+        if r["rungs"] == chosen["rungs"]
+        and r["eta"] == chosen["eta"]
+        and r["keep"] == chosen["keep"]
+    ][0]
+    check = rungs.get("full_data_check")
+    checked = (
+        [r for r in check["rows"] if r["rungs"] == chosen["rungs"] and r["keep"] == chosen["keep"]][
+            0
+        ]
+        if check
+        else None
+    )
+    lines = [
+        f"`python -m bench.rungs`: {rungs['choice'][0]['draws']} draws of "
+        f"{rungs['runs_per_latent']} configurations from each group of committed curves "
+        f"({', '.join(rungs['curves'])}); a schedule is chosen on "
+        f"{', '.join(rungs['choice_groups'])} (the cheapest that keeps the exhaustive top two in "
+        f"{rungs['target_same_top2']:.0%} of the draws) and reported on "
+        f"{', '.join(rungs['report_groups'])}, which took no part in the choice:",
+        "",
+        format_table(rungs["report"]),
+        "",
+        f"**Chosen: rungs {', '.join(map(str, chosen['rungs']))} epochs, {chosen['keep']} kept to "
+        f"the end** (η {chosen['eta']}: with 5 runs any η ≥ 2 keeps the same number). On the "
+        f"held-out curves it keeps the exhaustive top two in {picked['same_top2']:.0%} of the "
+        f"draws (target {rungs['target_same_top2']:.0%}: "
+        f"{'met' if picked['same_top2'] >= rungs['target_same_top2'] else 'not met'}) and the "
+        f"exhaustive best in {picked['keeps_best']:.0%}, for {picked['epoch_share']:.0%} of the "
+        f"exhaustive screen's epochs.",
+    ]
+    if checked:
+        lines.append(
+            f"On the {check['configurations']} configurations trained on the full default data "
+            f"it keeps the top two in {checked['same_top2']:.0%} of the draws."
+        )
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[Results], str]] = {
     "screen": render_screen,
+    "rungs": render_rungs,
     "overhead": render_overhead,
     "workers": render_workers,
     "generate": render_generate,

@@ -50,7 +50,7 @@ DRAWS, QUICK_DRAWS = 4000, 200
 CANDIDATES = [
     (rungs, eta, keep)
     for keep in (KEEP_AT_LEAST, KEEP_AT_LEAST + 1)
-    for eta in (2, 3)
+    for eta in (3, 2)  # a tie (η changes nothing) goes to the first: 3, halving's default
     for rungs in ((1, 30), (2, 30), (3, 30), (5, 30), (10, 30), (15, 30), (1, 3, 30), (3, 10, 30))
 ]
 
@@ -145,7 +145,7 @@ def measure(curve_files: list[Path], draws: int, epochs: int = 30) -> dict:
     chosen = choose(chosen_on)
     reported = [score(report, *c, draws, seed=1) for c in candidates]
     return {
-        "curves": [str(path.relative_to(RESULTS.parent.parent)) for path in curve_files],
+        "curves": [_shown(path) for path in curve_files],
         "runs_per_latent": N_RUNS,
         "keep_at_least": KEEP_AT_LEAST,
         "target_same_top2": TARGET_TOP2,
@@ -155,6 +155,12 @@ def measure(curve_files: list[Path], draws: int, epochs: int = 30) -> dict:
         "report": reported,
         "chosen": {k: chosen[k] for k in ("rungs", "eta", "keep")},
     }
+
+
+def _shown(path: Path) -> str:
+    """A curve file as the README names it: relative to the repository when inside it."""
+    repo = RESULTS.parent.parent
+    return str(path.relative_to(repo)) if path.is_relative_to(repo) else str(path)
 
 
 def _full_data_check(draws: int) -> dict | None:
@@ -188,7 +194,7 @@ def format_table(rows: list[dict]) -> str:
     )
     # η changes nothing where 5 // η is below the number kept: one row for each such pair.
     seen, shown = set(), []
-    for r in sorted(rows, key=lambda r: (r["epoch_share"], r["eta"])):
+    for r in sorted(rows, key=lambda r: (r["epoch_share"], -r["eta"])):
         key = (tuple(r["rungs"]), r["keep"], r["same_top2"], r["epoch_share"])
         if key not in seen:
             seen.add(key)

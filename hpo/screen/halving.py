@@ -10,11 +10,10 @@ of the others stop there: they are stored PRUNED at their rung, with their curve
 schedule and early stopping are laid out over the whole budget, so a run that goes on trains as it
 would have without the pause (hpo.checkpoints).
 
-Rungs, eta and keep are chosen on the committed learning curves (`python -m bench.rungs`): with
-five architectures per latent size, a first rung at a third of the budget and three kept to the end
-kept the exhaustive screen's top two in 96% of the draws it was chosen on (89% on the curves held
-out, 100% on the full-data check), for 73% of the exhaustive screen's epochs. Earlier rungs, or two
-kept, are cheaper but lose one of the top two in a third or more of the draws.
+Rungs, eta and keep are chosen on the committed learning curves (`python -m bench.rungs`, its table
+in the README): with five architectures per latent size, earlier rungs or two kept to the end are
+cheaper but lose one of the exhaustive screen's top two far more often than a first rung at a third
+of the budget with three kept.
 """
 
 from __future__ import annotations
