@@ -32,6 +32,7 @@ from hpo.registry import LOSSES, METRICS, PRESETS
 from hpo.reports.tables import format_screen
 from hpo.screen.config import (
     DEFAULT_LATENTS,
+    QUICK_CAVEAT,
     QUICK_OVERRIDES,
     ScreenConfig,
     parse_latents,
@@ -213,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"wrote: {result.csv_path}, {result.html_path}")
     print(f"browse: optuna-dashboard {redact(storage)}")
+    if args.quick:
+        print(f"note: {QUICK_CAVEAT}")
     return 0
 
 

@@ -222,10 +222,10 @@ def _open_study(config: ScreenConfig, data: FlowData, storage: str | None) -> op
 def _halve(training, config: ScreenConfig, data: FlowData, study, params, progress) -> int:
     """Train the screen's runs rung by rung (every latent size's first rung before any second one,
     so an early stop leaves a whole coarse picture), stopping the architectures that halving drops;
-    return how many segments were trained now."""
+    return how many runs trained now (a run counts once, however many of its rungs)."""
     names, latents, rungs = config.names(), config.latents(), config.rungs()
     alive = {latent: list(names) for latent in latents}
-    n_trained = 0
+    trained = set()
     for index, rung in enumerate(rungs):
         last = index == len(rungs) - 1
         for latent in latents:
@@ -253,7 +253,7 @@ def _halve(training, config: ScreenConfig, data: FlowData, study, params, progre
                             paused,
                             progress,
                         )
-                        n_trained += 1
+                        trained.add(run.key)
                         if failure is not None:  # out of memory: this run fails, the screen goes on
                             study.add_trial(_failed_trial(run, config, failure))
                             continue
@@ -276,7 +276,7 @@ def _halve(training, config: ScreenConfig, data: FlowData, study, params, progre
                 alive[latent] = _going_on(
                     config, study, alive[latent], latent, rung, data, params, training, progress
                 )
-    return n_trained
+    return len(trained)
 
 
 @dataclass(frozen=True)
