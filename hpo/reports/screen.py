@@ -14,10 +14,17 @@ def write_screen_report(
     metric = config.metric
     latents = sorted(boards)
     fair = "PCA on the augmented training set" if config.augment else "PCA"
+    halved = len(config.rungs()) > 1
+    shown = (
+        f"runs trained to the full {config.epochs} epochs; successive halving stopped the others "
+        f"at {', '.join(map(str, config.rungs()[:-1]))} epochs"
+        if halved
+        else "every run"
+    )
     sections = [
         (
-            f"Compression curve: {metric} against latent size (mean and min-max over repeats; "
-            f"{fair}, same size, dashed)",
+            f"Compression curve: {metric} against latent size (mean and min-max over repeats of "
+            f"{shown}; {fair}, same size, dashed)",
             report.compression_curve_figure(runs, metric),
         ),
         ("Beats PCA at latent ...", report.beats_pca_html(boards, pca, metric)),
@@ -29,7 +36,12 @@ def write_screen_report(
         sections.append((f"Leaderboard, latent {latent}", report.table_html(boards[latent])))
     sections.append(
         (
-            "Learning curves (validation solid, training dotted)",
+            "Learning curves (validation solid, training dotted"
+            + (
+                "; a curve that ends early: stopped at a rung, or by early stopping)"
+                if halved
+                else ")"
+            ),
             report.learning_curves_figure(trials, metric, latents),
         )
     )
