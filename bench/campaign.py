@@ -242,6 +242,7 @@ def _run(
         architectures=(architecture,),
         settings=settings,
         data_kwargs={"path": data_path},
+        search_latent=True,  # as measured: one study per architecture, the latent size searched
         engine=method.engine,
         space_file=SPACE,
         tuner="hyperband",

@@ -256,6 +256,7 @@ def run_study(url: str, data_path: Path, home: str, **settings_changes):
         n_workers=n_workers,
         settings=replace(StudySettings(seed=0), **settings_changes),
         data_kwargs={"path": data_path},
+        search_latent=True,  # as measured: one study per architecture, the latent size searched
         workspace=Workspace(home),
     )
     samples = []

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,15 @@ from hpo.optimize.optimization import optimize
 from hpo.optimize.trials import epochs_spent, finished_trials
 from hpo.storage import open_storage
 
-from helpers import cli_args, optimize_config, screen_into, sqlite, workspace_of, write_original
+from helpers import (
+    SCREENED,
+    cli_args,
+    optimize_config,
+    screen_into,
+    sqlite,
+    workspace_of,
+    write_original,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +45,9 @@ def test_optimize_top_1_completes_stores_best_model_and_resumes(home):
     result = optimize(optimize_config(home), sqlite(home), progress=None)
     storage = open_storage(sqlite(home))
     top = optuna.load_study(study_name="t-screen", storage=storage).user_attrs["ranking"][0]
-    assert result.studies == [f"t-{top}"]
-    study = optuna.load_study(study_name=f"t-{top}", storage=open_storage(sqlite(home)))
+    # At the latent size the screen ranked (8): a fixed-size study, the default.
+    assert result.studies == [f"t-{top}-z8"]
+    study = optuna.load_study(study_name=f"t-{top}-z8", storage=open_storage(sqlite(home)))
     trials = study.get_trials()
     assert len(trials) == 4 and finished_trials(study) == 4
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -63,10 +74,41 @@ def test_optimize_top_1_completes_stores_best_model_and_resumes(home):
     assert len(study.get_trials()) == 6 and finished_trials(study) == 6
 
 
-def test_latent_sizes_run_one_study_each_with_the_size_fixed_and_draw_the_front(home, capsys):
+def screen_also_at(home: Path, latents: tuple[int, ...]) -> None:
+    """Screen `home`'s run "t" at more latent sizes (a resume: only the new sizes train), with the
+    settings of helpers.screen_into."""
+    from hpo.data import load
+    from hpo.screen import ScreenConfig, screen
+
+    screen(
+        ScreenConfig(
+            epochs=1,
+            repeats=1,
+            n_params=6000,
+            latent=latents,
+            batch_size=4,
+            architectures=SCREENED,
+            run="t",
+            seed=0,
+            workspace=workspace_of(home),
+        ),
+        load(recorded_data(home)["path"], seed=0),
+        sqlite(home),
+        progress=None,
+    )
+
+
+def recorded_data(home: Path) -> dict:
+    """What the screen of run "t" recorded about its data (FlowData.describe())."""
+    study = optuna.load_study(study_name="t-screen", storage=open_storage(sqlite(home)))
+    return study.user_attrs["data"]
+
+
+def test_by_default_one_study_per_screened_latent_size_with_the_size_fixed(home, capsys):
+    screen_also_at(home, (8, 12))
     url = sqlite(home)
-    args = cli_args(home, url, "--top", "1", "--latent", "12,8", "--trials", "2", "--epochs", "2")
-    assert run(optimize_main, args) == 0
+    args = cli_args(home, url, "--top", "1", "--trials", "2", "--epochs", "2")
+    assert run(optimize_main, args) == 0  # no --latent: every size the screen ranked
     storage = open_storage(url)
     screen_attrs = optuna.load_study(study_name="t-screen", storage=storage).user_attrs
     top = screen_attrs["ranking"][0]
@@ -79,19 +121,68 @@ def test_latent_sizes_run_one_study_each_with_the_size_fixed_and_draw_the_front(
         assert "latent" not in trials[0].params  # fixed, not searched
         assert f"t-{top}-z{latent}" in summary_lines
     assert f"t-{top}" not in [s.study_name for s in storage.get_all_studies()]  # no searched study
-    # PCA beside each best model is fitted at that size on the same training split: at 8 (a size
-    # the screen ran) it matches the screen's own PCA.
+    assert not re.search(r"\bnan\b", summary_lines, re.IGNORECASE), summary_lines
+    # PCA beside each best model is fitted at that size on the same training split: at 8 it
+    # matches the screen's own PCA.
     html = (home / "studies" / "t" / "optimize.html").read_text()
     assert "Error against latent size" in html
     pca_8 = screen_attrs["pca_by_latent"]["8"]["test"]["rel_l2"]
     row = next(line for line in summary_lines.splitlines() if line.startswith(f"t-{top}-z8 "))
     assert f"{pca_8:.4g}" in row.split()
-    # The same command again trains nothing.
+    # The same command again trains nothing; --latent 12,8 names the same studies, --latent 12 one.
+    for again in (args, [*args, "--latent", "12,8"], [*args, "--latent", "12"]):
+        assert run(optimize_main, again) == 0
+        assert all(
+            len(optuna.load_study(study_name=f"t-{top}-z{z}", storage=storage).get_trials()) == 2
+            for z in (8, 12)
+        )
+
+
+def test_latent_search_is_explicit_and_its_summary_says_a_single_objective_prefers_large_codes(
+    home, capsys
+):
+    url = sqlite(home)
+    args = cli_args(home, url, "--top", "1", "--latent", "search", "--trials", "2", "--epochs", "1")
     assert run(optimize_main, args) == 0
-    assert all(
-        len(optuna.load_study(study_name=f"t-{top}-z{z}", storage=storage).get_trials()) == 2
-        for z in (8, 12)
+    out = capsys.readouterr().out
+    top = optuna.load_study(study_name="t-screen", storage=open_storage(url)).user_attrs["ranking"]
+    study = optuna.load_study(study_name=f"t-{top[0]}", storage=open_storage(url))
+    assert study.user_attrs["latent"] is None
+    assert all("latent" in t.params for t in study.get_trials())  # searched
+    row = next(line for line in out.splitlines() if line.startswith(f"t-{top[0]} "))
+    assert row.split()[1].endswith("*"), row  # the best trial's latent size, marked as searched
+    assert "One objective, validation error, prefers large codes" in out, out
+    assert not re.search(r"\bnan\b", out, re.IGNORECASE), out
+
+
+def without_data_flag(args: list[str]) -> list[str]:
+    at = args.index("--data")
+    return args[:at] + args[at + 2 :]
+
+
+def test_without_data_flags_the_file_the_screen_recorded_is_loaded(home, capsys):
+    args = cli_args(home, sqlite(home), "--top", "1", "--trials", "1", "--epochs", "1")
+    assert run(optimize_main, without_data_flag(args)) == 0, capsys.readouterr().err
+    top = optuna.load_study(study_name="t-screen", storage=open_storage(sqlite(home)))
+    study = optuna.load_study(
+        study_name=f"t-{top.user_attrs['ranking'][0]}-z8", storage=open_storage(sqlite(home))
     )
+    assert study.user_attrs["data"]["path"] == recorded_data(home)["path"]
+    assert study.user_attrs["data"]["fingerprint"] == recorded_data(home)["fingerprint"]
+    assert not (home / "studies" / "data").exists()  # the embedded dataset was not generated
+
+
+def test_the_screens_file_gone_is_one_line_naming_it(home, capsys):
+    screen = optuna.load_study(study_name="t-screen", storage=open_storage(sqlite(home)))
+    moved = home / "moved-away.h5"
+    screen.set_user_attr("data", {**recorded_data(home), "path": str(moved)})
+    args = cli_args(home, sqlite(home), "--top", "1", "--trials", "1", "--epochs", "1")
+    code, _ = invoke(without_data_flag(args))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert f"the screen of run 't' trained on {moved}, which no longer exists" in err[0], err
+    assert "pass --data" in err[0], err
+    assert not (home / "studies" / "data").exists()  # refused before generating anything
 
 
 def test_the_screens_winner_is_each_studys_first_trial(home):
@@ -117,7 +208,7 @@ def test_the_screens_winner_is_each_studys_first_trial(home):
         ),
         key=lambda t: t.value,
     )
-    study = optuna.load_study(study_name=f"t-{top}", storage=storage)
+    study = optuna.load_study(study_name=f"t-{top}-z8", storage=storage)
     first = study.trials[0]
     assert first.user_attrs[FROM_SCREEN] == {
         "study": "t-screen",
@@ -161,7 +252,7 @@ def test_pruning_prunes_and_max_params_rejects(home):
         sqlite(home),
         progress=None,
     )
-    study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home)))
+    study = optuna.load_study(study_name="t-conv-z8", storage=open_storage(sqlite(home)))
     states = [t.state for t in study.get_trials()]
     assert states.count(TrialState.PRUNED) >= 1 and states.count(TrialState.COMPLETE) >= 3
     # Every trial above --max-params is rejected before training (no epoch reported).
@@ -173,7 +264,7 @@ def test_pruning_prunes_and_max_params_rejects(home):
         progress=None,
     )
     rejected = optuna.load_study(
-        study_name="t-conv_dropout", storage=open_storage(sqlite(home))
+        study_name="t-conv_dropout-z8", storage=open_storage(sqlite(home))
     ).get_trials()
     assert [t.state for t in rejected] == [TrialState.PRUNED] * 3
     assert all("rejected" in t.user_attrs and not t.intermediate_values for t in rejected)
@@ -207,7 +298,7 @@ def test_a_nan_or_out_of_memory_trial_fails_alone_and_is_replaced(home, monkeypa
         cli_args(home, sqlite(home), "--architectures", "conv", "--trials", "2", "--epochs", "1"),
     )
     assert code == 0, capsys.readouterr().err
-    trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home))).trials
+    trials = optuna.load_study(study_name="t-conv-z8", storage=open_storage(sqlite(home))).trials
     assert trials[0].state == TrialState.FAIL and "diverged" in trials[0].user_attrs[FAILURE]
     assert trials[1].state == TrialState.FAIL and "out of memory" in trials[1].user_attrs[FAILURE]
     # Two failures in a row are under --max-failures 3: the study went on and ran the 2 trials
@@ -222,7 +313,7 @@ def test_a_bug_failing_every_trial_stops_the_run_with_exit_1_and_loses_nothing(
 
     args = cli_args(home, sqlite(home), "--architectures", "conv", "--epochs", "1")
     assert run(optimize_main, [*args, "--trials", "1"]) == 0
-    study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home)))
+    study = optuna.load_study(study_name="t-conv-z8", storage=open_storage(sqlite(home)))
     before = [(t.number, t.state, t.value, t.user_attrs) for t in study.get_trials()]
     kept = study.user_attrs
     capsys.readouterr()
@@ -234,7 +325,7 @@ def test_a_bug_failing_every_trial_stops_the_run_with_exit_1_and_loses_nothing(
     code = run(optimize_main, [*args, "--trials", "3", "--max-failures", "2"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1, err
-    assert "'t-conv' stopped: its last 2 trials failed (--max-failures 2)" in err[0], err
+    assert "'t-conv-z8' stopped: its last 2 trials failed (--max-failures 2)" in err[0], err
     assert "trial 2: KeyError: 'latent_dimension'" in err[0], err
     trials = study.get_trials()
     assert [(t.number, t.state, t.value, t.user_attrs) for t in trials[:1]] == before
@@ -243,15 +334,15 @@ def test_a_bug_failing_every_trial_stops_the_run_with_exit_1_and_loses_nothing(
 
 
 def test_two_workers_on_sqlite_reach_exactly_the_requested_trials(home):
-    optimize(
-        optimize_config(
-            home, architectures=("conv",), n_workers=2, settings={"n_trials": 5, "epochs": 2}
-        ),
-        sqlite(home),
-        progress=None,
+    config = optimize_config(
+        home, architectures=("conv",), n_workers=2, settings={"n_trials": 5, "epochs": 2}
     )
-    trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home))).trials
-    assert_ran_by_workers(trials, n_trials=5, n_workers=2)
+    # No data flags: the processes load the file the screen recorded.
+    optimize(replace(config, data_kwargs={}), sqlite(home), progress=None)
+    study = optuna.load_study(study_name="t-conv-z8", storage=open_storage(sqlite(home)))
+    assert_ran_by_workers(study.trials, n_trials=5, n_workers=2)
+    assert study.user_attrs["data"]["path"] == recorded_data(home)["path"]
+    assert not (home / "studies" / "data").exists()  # no process fell back on the embedded data
 
 
 def assert_ran_by_workers(trials, n_trials: int, n_workers: int) -> None:
@@ -270,7 +361,7 @@ def test_two_workers_on_postgres_reach_exactly_the_requested_trials(home, postgr
         postgres_url,
         progress=None,
     )
-    study = optuna.load_study(study_name="t-conv", storage=open_storage(postgres_url))
+    study = optuna.load_study(study_name="t-conv-z8", storage=open_storage(postgres_url))
     assert_ran_by_workers(study.get_trials(), n_trials=5, n_workers=2)
 
 
@@ -366,7 +457,7 @@ def _stop_mid_trial_then_rerun(home: Path, storage: str, n_workers: int) -> None
     while time.monotonic() < deadline and len(training) < n_workers:
         time.sleep(0.2)
         try:
-            trials = optuna.load_study(study_name="t-conv", storage=open_storage(storage)).trials
+            trials = optuna.load_study(study_name="t-conv-z8", storage=open_storage(storage)).trials
         except KeyError:
             continue
         training = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
@@ -381,7 +472,7 @@ def _stop_mid_trial_then_rerun(home: Path, storage: str, n_workers: int) -> None
     assert time.monotonic() - sent < 30, "the worker took more than a few seconds to stop"
     assert "stopped by SIGTERM" in stderr and "Traceback" not in stderr
 
-    trials = optuna.load_study(study_name="t-conv", storage=open_storage(storage)).trials
+    trials = optuna.load_study(study_name="t-conv-z8", storage=open_storage(storage)).trials
     assert TrialState.RUNNING not in [t.state for t in trials]
     stopped = [t for t in trials if t.state == TrialState.FAIL]
     assert sorted(t.number for t in stopped) == sorted(t.number for t in training)
@@ -395,7 +486,7 @@ def _stop_mid_trial_then_rerun(home: Path, storage: str, n_workers: int) -> None
 
     rerun = subprocess.run(args, cwd=home, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    study = optuna.load_study(study_name="t-conv", storage=open_storage(storage))
+    study = optuna.load_study(study_name="t-conv-z8", storage=open_storage(storage))
     copies = [t for t in study.trials if t.system_attrs.get("failed_trial") is not None]
     assert len(copies) == n_workers and {t.state for t in copies} <= set(DONE)
     assert finished_trials(study) == n_workers  # the queued copies were the trials asked for
@@ -410,22 +501,22 @@ def test_sigterm_stops_two_worker_processes_cleanly_on_postgres(home, postgres_u
     if "t-screen" not in [s.study_name for s in open_storage(postgres_url).get_all_studies()]:
         screen_into(postgres_url, home / "tiny.h5", workspace_of(home))
     for summary in optuna.get_all_study_summaries(postgres_url):
-        if summary.study_name == "t-conv":  # left by another test
-            optuna.delete_study(study_name="t-conv", storage=open_storage(postgres_url))
+        if summary.study_name == "t-conv-z8":  # left by another test
+            optuna.delete_study(study_name="t-conv-z8", storage=open_storage(postgres_url))
     _stop_mid_trial_then_rerun(home, postgres_url, n_workers=2)
 
 
 def test_kill_9_mid_trial_loses_nothing_on_sqlite(home):
-    _kill_mid_trial_then_rerun(home, sqlite(home), "t-conv")
+    _kill_mid_trial_then_rerun(home, sqlite(home), "t-conv-z8")
 
 
 def test_kill_9_mid_trial_loses_nothing_on_postgres(home, postgres_url):
     if "t-screen" not in [s.study_name for s in open_storage(postgres_url).get_all_studies()]:
         screen_into(postgres_url, home / "tiny.h5", workspace_of(home))
     for summary in optuna.get_all_study_summaries(postgres_url):
-        if summary.study_name == "t-conv":  # left by the workers test
-            optuna.delete_study(study_name="t-conv", storage=open_storage(postgres_url))
-    _kill_mid_trial_then_rerun(home, postgres_url, "t-conv")
+        if summary.study_name == "t-conv-z8":  # left by the workers test
+            optuna.delete_study(study_name="t-conv-z8", storage=open_storage(postgres_url))
+    _kill_mid_trial_then_rerun(home, postgres_url, "t-conv-z8")
 
 
 def invoke(argv) -> tuple[int, list[str]]:
@@ -450,6 +541,11 @@ def invoke(argv) -> tuple[int, list[str]]:
             "--latent must be one integer or a comma-separated list",
         ),
         (["--top", "1", "--latent", "1"], "--latent must list integers >= 2, but got 1"),
+        (
+            ["--top", "1", "--latent", "16,8"],
+            "--latent 16: the screen of run 't' ranked latent sizes 8; pass some of those or "
+            "screen that size first",
+        ),
         (["--top", "1", "--augment", "rotate"], "--augment: unknown symmetry 'rotate'"),
     ],
 )
@@ -466,13 +562,16 @@ def test_no_screen_says_which_command_to_run(home, capsys):
     assert "no screen stored for run 't'" in err[0] and "python -m hpo.screen --run t" in err[0]
 
 
-def test_other_data_than_screened_is_refused(home, capsys):
+def test_other_data_than_screened_is_refused_in_one_short_line_naming_both_files(home, capsys):
     other = write_original(home / "other.h5", n_sims=5, n_frames=7)
     args = cli_args(home, sqlite(home), "--top", "1")
     args[args.index("--data") + 1] = str(other)
     code, _ = invoke(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "the data differ from what run 't' screened" in err[0]
+    assert str(other.resolve()) in err[0] and recorded_data(home)["path"] in err[0], err
+    assert "{" not in err[0] and "..." not in err[0], err  # no cut-off JSON
+    assert "file contents, shape, split differ" in err[0], err
 
 
 def test_worker_processes_are_replaced_after_their_share_of_trials(home):
@@ -486,7 +585,7 @@ def test_worker_processes_are_replaced_after_their_share_of_trials(home):
         sqlite(home),
         progress=None,
     )
-    trials = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home))).trials
+    trials = optuna.load_study(study_name="t-conv-z8", storage=open_storage(sqlite(home))).trials
     assert [t.state in DONE for t in trials] == [True] * 5
     # Which process ran each trial: spawned ones, none running more than its share of 2.
     per_process = Counter(t.user_attrs[WORKER_PID] for t in trials)
@@ -513,7 +612,7 @@ def test_epoch_budget_stops_starting_trials_once_spent(home, capsys):
         ),
     )
     assert code == 0, capsys.readouterr().err
-    study = optuna.load_study(study_name="t-conv", storage=open_storage(sqlite(home)))
+    study = optuna.load_study(study_name="t-conv-z8", storage=open_storage(sqlite(home)))
     epochs = [len(t.intermediate_values) for t in study.get_trials()]
     assert sum(epochs[:-1]) < budget <= sum(epochs) < budget + 3, epochs  # --epochs 3 per trial
     assert epochs_spent(study) == sum(epochs)

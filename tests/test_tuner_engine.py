@@ -17,6 +17,7 @@ from hpo.storage import open_storage
 from helpers import cli_args, optimize_config, sqlite
 
 pytestmark = pytest.mark.slow
+STUDY = "t-conv-z8-keras-tuner"  # at the latent size the tiny screen ranked, as by default
 
 
 def test_keras_tuner_trials_are_mirrored_into_optuna_and_resume_adds_nothing(home):
@@ -28,8 +29,8 @@ def test_keras_tuner_trials_are_mirrored_into_optuna_and_resume_adds_nothing(hom
         settings={"n_trials": 2, "epochs": 2},
     )
     result = optimize(engine, sqlite(home), progress=None)
-    assert result.studies == ["t-conv-keras-tuner"]
-    study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(home)))
+    assert result.studies == [STUDY]
+    study = optuna.load_study(study_name=STUDY, storage=open_storage(sqlite(home)))
     trials = study.get_trials()
     assert len(trials) == 2
     assert {t.user_attrs["keras_tuner_trial_id"] for t in trials} == {"random:0", "random:1"}
@@ -71,7 +72,7 @@ def test_keras_tuner_best_model_is_kept_and_scored_on_test(home):
         settings={"n_trials": 2, "epochs": 2},
     )
     result = optimize(engine, sqlite(home), progress=None)
-    study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(home)))
+    study = optuna.load_study(study_name=STUDY, storage=open_storage(sqlite(home)))
     best = study.user_attrs["best_model_trial"]
     assert study.user_attrs["best_model_value"] == study.best_value == study.trials[best].value
     row = result.summary.iloc[0]
@@ -90,7 +91,7 @@ def test_keras_tuner_hyperband_stops_at_the_epoch_budget(home):
         settings={"epochs": 3, "epoch_budget": budget},
     )
     optimize(engine, sqlite(home), progress=None)
-    study = optuna.load_study(study_name="t-conv-keras-tuner", storage=open_storage(sqlite(home)))
+    study = optuna.load_study(study_name=STUDY, storage=open_storage(sqlite(home)))
     epochs = [len(t.intermediate_values) for t in study.get_trials()]
     # No trial starts once the budget is spent: the last one may end past it, by less than a trial.
     assert sum(epochs[:-1]) < budget <= sum(epochs) < budget + 3, epochs

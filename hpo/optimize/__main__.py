@@ -6,12 +6,16 @@ architectures.
                            [--pruner median|hyperband|sha|none] [--sampler tpe|random]
                            [--startup-trials N] [--workers N] [--max-params N] [--max-failures N]
                            [--seed N] [--space FILE] [--quick] [--engine optuna|keras-tuner]
-                           [--tuner hyperband|bayesian|random] [--latent 8,16] [--augment LIST|none]
+                           [--tuner hyperband|bayesian|random] [--latent 8,16|search]
+                           [--augment LIST|none]
 
---trials counts COMPLETE and PRUNED trials: a failed trial (NaN, out of memory, a bug) is replaced,
-and after --max-failures failed trials in a row the run stops with the last error and exit code 1.
-With --latent, one study per (architecture, latent size), `<run>-<architecture>-z<latent>`, with the
-latent size fixed: their best models draw error against latent size beside PCA (optimize.html).
+One study per (architecture, latent size), `<run>-<architecture>-z<latent>`, the latent size fixed:
+at every size the screen ranked, or those of --latent 8,16. Their best models draw error against
+latent size beside PCA (optimize.html). --latent search runs one study per architecture that
+searches the size too (one objective then prefers large codes). Without --data, the file the screen
+recorded. --trials counts COMPLETE and PRUNED trials: a failed trial (NaN, out of memory, a bug) is
+replaced, and after --max-failures failed trials in a row the run stops with the last error and exit
+code 1.
 Re-running the same command resumes each study and runs only the missing trials. With PostgreSQL
 (`--storage postgresql://...`), the same command on several machines shares the studies.
 """
@@ -34,7 +38,7 @@ from hpo.cli import (
     workspace_from_args,
 )
 from hpo.data.arguments import add_data_arguments, load_keywords
-from hpo.optimize.config import QUICK_SETTINGS, OptimizeConfig, validate
+from hpo.optimize.config import LATENT_SEARCH, QUICK_SETTINGS, OptimizeConfig, validate
 from hpo.optimize.optimization import optimize
 from hpo.optimize.settings import StudySettings
 from hpo.registry import ENGINES, PRUNERS, SAMPLERS, TUNERS
@@ -58,11 +62,11 @@ def build_parser() -> ArgumentParser:
     chosen.add_argument("--architectures", metavar="a,b", default=None, help="name them instead")
     chosen.add_argument(
         "--latent",
-        metavar="N[,N...]",
+        metavar="N[,N...]|search",
         default=None,
-        help="fixed latent sizes: one study per (architecture, size), named "
-        "<run>-<architecture>-z<size>; --top K takes the screen's best K at each "
-        "size it screened (default: the latent size is searched)",
+        help="latent sizes, each fixed in its own study <run>-<architecture>-z<size>; --top K "
+        "takes the screen's best K at each size (default: every size the screen ranked). "
+        "search: one study per architecture that searches the size too",
     )
     parser.add_argument(
         "--run", default=DEFAULTS.run, help=f"the screen's run name (default: {DEFAULTS.run})"
@@ -181,8 +185,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"smoke/demo budget: quick embedded data, {QUICK_SETTINGS['n_trials']} "
-        f"trials of <= {QUICK_SETTINGS['epochs']} epochs (patience 3)",
+        help=f"smoke/demo budget: {QUICK_SETTINGS['n_trials']} trials of <= "
+        f"{QUICK_SETTINGS['epochs']} epochs (patience 3), on the screen's data",
     )
     parser.add_argument(
         "--heartbeat",
@@ -220,7 +224,10 @@ def config_from_args(args) -> OptimizeConfig:
         explicit.update(heartbeat_interval=args.heartbeat, grace_period=3 * args.heartbeat)
     settings = replace(settings, **explicit)
     names = tuple(n.strip() for n in (args.architectures or "").split(",") if n.strip())
-    latents = () if args.latent is None else tuple(sorted(set(parse_latents(args.latent))))
+    search_latent = (args.latent or "").strip() == LATENT_SEARCH
+    latents = ()
+    if args.latent is not None and not search_latent:
+        latents = tuple(sorted(set(parse_latents(args.latent))))
     workspace = workspace_from_args(args)
     return OptimizeConfig(
         run=args.run,
@@ -229,10 +236,12 @@ def config_from_args(args) -> OptimizeConfig:
         settings=settings,
         n_workers=args.workers,
         space_file=args.space,
-        data_kwargs=load_keywords(args, workspace, quick=args.quick),
+        # No quick data here: without --data, optimize() loads the file the screen recorded.
+        data_kwargs=load_keywords(args, workspace),
         engine=args.engine,
         tuner=args.tuner,
         latents=latents,
+        search_latent=search_latent,
         augment=parse_augment(args.augment),
         workspace=workspace,
     )

@@ -27,8 +27,12 @@ class OptimizeConfig:
     engine: str = "optuna"  # or "keras-tuner": KerasTuner searches, its trials mirrored to Optuna
     # The KerasTuner tuner (engine keras-tuner): hyperband, bayesian, random
     tuner: str = "hyperband"
-    # Fixed latent sizes, one study per (architecture, latent); empty: the latent size is searched.
+    # Latent sizes, one study per (architecture, latent) with the size fixed: architectures compared
+    # at equal compression. Empty: every size the screen ranked.
     latents: tuple[int, ...] = ()
+    # One study per architecture that searches the latent size too (`--latent search`): a single
+    # objective, validation error, then prefers large codes, so it is an explicit choice.
+    search_latent: bool = False
     # Symmetries searched as training knobs (hpo.augment); None: those the screen trained with.
     augment: tuple[str, ...] | None = None
     workspace: Workspace = Workspace()  # artifacts, reports, KerasTuner state, the default storage
@@ -43,8 +47,27 @@ class StudyPlan:
     name: str
 
 
+# `--latent search`: the latent size searched with the rest, one study per architecture.
+LATENT_SEARCH = "search"
+
 # A smoke/demo budget: a few minutes on 2 cores with the quick embedded dataset.
 QUICK_SETTINGS = {"n_trials": 10, "epochs": 8}
+
+
+def check_screened_latents(config: OptimizeConfig, ranked: tuple[int, ...]) -> None:
+    """Refuse a `--latent` size the screen did not rank: its `--top` and its screen figures would
+    not exist.
+
+    Raises:
+        ConfigError: naming the sizes the screen ranked.
+    """
+    unranked = [z for z in config.latents if z not in ranked]
+    if unranked:
+        raise ConfigError(
+            f"--latent {','.join(map(str, unranked))}: the screen of run {config.run!r} ranked "
+            f"latent sizes {', '.join(map(str, ranked))}; pass some of those or screen that size "
+            "first"
+        )
 
 
 def study_name(
@@ -128,6 +151,12 @@ def validate(config: OptimizeConfig) -> None:
         (
             not bad_latents,
             f"--latent must list integers >= 2, but got {','.join(map(str, config.latents))}",
+        )
+    )
+    checks.append(
+        (
+            not (config.search_latent and config.latents),
+            "--latent takes sizes or the word search, not both",
         )
     )
     for ok, message in checks:

@@ -42,6 +42,7 @@ def evaluate_best(
         row = {
             "architecture": plan.architecture,
             "latent": plan.latent,
+            "latent_searched": plan.latent is None,
             "study": study.study_name,
             "n_complete": states.count(optuna.trial.TrialState.COMPLETE),
             "n_pruned": states.count(optuna.trial.TrialState.PRUNED),
@@ -74,7 +75,10 @@ def evaluate_best(
             progress(
                 f"note: {study.study_name!r} has no completed trial, so no best model to evaluate"
             )
-        screened = screen.leaderboard_row(plan.architecture, row["latent"])
+        # The screen's figures at the best model's latent size; none when the screen did not rank
+        # that size, or a study that searches the size has no best model yet.
+        latent = row["latent"]
+        screened = {} if latent is None else screen.leaderboard_row(plan.architecture, latent)
         row.update(
             {
                 "screen_val_mean": screened.get("val_mean", math.nan),

@@ -1,14 +1,16 @@
-"""optimize(): Optuna studies on the screen's top-ranked architectures, one study each.
+"""optimize(): Optuna studies on the screen's top-ranked architectures, at fixed compression.
 
-Reads the screen of `<run>` (its ScreenRecord), runs `<run>-<architecture>` studies (created or
-resumed) with one or more worker processes on the same storage, keeps each study's best model as an
-Optuna artifact, evaluates it on the test split at the end beside PCA of the same latent size, and
-writes `<workspace>/<run>/optimize.html`.
+Reads the screen of `<run>` (its ScreenRecord) and the data it trained on
+(hpo.optimize.screened_data), runs one study `<run>-<architecture>-z<latent>` per (architecture,
+latent size) the screen ranked (or per size of `--latent 8,16`), the latent size fixed and the rest
+searched with pruning, with one or more worker processes on the same storage; keeps each study's
+best model as an Optuna artifact, evaluates it on the test split at the end beside PCA of the same
+latent size, and writes `<workspace>/<run>/optimize.html`. The best models draw the front of error
+against latent size, which Optuna's multi-objective studies cannot give with per-epoch pruning
+(their pruners are single-objective).
 
-With latent sizes (`--latent 8,16`) each (architecture, latent) gets its own study
-`<run>-<architecture>-z<latent>`, the latent size fixed and the rest searched with pruning as usual:
-their best models draw the front of error against latent size (optimize.html), which Optuna's
-multi-objective studies cannot give with per-epoch pruning (their pruners are single-objective).
+`--latent search` runs one study `<run>-<architecture>` per architecture that searches the latent
+size too: an explicit choice, since one objective (validation error) prefers the largest code.
 """
 
 from __future__ import annotations
@@ -21,9 +23,16 @@ import pandas as pd
 
 from hpo import architectures, augment, keys
 from hpo.errors import ConfigError
-from hpo.optimize.config import OptimizeConfig, StudyPlan, study_name, validate
+from hpo.optimize.config import (
+    OptimizeConfig,
+    StudyPlan,
+    check_screened_latents,
+    study_name,
+    validate,
+)
 from hpo.optimize.evaluation import evaluate_best
 from hpo.optimize.record import StudyRecord, stored_space
+from hpo.optimize.screened_data import check_screened, data_keywords, differences
 from hpo.progress import Progress, or_silent
 from hpo.registry import ENGINES
 from hpo.screen.record import ScreenRecord, latent_of
@@ -68,9 +77,11 @@ def choose_architectures(
 
 
 def plan_studies(config: OptimizeConfig, screen: ScreenRecord) -> list[StudyPlan]:
-    """The studies to run, in order: per latent size (ascending), the chosen architectures."""
+    """The studies to run, in order: per latent size (ascending; `--latent`'s, else every size the
+    screen ranked), the chosen architectures; with `--latent search`, one per architecture."""
     plans = []
-    for latent in sorted(config.latents) or [None]:
+    latents = [None] if config.search_latent else sorted(config.latents or screen.latents)
+    for latent in latents:
         plans += [
             StudyPlan(a, latent, study_name(config.run, a, config.engine, latent))
             for a in choose_architectures(config, screen, latent)
@@ -93,15 +104,18 @@ class OptimizeResult:
 def optimize(
     config: OptimizeConfig, storage: str | None = None, progress: Progress | None = print
 ) -> OptimizeResult:
-    """Run (or resume) one study per chosen architecture, then evaluate and report.
+    """Run (or resume) one study per chosen architecture and latent size, then evaluate and
+    report.
 
     Args:
-        config: what to run (validated here).
+        config: what to run (validated here); without data flags (`data_kwargs` naming no path),
+            the file the screen recorded.
         storage: Optuna storage URL (None: SQLite in `config.workspace`).
         progress: one line per trial and per study; None keeps quiet.
 
     Raises:
-        ConfigError: bad flags, no screen for the run, data that differ from the screened data.
+        ConfigError: bad flags, no screen for the run, a `--latent` size it did not rank, its
+            file gone, data that differ from the screened data.
         StudyFailed: a study's last `max_failures` trials failed; its stored trials are kept, the
             studies after it are not run.
     """
@@ -112,13 +126,11 @@ def optimize(
     storage_url = resolve_storage_url(storage, config.workspace)
     screen_study = read_screen(config.run, storage_url)
     screen = ScreenRecord.from_study(screen_study)
+    check_screened_latents(config, screen.latents)
+    # The screen's file unless the flags name one; the worker processes load the same.
+    config = replace(config, data_kwargs=data_keywords(config.data_kwargs, screen.data, config.run))
     data = load(**config.data_kwargs)
-    problems = data.mismatches(screen.data)
-    if problems:
-        raise ConfigError(
-            f"the data differ from what run {config.run!r} screened "
-            f"({'; '.join(problems)}); pass the screen's data flags or screen again"
-        )
+    check_screened(data, screen.data, config.run)
     plans = plan_studies(config, screen)
     symmetries = screened_symmetries(config, screen)
     settings = replace(
@@ -167,11 +179,12 @@ def create_study(plan: StudyPlan, storage_url: str, record: StudyRecord, data) -
     if stored is None:
         record.store(study)
         return True
-    problems = data.mismatches(stored.data)
-    if problems:
+    differ = differences(data, stored.data)
+    if differ:
         raise ConfigError(
-            f"the study {plan.name!r} was run on other data ({'; '.join(problems)}); "
-            f"pass the same data flags or use another --run"
+            f"the study {plan.name!r} was run on other data: {stored.data.get('path')}, now "
+            f"{data.source_path.resolve()} ({', '.join(differ)} differ); pass the same data flags "
+            f"or use another --run"
         )
     return False
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # for the annotation only: the screen imports the reports, no
 
 def format_summary(summary: pd.DataFrame, metric: str) -> str:
     """The table `hpo.optimize` prints: best model per study on the test split, beside the screen
-    and PCA at the best model's latent size."""
+    and PCA at the best model's latent size; "-" where a figure does not exist."""
     lines = [
         f"{'study':<26}{'latent':>7}{'trials C/P/F':>13}{'best':>6}{'val ' + metric:>13}"
         f"{'test rel_l2':>12}{'test mse':>10}{'screen val':>12}{'screen test':>12}"
@@ -24,28 +24,44 @@ def format_summary(summary: pd.DataFrame, metric: str) -> str:
     ]
     if summary.empty:
         return lines[0]
+    searched = False
     for row in summary.to_dict(orient="records"):
         counts = f"{row['n_complete']}/{row['n_pruned']}/{row['n_failed']}"
         if "best_trial" in row and not _missing(row.get("best_trial")):
             best = (
-                f"{int(row['best_trial']):>6}{row[keys.monitor_key(metric)]:>13.4g}"
-                f"{row['test_rel_l2']:>12.4g}{row['test_mse']:>10.4g}"
+                f"{int(row['best_trial']):>6}{_figure(row.get(keys.monitor_key(metric))):>13}"
+                f"{_figure(row.get('test_rel_l2')):>12}{_figure(row.get('test_mse')):>10}"
             )
         else:
             best = f"{'-':>6}{'-':>13}{'-':>12}{'-':>10}"
         latent = "-" if _missing(row.get("latent")) else str(int(row["latent"]))
+        if row.get("latent_searched") is True:
+            searched, latent = True, f"{latent}*"
         ratio = row.get("ratio_to_pca", math.nan)
         lines.append(
-            f"{row['study']:<26}{latent:>7}{counts:>13}{best}{row['screen_val_mean']:>12.4g}"
-            f"{row['screen_test_mean']:>12.4g}{row[f'pca_test_{metric}']:>10.4g}"
+            f"{row['study']:<26}{latent:>7}{counts:>13}{best}"
+            f"{_figure(row.get('screen_val_mean')):>12}{_figure(row.get('screen_test_mean')):>12}"
+            f"{_figure(row.get(f'pca_test_{metric}')):>10}"
             f"{'-' if _missing(ratio) else f'{ratio:.2f}':>7}"
         )
     lines.append(
         "(C/P/F: complete/pruned/failed; test figures: the best model, held-out test split; "
         "screen: the matched-size screen's means at that latent size; PCA: same latent size, "
-        f"fitted on the same (augmented) training set; x PCA: test {metric} / PCA's)"
+        f"fitted on the same (augmented) training set; x PCA: test {metric} / PCA's; -: no such "
+        "figure)"
     )
+    if searched:
+        lines.append(
+            "*: the latent size was searched (--latent search), and this is the best trial's. One "
+            "objective, validation error, prefers large codes: for a fair comparison of "
+            "architectures, compare them at fixed sizes (the default, or --latent 8,16)."
+        )
     return "\n".join(lines)
+
+
+def _figure(value) -> str:
+    """A figure of the summary, or "-" where there is none (never "nan")."""
+    return "-" if _missing(value) else f"{value:.4g}"
 
 
 def _missing(value) -> bool:
