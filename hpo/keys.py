@@ -33,8 +33,8 @@ The studies of `hpo.optimize` (hpo.optimize.record.StudyRecord): DATA, ARCHITECT
 (None: searched), AUGMENT (the symmetries searched), and the best model kept
 (hpo.optimize.artifacts): BEST_MODEL_ARTIFACT_ID, BEST_MODEL_PATH, BEST_MODEL_TRIAL,
 BEST_MODEL_VALUE, BEST_TEST, BEST_VAL. Their trials' user attrs: N_PARAMS, LATENT, REJECTED,
-EPOCHS_RUN, SECONDS_PER_EPOCH, VAL, FAILURE, STOPPED, WORKER_PID, RSS_MIB, FROM_SCREEN; a KerasTuner
-trial mirrored into Optuna: ENGINE, TUNER, KERAS_TUNER_TRIAL_ID.
+EPOCHS_RUN, SECONDS_PER_EPOCH, VAL, FAILURE, STOPPED, WORKER_PID, RSS_MIB, FROM_SCREEN,
+DUPLICATE_OF; a KerasTuner trial mirrored into Optuna: ENGINE, TUNER, KERAS_TUNER_TRIAL_ID.
 """
 
 from __future__ import annotations
@@ -83,6 +83,9 @@ STOPPED = "stopped"
 FROM_SCREEN = "from_screen"
 # The trial a queued copy repeats (the name Optuna's heartbeat retry gives its system attr).
 FAILED_TRIAL = "failed_trial"
+# A trial answered without training (hpo.optimize.duplicates): the number of the trial with the same
+# params whose stored result answered it (or which another worker was training).
+DUPLICATE_OF = "duplicate_of"
 # A screen run: the rung (epochs) it reached under successive halving; a run stopped there is a
 # PRUNED trial of the screen study, a run that reached the last rung a COMPLETE one.
 RUNG = "rung"

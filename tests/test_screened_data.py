@@ -112,6 +112,6 @@ def test_the_summary_shows_a_dash_never_nan_where_a_figure_does_not_exist():
     assert searched.split()[1] == "12*" and searched.split()[-4:-2] == ["-", "-"], searched
     assert "One objective, validation error, prefers large codes" in text
     fixed = next(line for line in text.splitlines() if line.startswith("r-dual-z8 "))
-    assert fixed.split()[1:3] == ["8", "0/2/1"] and fixed.split()[-2:] == ["-", "-"], fixed
+    assert fixed.split()[1:3] == ["8", "0/2/1/0"] and fixed.split()[-2:] == ["-", "-"], fixed
     # Only fixed sizes: no note about searching.
     assert "prefers large codes" not in format_summary(pd.DataFrame(rows[1:]), "rel_l2")

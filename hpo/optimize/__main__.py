@@ -15,7 +15,7 @@ latent size beside PCA (optimize.html). --latent search runs one study per archi
 searches the size too (one objective then prefers large codes). Without --data, the file the screen
 recorded. --trials counts COMPLETE and PRUNED trials: a failed trial (NaN, out of memory, a bug) is
 replaced, and after --max-failures failed trials in a row the run stops with the last error and exit
-code 1.
+code 1; a configuration already finished is answered from its stored trial, not trained or counted.
 Re-running the same command resumes each study and runs only the missing trials. With PostgreSQL
 (`--storage postgresql://...`), the same command on several machines shares the studies.
 """

@@ -11,6 +11,7 @@ import pandas as pd
 from hpo import keys
 from hpo.optimize.artifacts import load_best_model
 from hpo.optimize.config import OptimizeConfig, StudyPlan
+from hpo.optimize.duplicates import is_duplicate
 from hpo.progress import Progress
 from hpo.registry import METRICS
 from hpo.screen.record import ScreenRecord
@@ -38,7 +39,7 @@ def evaluate_best(
     for plan in plans:
         study = optuna.load_study(study_name=plan.name, storage=open_storage(storage_url))
         trials = study.get_trials(deepcopy=False)
-        states = [t.state for t in trials]
+        states = [t.state for t in trials if not is_duplicate(t)]  # the trained ones
         row = {
             "architecture": plan.architecture,
             "latent": plan.latent,
@@ -47,6 +48,7 @@ def evaluate_best(
             "n_complete": states.count(optuna.trial.TrialState.COMPLETE),
             "n_pruned": states.count(optuna.trial.TrialState.PRUNED),
             "n_failed": states.count(optuna.trial.TrialState.FAIL),
+            "n_duplicates": len(trials) - len(states),  # answered without training
         }
         artifact_id = study.user_attrs.get(keys.BEST_MODEL_ARTIFACT_ID)
         model = load_best_model(study, config.workspace, progress) if artifact_id else None

@@ -27,8 +27,6 @@ class KerasObjective:
     settings: StudySettings
 
     def __call__(self, trial: optuna.Trial) -> TrialResult:
-        from optuna_integration import KerasPruningCallback
-
         from hpo import architectures, training
         from hpo.space import suggest
 
@@ -49,7 +47,7 @@ class KerasObjective:
             seed=settings.seed + trial.number,
             monitor=keys.monitor_key(settings.metric),
         )
-        pruning = KerasPruningCallback(trial, keys.monitor_key(settings.metric))
+        pruning = _pruning(trial, keys.monitor_key(settings.metric), epochs_reported(trial))
         try:
             result = training.fit(
                 self.architecture, params, self.data, config, callbacks=[pruning], progress=None
@@ -72,3 +70,17 @@ class KerasObjective:
                 TrialState.FAIL, note="non-finite validation metric", model=result.model
             )
         return TrialResult(TrialState.COMPLETE, value, f"{result.epochs_run} epochs", result.model)
+
+
+def _pruning(trial: optuna.Trial, monitor: str, replayed: int):
+    """optuna-integration's KerasPruningCallback, which leaves alone the first `replayed` epochs: a
+    PRUNED configuration trained again because the pruner now lets its stored curve through has
+    those steps reported and judged already (hpo.optimize.duplicates)."""
+    from optuna_integration import KerasPruningCallback
+
+    class AfterReplayed(KerasPruningCallback):
+        def on_epoch_end(self, epoch: int, logs=None) -> None:
+            if epoch >= replayed:
+                super().on_epoch_end(epoch, logs)
+
+    return AfterReplayed(trial, monitor)

@@ -13,6 +13,7 @@ from hpo import architectures
 from hpo.errors import StudyFailed
 from hpo.optimize.claims import ClaimLock
 from hpo.optimize.config import OptimizeConfig, StudyPlan
+from hpo.optimize.duplicates import exhaustion_message, n_points
 from hpo.optimize.objective import KerasObjective
 from hpo.optimize.record import StudyRecord, stored_space
 from hpo.optimize.resources import configure_threads
@@ -73,6 +74,7 @@ def run_workers(
     # Failures count from this run's first trial
     first_trial = len(study.get_trials(deepcopy=False))
     remaining = settings.expected_trials() - finished_trials(study)
+    size = n_points(space)
     if config.n_workers == 1 and remaining <= settings.trials_per_process:
         configure_threads(1)
         _worker(
@@ -87,6 +89,7 @@ def run_workers(
             deadline,
             first_trial=first_trial,
         )
+        _say_if_exhausted(study, size, first_trial, progress)
         return
     context = multiprocessing.get_context("spawn")
     slots: list = [None] * config.n_workers
@@ -105,18 +108,34 @@ def run_workers(
             exits,
             stop,
             process_target or worker_process,
+            size,
         )
     if failure:
         raise StudyFailed(failure)
+    exhausted = _say_if_exhausted(study, size, first_trial, progress)
     crashed = [code for code in exits if code != 0]
     if crashed:
         message = (
             f"{len(crashed)} worker process(es) of {name!r} exited with {crashed}; finished "
             f"trials are stored, running the same command again completes the rest"
         )
-        if not timed_out and study_needs_trials(study, settings.n_trials, settings.epoch_budget):
+        lacks = study_needs_trials(study, settings.n_trials, settings.epoch_budget)
+        if not timed_out and not exhausted and lacks:
             raise StudyFailed(message)  # the study lacks trials: the run must not end as if done
         progress(f"note: {message}")
+
+
+def _say_if_exhausted(
+    study: optuna.Study, size: int | None, first_trial: int, progress: Progress
+) -> str | None:
+    """Print (once, whichever process stopped on it) and return the line of a study whose space is
+    exhausted; None if it is not."""
+    message = exhaustion_message(
+        study.study_name, study.get_trials(deepcopy=False), size, first_trial
+    )
+    if message:
+        progress(message)
+    return message
 
 
 def _supervise(
@@ -132,10 +151,12 @@ def _supervise(
     exits: list,
     stop: StopSignals,
     target: Callable,
+    size: int | None = None,
 ) -> tuple[str | None, bool]:
-    """Keep `slots` filled with worker processes until the study holds its trials; (the failure
-    message, whether the timeout passed). A stop signal is passed on to the workers (each queues
-    its running trial again), and StopRequested raised once they have exited."""
+    """Keep `slots` filled with worker processes until the study holds its trials (or its space of
+    `size` points is exhausted); (the failure message, whether the timeout passed). A stop signal
+    is passed on to the workers (each queues its running trial again), and StopRequested raised
+    once they have exited."""
     settings = config.settings
     failure, timed_out = None, False
     while True:
@@ -147,13 +168,11 @@ def _supervise(
                 exits.append(process.exitcode)
                 slots[index] = None
         timed_out = deadline is not None and time.time() >= deadline
+        trials = study.get_trials(deepcopy=False)
         needs = study_needs_trials(study, settings.n_trials, settings.epoch_budget)
+        needs = needs and not exhaustion_message(name, trials, size, first_trial)
         failure = (
-            failure_message(
-                name, study.get_trials(deepcopy=False), settings.max_failures, first_trial
-            )
-            if needs
-            else None
+            failure_message(name, trials, settings.max_failures, first_trial) if needs else None
         )
         needed = not timed_out and needs and not failure and not any(code != 0 for code in exits)
         for index in range(len(slots)):
@@ -270,6 +289,7 @@ def _worker(
             label,
             first_trial,
             workspace=config.workspace,
+            space=space,
         ).run(deadline, max_trials)
     finally:
         lock.close()

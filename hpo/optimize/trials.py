@@ -1,5 +1,8 @@
 """Trial accounting: which trials count toward --trials, the epochs spent, the failure streak
-that stops a run. Pure functions of a study's trials, so they are tested with trivial objectives."""
+that stops a run. Pure functions of a study's trials, so they are tested with trivial objectives.
+
+A trial answered from a finished one with the same params (hpo.optimize.duplicates) was not trained:
+it counts nowhere, neither as a result, nor as epochs, nor as a failure."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.keys import FAILURE
+from hpo.optimize.duplicates import is_duplicate as _answered
 
 _RESULTS = (TrialState.COMPLETE, TrialState.PRUNED)
 _IN_FLIGHT = (TrialState.RUNNING, TrialState.WAITING)
@@ -27,16 +31,18 @@ def counted_trials(study: optuna.Study) -> int:
 
 
 def _count(trials: Sequence[FrozenTrial]) -> int:
-    return sum(1 for t in trials if t.state in _RESULTS or t.state in _IN_FLIGHT)
+    return sum(
+        1 for t in trials if (t.state in _RESULTS or t.state in _IN_FLIGHT) and not _answered(t)
+    )
 
 
 def epochs_spent(study: optuna.Study) -> int:
-    """Epochs the study's trials have run in all (one intermediate value per epoch)."""
+    """Epochs the study's trials have run in all (one intermediate value per epoch trained)."""
     return _epochs(study.get_trials(deepcopy=False))
 
 
 def _epochs(trials: Sequence[FrozenTrial]) -> int:
-    return sum(len(t.intermediate_values) for t in trials)
+    return sum(len(t.intermediate_values) for t in trials if not _answered(t))
 
 
 def study_needs_trials(study: optuna.Study, n_trials: int, epoch_budget: int | None = None) -> bool:
@@ -53,8 +59,10 @@ def _needs_trials(trials: Sequence[FrozenTrial], n_trials: int, epoch_budget: in
 
 
 def finished_trials(study: optuna.Study) -> int:
-    """Trials with a result that counts toward n_trials: COMPLETE or PRUNED."""
-    return sum(1 for t in study.get_trials(deepcopy=False) if t.state in _RESULTS)
+    """Trials with a result that counts toward n_trials: COMPLETE or PRUNED, and trained."""
+    return sum(
+        1 for t in study.get_trials(deepcopy=False) if t.state in _RESULTS and not _answered(t)
+    )
 
 
 def failure_streak(trials: Sequence[FrozenTrial], first_trial: int = 0) -> list[FrozenTrial]:
@@ -65,12 +73,15 @@ def failure_streak(trials: Sequence[FrozenTrial], first_trial: int = 0) -> list[
         trials: the study's trials.
         first_trial: trials numbered below it (an earlier run's) are left out, so running the same
             command again after a fix starts a new count. Trials failed because their worker died
-            are left out too: neither a result nor a failure, their WAITING copy runs again.
+            are left out too: neither a result nor a failure, their WAITING copy runs again. So
+            are trials answered as duplicates: not trained, they say nothing about the code.
     """
     ended = [
         t
         for t in trials
-        if t.number >= first_trial and (t.state in _RESULTS or failed_by_its_own_error(t))
+        if t.number >= first_trial
+        and not _answered(t)
+        and (t.state in _RESULTS or failed_by_its_own_error(t))
     ]
     ended.sort(key=lambda t: (t.datetime_complete, t.number), reverse=True)
     streak = []

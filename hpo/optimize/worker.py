@@ -2,8 +2,10 @@
 result.
 
 A worker repeatedly (1) takes the claim lock, fails trials whose worker died (heartbeat) so they are
-queued again, counts the trials that are finished or in flight and stops at `n_trials`, stops the
-run after `max_failures` failed trials in a row, asks for a trial; (2) runs its objective (the Keras
+queued again, counts the trials that are finished or in flight and stops at `n_trials` (or when the
+space is exhausted), stops the run after `max_failures` failed trials in a row, asks for a trial and
+samples its params: a configuration already finished is answered from its stored trial there, not
+trained (hpo.optimize.duplicates), and the worker asks again; (2) runs its objective (the Keras
 training, `KerasObjective`, with per-epoch pruning; tests and bench/stress.py pass a trivial one),
 beating the heartbeat meanwhile; (3) tells the result.
 Failures come in three tiers: pruning is control flow (PRUNED); a bad trial (NaN loss, out of
@@ -35,10 +37,12 @@ from hpo.errors import StudyFailed
 from hpo.keys import FAILURE, STOPPED, WORKER_PID
 from hpo.optimize.artifacts import store_best_model
 from hpo.optimize.claims import ClaimLock
+from hpo.optimize.duplicates import answer, exhaustion_message, find_original, n_points
 from hpo.optimize.resources import resident_mib
 from hpo.optimize.settings import StudySettings
 from hpo.optimize.trials import _needs_trials, failure_message
 from hpo.progress import Progress
+from hpo.space import suggest
 from hpo.stopping import StopRequested, StopSignals
 from hpo.storage import redact
 from hpo.workspace import Workspace
@@ -110,12 +114,18 @@ class Worker:
     first_trial: int = 0  # this run's first trial number: earlier trials' failures are not counted
     outcomes: list[TrialOutcome] = field(default_factory=list)
     workspace: Workspace = Workspace()  # where the best model is kept
+    # The space (hpo.space) each trial's params are sampled from under the claim lock, so that a
+    # configuration already finished, or being trained by another worker, is answered there instead
+    # of trained (hpo.optimize.duplicates). None: the objective samples, unchecked.
+    space: dict | None = None
+    answered: list[TrialOutcome] = field(default_factory=list)  # duplicates, not trained
+    exhausted: str | None = None  # once the study's space is exhausted: the line that says so
 
     def run(
         self, deadline: float | None = None, max_trials: int | None = None
     ) -> list[TrialOutcome]:
-        """Run trials until the study holds n_trials, `deadline` (time.time()) passes, or this
-        worker has run `max_trials`.
+        """Run trials until the study holds n_trials, `deadline` (time.time()) passes, this
+        worker has trained `max_trials`, or the study's space is exhausted.
 
         Raises:
             StudyFailed: the study's last `settings.max_failures` trials failed.
@@ -126,15 +136,19 @@ class Worker:
                     break
                 if stop.received:  # arrived between trials: nothing to queue again
                     raise StopRequested(stop.received)
-                trial = self._claim()
-                if trial is None:
+                claimed = self._claim()
+                if claimed is None:
                     break
-                self.outcomes.append(self._run_trial(trial, stop))
+                if isinstance(claimed, TrialOutcome):  # a duplicate, answered: nothing to train
+                    continue
+                self.outcomes.append(self._run_trial(claimed, stop))
         return self.outcomes
 
-    def _claim(self) -> optuna.Trial | None:
-        """Under the lock: fail stale trials, then a new trial (a WAITING one first), or None when
-        the study holds enough.
+    def _claim(self) -> optuna.Trial | TrialOutcome | None:
+        """Under the lock: fail stale trials, then a new trial (a WAITING one first) to train; or
+        the outcome of one answered instead, its configuration already finished (the lock is let go
+        between two answers, so other workers claim meanwhile); or None when the study holds enough
+        or its space is exhausted.
 
         Raises:
             StudyFailed: the study still needs trials, and its last max_failures trials failed.
@@ -146,6 +160,12 @@ class Worker:
             trials = self.study.get_trials(deepcopy=False)
             if not _needs_trials(trials, settings.n_trials, settings.epoch_budget):
                 return None
+            if self.space is not None:
+                self.exhausted = exhaustion_message(
+                    self.study.study_name, trials, n_points(self.space), self.first_trial
+                )
+                if self.exhausted:
+                    return None
             message = failure_message(
                 self.study.study_name, trials, settings.max_failures, self.first_trial
             )
@@ -155,7 +175,36 @@ class Worker:
             # Beat and sign at once: a trial that has neither is one whose worker died right here.
             record_heartbeat(self.study, trial)
             trial.set_user_attr(WORKER_PID, os.getpid())
-            return trial
+            if self.space is None:
+                return trial
+            return self._answer(trial) or trial
+
+    def _answer(self, trial: optuna.Trial) -> TrialOutcome | None:
+        """Sample the trial's params; if a trial with the same ones has finished (or is training),
+        answer it from that one (hpo.optimize.duplicates) and return the outcome; None when it is
+        to be trained."""
+        started = time.monotonic()
+        try:
+            suggest(trial, self.space)
+        except Exception:  # a broken point of the space: the objective fails the trial alone
+            return None
+        others = [t for t in self.study.get_trials(deepcopy=False) if t.number != trial.number]
+        original = find_original(trial.params, others)
+        state = None if original is None else answer(self.study, trial, original)
+        if state is None:
+            return None
+        value = original.value if state == TrialState.COMPLETE else None
+        what = "trained by another worker now" if state == TrialState.FAIL else "answered from it"
+        outcome = TrialOutcome(
+            trial.number,
+            state,
+            value,
+            time.monotonic() - started,
+            f"duplicate of trial {original.number}: {what}, not trained",
+        )
+        self.answered.append(outcome)
+        self._report(outcome)
+        return outcome
 
     def _fail_orphans(self) -> None:
         """Fail and queue again the RUNNING trials whose worker died between Optuna's ask and its

@@ -18,7 +18,7 @@ def format_summary(summary: pd.DataFrame, metric: str) -> str:
     """The table `hpo.optimize` prints: best model per study on the test split, beside the screen
     and PCA at the best model's latent size; "-" where a figure does not exist."""
     lines = [
-        f"{'study':<26}{'latent':>7}{'trials C/P/F':>13}{'best':>6}{'val ' + metric:>13}"
+        f"{'study':<26}{'latent':>7}{'trials C/P/F/D':>15}{'best':>6}{'val ' + metric:>13}"
         f"{'test rel_l2':>12}{'test mse':>10}{'screen val':>12}{'screen test':>12}"
         f"{'PCA test':>10}{'x PCA':>7}"
     ]
@@ -26,7 +26,9 @@ def format_summary(summary: pd.DataFrame, metric: str) -> str:
         return lines[0]
     searched = False
     for row in summary.to_dict(orient="records"):
-        counts = f"{row['n_complete']}/{row['n_pruned']}/{row['n_failed']}"
+        counts = (
+            f"{row['n_complete']}/{row['n_pruned']}/{row['n_failed']}/{row.get('n_duplicates', 0)}"
+        )
         if "best_trial" in row and not _missing(row.get("best_trial")):
             best = (
                 f"{int(row['best_trial']):>6}{_figure(row.get(keys.monitor_key(metric))):>13}"
@@ -39,13 +41,14 @@ def format_summary(summary: pd.DataFrame, metric: str) -> str:
             searched, latent = True, f"{latent}*"
         ratio = row.get("ratio_to_pca", math.nan)
         lines.append(
-            f"{row['study']:<26}{latent:>7}{counts:>13}{best}"
+            f"{row['study']:<26}{latent:>7}{counts:>15}{best}"
             f"{_figure(row.get('screen_val_mean')):>12}{_figure(row.get('screen_test_mean')):>12}"
             f"{_figure(row.get(f'pca_test_{metric}')):>10}"
             f"{'-' if _missing(ratio) else f'{ratio:.2f}':>7}"
         )
     lines.append(
-        "(C/P/F: complete/pruned/failed; test figures: the best model, held-out test split; "
+        "(C/P/F/D: complete/pruned/failed trials, and duplicates of a finished configuration, "
+        "answered without training; test figures: the best model, held-out test split; "
         "screen: the matched-size screen's means at that latent size; PCA: same latent size, "
         f"fitted on the same (augmented) training set; x PCA: test {metric} / PCA's; -: no such "
         "figure)"
