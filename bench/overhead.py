@@ -10,7 +10,7 @@ recipe), in one process:
                      Keras' defaults (1 batch per compiled call, no metrics, validation on arrays)
     keras_matched    the best plain Keras for hpo's work: hpo's `steps_per_execution`, the metrics
                      hpo computes (rel_l2, mse, mse per channel), `jit_compile` left to Keras as hpo
-                     leaves it, validation on a batched `tf.data` set as hpo's (its eval batch size)
+                     leaves it, validation batched as hpo batches it (hpo.backend.batched)
     hpo              hpo.training.fit (its callbacks: epoch log, TerminateOnNaN, EarlyStopping)
     hpo_streamed     the same, the data streamed from HDF5 (memory budget forced to 1 byte)
 
@@ -173,10 +173,9 @@ def main() -> None:
     from hpo.backend import import_keras_quietly
 
     keras = import_keras_quietly()
-    import tensorflow as tf
 
     from bench.machine import machine
-    from hpo import architectures, metrics, training
+    from hpo import architectures, backend, metrics, training
     from hpo.architectures.presets import matched_params
     from hpo.data import load
     from hpo.data.embedded import default_dataset_path
@@ -260,9 +259,7 @@ def main() -> None:
                 hpo_config.next_step_weight,
             ),
         )
-        validation = tf.data.Dataset.from_tensor_slices((val, val)).batch(
-            hpo_config.eval_batch_size
-        )
+        validation = backend.batched(val, val, hpo_config.eval_batch_size)
         timer = EpochTimer()
         model.fit(
             x,

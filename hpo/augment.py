@@ -8,7 +8,7 @@ mirrored copies shows a model every flow its data imply, which a few simulations
     symmetries = resolve(None, data)        # what the file declares: root attr `symmetries`
     params |= as_params(symmetries)         # {"shift_x": True, "mirror_x": True}
     augmentation = Augmentation.for_data(data, symmetries)
-    augmentation.apply(x, shifts, mirrors)  # numpy, exact; `augmented(dataset, ...)` for tf.data
+    augmentation.apply(x, shifts, mirrors)  # numpy; hpo.data.feed draws them per epoch
 
 A file declares its symmetries in the root attribute `symmetries` (a list of names, or one
 comma-separated string); the embedded dataset does. They are on by default where declared and off
@@ -157,43 +157,26 @@ class Augmentation:
     def symmetries(self) -> tuple[str, ...]:
         return tuple(name for name, on in ((SHIFT_X, self.shift), (MIRROR_X, self.mirror)) if on)
 
+    def draw(self, rng: np.random.Generator, n: int, n_x: int) -> tuple[np.ndarray, np.ndarray]:
+        """(shifts, mirrors) for `n` samples of `n_x` cells in x: shifts uniform in 0..n_x-1 (0
+        without the shift), mirrors with probability 1/2 (none without the mirror)."""
+        shifts = rng.integers(0, n_x, n) if self.shift else np.zeros(n, np.int64)
+        mirrors = rng.random(n) < 0.5 if self.mirror else np.zeros(n, bool)
+        return shifts, mirrors
+
     def apply(self, x: np.ndarray, shifts: Sequence[int], mirrors: Sequence[bool]) -> np.ndarray:
         """Samples (n, H, W, C) shifted by `shifts[i]` cells in x (x_j -> x_{j+s}, circular), then
-        mirrored where `mirrors[i]` (numpy; the reference the tf.data path is tested against)."""
+        mirrored where `mirrors[i]`; numpy, one gather for the whole batch."""
         x = np.asarray(x, np.float32)
-        out = np.empty_like(x)
-        for i, (s, m) in enumerate(zip(shifts, mirrors)):
-            y = np.roll(x[i], int(s), axis=0) if self.shift else x[i]
-            out[i] = mirror_x(y, self.signed, self.zero) if (self.mirror and m) else y
-        return out
-
-    def transform(self, tensors: Sequence[Any], seed) -> list[Any]:
-        """The same random shift and mirror per sample applied to every tensor (B, H, W, C) of one
-        batch (the input and its targets); `seed` is a (2,) integer tensor (stateless draws)."""
-        import tensorflow as tf
-
-        first = tensors[0]
-        batch, n_x = tf.shape(first)[0], first.shape[1]
-        positions = tf.range(n_x)
-        source = tf.broadcast_to(positions[None, :], tf.stack([batch, n_x]))  # (B, H): read from
-        if self.shift:
-            shifts = tf.random.stateless_uniform(
-                tf.reshape(batch, [1]), seed=seed, minval=0, maxval=n_x, dtype=tf.int32
-            )
-            source = (positions[None, :] - shifts[:, None]) % n_x  # np.roll(x, s): x_j -> x_{j+s}
-        flips = None
-        if self.mirror:
-            flips = tf.random.stateless_uniform(tf.reshape(batch, [1]), seed=seed + [0, 1]) < 0.5
-            source = tf.where(flips[:, None], tf.reverse(source, axis=[1]), source)
-        signed = tf.constant(self.signed)
-        zero = tf.constant(self.zero, tf.float32)
-        out = []
-        for tensor in tensors:
-            moved = tf.gather(tensor, source, axis=1, batch_dims=1)
-            if flips is not None and bool(self.signed.any()):
-                sign_changes = flips[:, None, None, None] & signed[None, None, None, :]
-                moved = tf.where(sign_changes, 2.0 * zero - moved, moved)
-            out.append(moved)
+        n, n_x = x.shape[:2]
+        shifts = np.asarray(shifts, np.int64) if self.shift else np.zeros(n, np.int64)
+        mirrors = np.asarray(mirrors, bool) if self.mirror else np.zeros(n, bool)
+        source = (np.arange(n_x)[None, :] - shifts[:, None]) % n_x  # (n, H): as np.roll(x, s)
+        source = np.where(mirrors[:, None], source[:, ::-1], source)  # then x_j -> x_{H-1-j}
+        out = x[np.arange(n)[:, None], source]
+        if self.signed.any():
+            changes = mirrors[:, None, None, None] & self.signed  # (n, 1, 1, C)
+            out = np.where(changes, 2.0 * self.zero - out, out).astype(np.float32)
         return out
 
 
@@ -214,22 +197,3 @@ def scaled_zero(scaler) -> np.ndarray:
         else -np.asarray(scaler.offset, np.float64) / np.asarray(scaler.scale, np.float64)
     )
     return ((file_zero - scaler.mean) / scaler.std).astype(np.float32)
-
-
-def augmented(dataset, augmentation: Augmentation, seed: int):
-    """A tf.data.Dataset of (x, y) batches with `augmentation` drawn afresh per sample and epoch; y
-    is a tensor or a dict of tensors (dual's heads), each moved exactly as x."""
-    import tensorflow as tf
-
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-
-    def transform(batch, pair):
-        x, y = batch
-        keys = sorted(y) if isinstance(y, dict) else None
-        targets = [y[k] for k in keys] if keys else [y]
-        moved = augmentation.transform([x, *targets], pair)
-        if keys:
-            return moved[0], dict(zip(keys, moved[1:]))
-        return moved[0], moved[1]
-
-    return tf.data.Dataset.zip((dataset, seeds)).map(transform, num_parallel_calls=tf.data.AUTOTUNE)

@@ -1,6 +1,7 @@
 """Symmetry augmentation: the shift is circular, the mirror reverses x and changes the sign of the
-signed horizontal velocity only (about physical zero), the tf.data path draws exactly those maps, a
-file's declared symmetries are read, and augmented training runs for both kinds of model."""
+signed horizontal velocity only (about physical zero), the training batches (TensorFlow's tf.data
+path and the numpy feed of every backend) draw exactly those maps afresh, seeded, a file's declared
+symmetries are read, and augmented training runs for both kinds of model."""
 
 from __future__ import annotations
 
@@ -72,35 +73,102 @@ def test_scaled_zero_is_physical_zero(velocity_data):
     )
 
 
-def test_the_tf_data_path_draws_shifts_and_mirrors_and_moves_targets_alike(velocity_data):
-    import tensorflow as tf
+def test_apply_is_a_roll_then_the_mirror_per_sample(velocity_data):
+    # The vectorised gather against the definition, one sample at a time.
+    both = Augmentation.for_data(velocity_data, augment.SYMMETRIES)
+    x = velocity_data.train.arrays()[:6]
+    shifts, mirrors = [0, 1, 5, 23, 7, 12], [False, True, True, False, True, False]
+    expected = [
+        mirror_x(np.roll(x[i], s, axis=0), both.signed, both.zero) if m else np.roll(x[i], s, 0)
+        for i, (s, m) in enumerate(zip(shifts, mirrors))
+    ]
+    np.testing.assert_array_equal(both.apply(x, shifts, mirrors), np.stack(expected))
+    only_shift = Augmentation.for_data(velocity_data, ["shift-x"])
+    np.testing.assert_array_equal(
+        only_shift.apply(x, shifts, mirrors),
+        np.stack([np.roll(x[i], s, 0) for i, s in enumerate(shifts)]),
+    )
+
+
+def one_epoch(feed) -> list:
+    """The (x, y) numpy batches of the next epoch, from a tf.data set or a keras PyDataset."""
+    if hasattr(feed, "as_numpy_iterator"):  # TensorFlow's fast path (hpo.backend)
+        return list(feed.as_numpy_iterator())
+    feed.on_epoch_begin()  # as Keras does around each epoch
+    batches = [feed[i] for i in range(len(feed))]
+    feed.on_epoch_end()
+    return batches
+
+
+def maps_found(both, x, x_next, batches) -> set:
+    """(sample, shift, mirror) of every served sample: exactly one per sample, its targets moved
+    alike."""
+    n, n_x = x.shape[:2]
+    maps = [(i, s, m) for i in range(n) for s in range(n_x) for m in (False, True)]
+    rows = [i for i, _, _ in maps]
+    shifts, mirrors = [s for _, s, _ in maps], [m for _, _, m in maps]
+    candidates = both.apply(x[rows], shifts, mirrors)  # every map of every sample
+    moved_next = both.apply(x_next[rows], shifts, mirrors)
+    found = set()
+    for out_x, out_y in batches:
+        np.testing.assert_array_equal(out_y["reconstruction"], out_x)
+        for k in range(len(out_x)):
+            close = np.abs(candidates - out_x[k]).max(axis=(1, 2, 3)) < 1e-6
+            hits = [maps[j] for j in np.flatnonzero(close)]
+            assert len(hits) == 1, f"a served sample is no shift/mirror of one input: {hits}"
+            np.testing.assert_allclose(
+                out_y["next_step"][k], moved_next[np.flatnonzero(close)[0]], atol=1e-6
+            )
+            found.add(hits[0])
+    return found
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_training_batches_draw_shifts_and_mirrors_afresh_and_move_targets_alike(
+    velocity_data, streamed
+):
+    # In memory: hpo.backend's path (tf.data on TensorFlow, numpy elsewhere); streamed: the numpy
+    # feed on every backend. Each epoch serves every sample once, under a fresh map.
+    from hpo import backend
+    from hpo.data.feed import Batches
 
     both = Augmentation.for_data(velocity_data, augment.SYMMETRIES)
-    x = velocity_data.train.arrays()[:8]
-    targets = {"reconstruction": x, "next_step": x[::-1].copy()}
-    dataset = augment.augmented(tf.data.Dataset.from_tensors((x, targets)), both, seed=3)
-    drawn = set()
-    for _epoch in range(3):  # a fresh draw every epoch
-        out_x, out_y = next(iter(dataset))
-        out_x = out_x.numpy()
-        np.testing.assert_array_equal(out_y["reconstruction"].numpy(), out_x)
-        for i in range(len(x)):
-            found = [
-                (s, m)
-                for s in range(x.shape[1])
-                for m in (False, True)
-                if np.allclose(both.apply(x[i : i + 1], [s], [m])[0], out_x[i], atol=1e-6)
-            ]
-            assert len(found) == 1, f"sample {i} is no shift/mirror of its input"
-            s, m = found[0]
-            # The next-step target moved with its input.
-            np.testing.assert_allclose(
-                out_y["next_step"].numpy()[i],
-                both.apply(targets["next_step"][i : i + 1], [s], [m])[0],
-                atol=1e-6,
-            )
-            drawn.add(found[0])
-    assert len({s for s, _ in drawn}) > 5 and {m for _, m in drawn} == {False, True}
+    split = velocity_data.train
+    t, t_next = split.next_step_pairs()
+    x, x_next = split.arrays()[t], split.arrays()[t_next]
+    if streamed:
+        feed = Batches.from_split(split, 4, next_step=True, seed=3).augmented(both)
+    else:
+        targets = {"reconstruction": x, "next_step": x_next}
+        feed = backend.augmented_batches(x, targets, both, batch_size=4, seed=3)
+    epochs = [maps_found(both, x, x_next, one_epoch(feed)) for _ in range(3)]
+    for found in epochs:
+        assert sorted(i for i, _, _ in found) == list(range(len(x)))  # every sample once
+    assert len({frozenset(found) for found in epochs}) == 3  # a fresh draw every epoch
+    drawn = set().union(*epochs)
+    assert len({s for _, s, _ in drawn}) > 5 and {m for _, _, m in drawn} == {False, True}
+
+
+def test_the_numpy_draws_are_seeded_and_uniform(velocity_data):
+    from hpo.data.feed import Batches
+
+    both = Augmentation.for_data(velocity_data, augment.SYMMETRIES)
+    split = velocity_data.train
+
+    def epochs(seed: int) -> list:
+        feed = Batches.from_split(split, 5, seed=seed, augmentation=both)
+        return [np.concatenate([x for x, _ in one_epoch(feed)]) for _ in range(2)]
+
+    first, again, other = epochs(7), epochs(7), epochs(8)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)  # the same seed repeats every epoch's draws
+    assert not np.array_equal(first[0], other[0]) and not np.array_equal(*first)
+    # Over many epochs: every shift about equally often, the mirror half the time.
+    rng = np.random.default_rng(0)
+    shifts, mirrors = both.draw(rng, 24_000, 24)
+    counts = np.bincount(shifts, minlength=24)
+    assert counts.min() > 850 and counts.max() < 1150  # 1000 expected, sd ~31
+    assert abs(mirrors.mean() - 0.5) < 0.02
 
 
 def test_declared_symmetries_are_read_from_the_root_attrs(tmp_path):

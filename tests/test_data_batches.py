@@ -1,4 +1,5 @@
-"""hpo.data.batches: streamed and in-memory data give identical batches; tf.data wraps them."""
+"""hpo.data.batches and hpo.data.feed: streamed and in-memory data give identical batches, and the
+keras PyDataset serves each epoch's order to model.fit on whichever backend runs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 
 from hpo.data import epoch_order, load
+from hpo.data.feed import Batches
 from hpo.errors import DataError
 
 from helpers import flow_fields
@@ -59,18 +61,56 @@ def test_the_well_streams_identically(make_the_well):
         np.testing.assert_array_equal(x, y)
 
 
-def test_tf_dataset_matches_the_numpy_batches_epoch_after_epoch(both):
+def test_the_feed_serves_the_numpy_batches_epoch_after_epoch(both):
     held, streamed = both
-    dataset = streamed.train.dataset(8, seed=3)
-    assert dataset.cardinality().numpy() == 3
-    for epoch in (0, 1):  # each iteration is the next epoch, as under keras fit
-        served = list(dataset.as_numpy_iterator())
+    feed = Batches.from_split(streamed.train, 8, seed=3)
+    assert len(feed) == 3
+    for epoch in (0, 1):  # Keras begins and ends each epoch around reading it
+        feed.on_epoch_begin()
+        served = [feed[i] for i in range(len(feed))]
+        feed.on_epoch_end()
         expected = list(held.train.batches(8, seed=3, epoch=epoch))
         assert len(served) == len(expected)
         for (x, y), want in zip(served, expected):
             assert x.dtype == np.float32 and x.shape[1:] == (24, 20, 3)
             np.testing.assert_array_equal(x, want)
             np.testing.assert_array_equal(y, want)
+    arrays = Batches.from_arrays(held.train.arrays(), held.train.arrays(), 8, seed=3)
+    # Epoch 0 from arrays, in the same order; a pass that reads only one batch is no epoch.
+    arrays.on_epoch_begin()
+    arrays[0]
+    arrays.on_epoch_end()
+    first = list(held.train.batches(8, seed=3, epoch=0))
+    np.testing.assert_array_equal(arrays[2][0], first[2])
+
+
+def test_model_fit_reads_each_epochs_own_order(both):
+    # Through Keras' own loop on the backend that runs: every batch read while epoch e runs is
+    # a batch of epoch_order(e) (look-ahead reads included), and each epoch reads all of them.
+    import keras
+
+    held, _ = both
+    x = held.train.arrays()
+    reads = []
+    feed = Batches.from_arrays(x, x, 4, seed=11)
+    take = feed.source
+
+    def recording(positions):
+        reads.append((feed.epoch, tuple(positions)))
+        return take(positions)
+
+    feed.source = recording
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.Conv2D(3, 1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(feed, epochs=2, verbose=0, shuffle=False)
+    expected = {
+        (epoch, tuple(order[i : i + 4]))
+        for epoch in (0, 1)
+        for order in [epoch_order(len(x), shuffle=True, seed=11, epoch=epoch)]
+        for i in range(0, len(x), 4)
+    }
+    assert set(reads) == expected
 
 
 def test_next_step_batches_pair_t_with_t_plus_one(both):
@@ -84,10 +124,11 @@ def test_next_step_batches_pair_t_with_t_plus_one(both):
     np.testing.assert_array_equal(np.concatenate([b for _, b in got]), x[t_next[order]])
 
 
-def test_next_step_dataset_feeds_both_heads(both):
+def test_the_next_step_feed_serves_both_heads(both):
     held, _ = both
     x = held.val.arrays()
-    inputs, targets = next(iter(held.val.next_step_dataset(16, shuffle=False).as_numpy_iterator()))
+    feed = Batches.from_split(held.val, 16, next_step=True, seed=0, shuffle=False)
+    inputs, targets = feed[0]
     np.testing.assert_array_equal(inputs, x[:-1])
     np.testing.assert_array_equal(targets["reconstruction"], x[:-1])
     np.testing.assert_array_equal(targets["next_step"], x[1:])
@@ -98,3 +139,5 @@ def test_no_next_step_pairs_without_simulations(make_arrays):
     assert len(data.train.next_step_pairs()[0]) == 0
     with pytest.raises(DataError, match="no consecutive time steps"):
         next(data.train.next_step_batches(2))
+    with pytest.raises(DataError, match="no consecutive time steps"):
+        Batches.from_split(data.train, 2, next_step=True, seed=0)

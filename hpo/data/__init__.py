@@ -1,7 +1,8 @@
 """Flow-field data: one loader for the original layout, plain arrays and The Well's rayleigh_benard.
 
     data = load("flows.h5", channels="temperature,velocity")   # or load() for the embedded data
-    model.fit(data.train.dataset(32, seed=0), validation_data=data.val.dataset(32, shuffle=False))
+    train = Batches.from_split(data.train, 32, seed=0)   # hpo.data.feed: a PyDataset, any backend
+    model.fit(train, validation_data=Batches.from_split(data.val, 32, seed=0, shuffle=False))
     physical = data.scaler.to_physical(model.predict(data.val.arrays()))
 
 `data.test` is for the final report only: never select, prune or rank models on it.

@@ -1,18 +1,15 @@
-"""A split's samples, served whole, as numpy batches or as tf.data, from memory or streamed from
-HDF5.
+"""A split's samples, served whole or as numpy batches, from memory or streamed from HDF5.
 
 Both paths share one thing that decides the order, `epoch_order(n, seed, epoch)`, and one function
 that produces values (read sorted rows, scale, put back in the asked order), so streamed and
-in-memory data give identical batches for the same seed and epoch.
+in-memory data give identical batches for the same seed and epoch. hpo.data.feed serves them to
+`model.fit` on any Keras backend.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import math
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import h5py
 import numpy as np
@@ -94,25 +91,6 @@ class Split:
             for i in range(0, len(order), _positive(batch_size)):
                 yield self._gather(f, order[i : i + batch_size])
 
-    def dataset(self, batch_size: int, *, shuffle: bool = True, seed: int = DEFAULT_SEED) -> Any:
-        """A tf.data.Dataset of (x, x) float32 batches (batch, H, W, C), for autoencoders.
-
-        Each iteration (each Keras epoch) draws the next epoch's permutation: epoch 0, 1, ... of
-        `batches`, so a fresh dataset with the same seed repeats the same sequence.
-        """
-        import tensorflow as tf  # here, not at import: `python -m hpo.data info` need not load TF
-
-        epochs = itertools.count()
-
-        def generate() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            for x in self.batches(batch_size, shuffle=shuffle, seed=seed, epoch=next(epochs)):
-                yield x, x
-
-        spec = tf.TensorSpec((None, *self.sample_shape), tf.float32)
-        dataset = tf.data.Dataset.from_generator(generate, output_signature=(spec, spec))
-        n_batches = math.ceil(len(self) / _positive(batch_size))
-        return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(1)
-
     def next_step_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Positions (t, t + 1) of consecutive time steps, each pair inside one simulation.
 
@@ -143,31 +121,6 @@ class Split:
                 chosen = order[i : i + batch_size]
                 both = self._gather(f, np.concatenate([t[chosen], t_next[chosen]]))  # one read
                 yield both[: len(chosen)], both[len(chosen) :]
-
-    def next_step_dataset(
-        self, batch_size: int, *, shuffle: bool = True, seed: int = DEFAULT_SEED
-    ) -> Any:
-        """A tf.data.Dataset of (x_t, {"reconstruction": x_t, "next_step": x_t+1}) batches.
-
-        The dict keys are the output names a two-headed (reconstruct + predict next step) model
-        must give its outputs. Epochs advance as in `dataset`.
-        """
-        import tensorflow as tf
-
-        epochs = itertools.count()
-
-        def generate() -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-            for x, x_next in self.next_step_batches(
-                batch_size, shuffle=shuffle, seed=seed, epoch=next(epochs)
-            ):
-                yield x, {"reconstruction": x, "next_step": x_next}
-
-        spec = tf.TensorSpec((None, *self.sample_shape), tf.float32)
-        dataset = tf.data.Dataset.from_generator(
-            generate, output_signature=(spec, {"reconstruction": spec, "next_step": spec})
-        )
-        n_batches = math.ceil(len(self.next_step_pairs()[0]) / _positive(batch_size))
-        return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(1)
 
     def _load(self, chunk_rows: int) -> np.ndarray:
         data = np.empty((len(self), *self.sample_shape), np.float32)

@@ -1,8 +1,11 @@
-"""The process's share of the machine: TensorFlow threads per worker, resident memory."""
+"""The process's share of the machine: threads per worker (hpo.backend sets them for its backend),
+resident memory."""
 
 from __future__ import annotations
 
 import os
+
+from hpo import backend
 
 
 def resident_mib() -> float:
@@ -18,13 +21,8 @@ def resident_mib() -> float:
 
 
 def configure_threads(n_workers: int) -> None:
-    """Divide the cores between workers: each TensorFlow process gets its share of threads."""
-    import tensorflow as tf
-
+    """Divide the cores between workers: each process gets its share of threads, and with more
+    than one worker the GPU is shared too (memory taken as needed, not up front)."""
     cores = os.cpu_count() or 1
     per_worker = max(1, cores // max(1, n_workers))
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(per_worker)
-        tf.config.threading.set_inter_op_parallelism_threads(1 if n_workers > 1 else 0)
-    except RuntimeError:  # already initialised in this process: keep what it has
-        pass
+    backend.set_threads(per_worker, shared=n_workers > 1)
