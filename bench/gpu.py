@@ -30,6 +30,7 @@ the quick data at 1-3 epochs and short timeouts, to prove it on a CPU.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -357,8 +358,9 @@ class Bench:
                 "--pruner",
                 "none",
             )
+            since = datetime.datetime.now()  # Optuna's clock: trials copied with the file are older
             done = self.budget.run(command, f"workers-{n}", window + 150)
-            results[str(n)] = {"command": done, **throughput(copy)}
+            results[str(n)] = {"command": done, **throughput(copy, since)}
             self.write()
         return {}
 
@@ -460,9 +462,9 @@ def logged_curve(text: str) -> list[float]:
     return curve
 
 
-def throughput(path: Path) -> dict:
-    """Trials finished per hour in a copy of the storage: from the first trial's start to the last
-    one's end (process start-up left out), with the trials it counts."""
+def throughput(path: Path, since: datetime.datetime) -> dict:
+    """Trials started after `since` and finished, per hour, in a copy of the storage: from the
+    first one's start to the last one's end (process start-up left out)."""
     import optuna
 
     from hpo.storage import open_storage
@@ -475,6 +477,7 @@ def throughput(path: Path) -> dict:
         for name in studies
         for t in optuna.load_study(study_name=name, storage=open_storage(url)).get_trials()
         if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        and t.datetime_start >= since
     ]
     if not trials:
         return {"finished": 0}
