@@ -598,7 +598,55 @@ def render_rungs(results: Results) -> str:
     return "\n".join(lines)
 
 
+def render_gpu(results: Results) -> str:
+    """bench.gpu on the lent H200 (JAX): what was measured, and what did not finish."""
+    if not results.has("gpu"):
+        return "Not yet measured on a GPU: `bash bench/gpu.sh` is ready for the first chance."
+    gpu = results["gpu"]
+    parts = gpu["parts"]
+    data = parts["data"]
+    lines = [
+        f"`bash bench/gpu.sh` on one NVIDIA H200 with JAX ({gpu['total_s']:.0f} s in all, "
+        f"budget {gpu['budget_s']:.0f} s):",
+        "",
+        f"- The default embedded dataset generated in {data['wall_s']:.1f} s (16 cores).",
+    ]
+    speed = parts.get("speed", {}).get("architectures", {})
+    if speed:
+        lines += [
+            "",
+            "| architecture (latent 8) | first epoch, with compilation | s per epoch after it "
+            "| 2 CPU cores (TensorFlow) | ratio |",
+            "|---|---|---|---|---|",
+        ]
+        for name, row in speed.items():
+            lines.append(
+                f"| `{name}` | {row['first_epoch_s']:.1f} s | {row['steady_s_per_epoch']:.3f} s | "
+                f"{row['cpu_2_cores_s_per_epoch']:.2f} s | {row['speedup']:.0f}x |"
+            )
+        missing = [
+            n for n in ("conv", "conv_dropout", "vqvae2", "depthwise", "dual") if n not in speed
+        ]
+        if missing:
+            lines.append(f"\n{', '.join(missing)}: not reached within the part's time.")
+    runs = parts.get("curves", {}).get("runs", {})
+    timed_out = [name for name, run in runs.items() if run.get("timed_out")]
+    if runs:
+        lines.append(
+            f"\n- The exhaustive screen with every run its own process ({len(runs)} at once, "
+            f"plus {len(parts['curves'].get('long', {}).get('runs', {}))} of 120 epochs): "
+            f"{len(timed_out)} of {len(runs)} runs were cut off at their time limit before "
+            "finishing a first epoch (alone, a first epoch with compilation took up to 32 s; the "
+            "likely cause, not verified: that many processes compiling at once on 16 cores). "
+            "Not measured: "
+            "the screen's curves, trials per hour with 1–8 workers (they need that screen) and "
+            "the GPU-budget search against PCA."
+        )
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[Results], str]] = {
+    "gpu": render_gpu,
     "screen": render_screen,
     "rungs": render_rungs,
     "overhead": render_overhead,

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from hpo import backend
 from hpo.augment import parse as parse_augment
 from hpo.backend import import_keras_quietly, quiet_optuna
 from hpo.cli import (
@@ -72,6 +73,7 @@ def build_parser() -> ArgumentParser:
         "--run", default=DEFAULTS.run, help=f"the screen's run name (default: {DEFAULTS.run})"
     )
     add_storage_argument(parser)
+    backend.add_argument(parser)
     add_home_argument(parser)
     add_data_arguments(parser)
     search = parser.add_argument_group("search")
@@ -249,6 +251,7 @@ def config_from_args(args) -> OptimizeConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    backend.select(args.backend)  # before anything imports Keras
     config = config_from_args(args)
     validate(config)
     storage = storage_from_args(args, config.workspace)

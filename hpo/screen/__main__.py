@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
+from hpo import backend
 from hpo.augment import SYMMETRIES
 from hpo.augment import parse as parse_augment
 from hpo.backend import import_keras_quietly, quiet_optuna
@@ -126,6 +127,7 @@ def build_parser() -> ArgumentParser:
         help=f"ranking metric on the validation split (default {DEFAULTS.metric})",
     )
     add_storage_argument(parser)
+    backend.add_argument(parser)
     add_home_argument(parser)
     parser.add_argument(
         "--run", default=DEFAULTS.run, help=f"name of this screen (default: {DEFAULTS.run})"
@@ -183,6 +185,7 @@ def config_from_args(args) -> ScreenConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    backend.select(args.backend)  # before anything imports Keras
     config = config_from_args(args)
     validate(config)
     storage = storage_from_args(args, config.workspace)
