@@ -10,6 +10,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,9 @@ import optuna
 import pytest
 
 from bench import readme, replay
-from bench.replay import COMPLETE, CUT, FAIL, PRUNED, Combination
+from bench.replay import COMPLETE, CUT, DUPLICATE, FAIL, PRUNED, Combination
+from hpo.keys import DUPLICATE_OF
+from hpo.optimize.duplicates import MAX_DUPLICATES_IN_A_ROW
 
 ROOT = Path(__file__).resolve().parents[1]
 # KerasTuner 1.4.8's oracle calls threading.currentThread().getName(), deprecated: not ours to fix.
@@ -133,7 +136,8 @@ def test_a_trial_reports_the_table_and_stops_early_where_the_rule_says(table):
     reported = study.trials[0].intermediate_values
     # Reported at step epoch - 1 (Keras' epoch index), the table's values exactly.
     assert reported == {step: PLATEAU_VAL[step] for step in range(5)}
-    assert len(records) == 2 and records[1].state == CUT and records[1].epochs == 1  # budget 6
+    trained = [r for r in records if r.state != DUPLICATE]  # the same config proposed again
+    assert len(trained) == 2 and trained[1].state == CUT and trained[1].epochs == 1  # budget 6
 
 
 def test_a_monotone_curve_runs_every_epoch_and_a_nan_fails_the_trial(table):
@@ -166,9 +170,44 @@ class _PruneAtSecondEpoch(optuna.pruners.BasePruner):
 
 def test_a_pruned_trial_costs_the_epochs_it_ran(table):
     study = _study(_PruneAtSecondEpoch())
-    records = replay.run_study(study, table, "conv", budget=20)
-    assert all(r.state == PRUNED and r.epochs == 2 for r in records if r.config != DIVERGING)
-    assert sum(r.epochs for r in records) == 20
+    records = replay.run_study(study, table, "conv", budget=12)
+    trained = [r for r in records if r.state != DUPLICATE]
+    assert all(r.state == PRUNED and r.epochs == 2 for r in trained if r.config != DIVERGING)
+    assert sum(r.epochs for r in records) == 12
+
+
+def test_a_configuration_already_finished_is_answered_without_an_epoch(table):
+    """hpo.optimize's own answer (hpo.optimize.duplicates): the stored curve replayed through the
+    pruner, the same end, no epoch charged; every configuration trained once."""
+    study = _study(_PruneAtSecondEpoch())
+    for config in (0, 0, 1, 0, 1):
+        study.enqueue_trial(table.levels_of("conv", config))
+    records = replay.run_study(study, table, "conv", budget=4)
+    assert [(r.config, r.state, r.epochs) for r in records] == [
+        (0, PRUNED, 2),
+        (0, DUPLICATE, 0),
+        (1, PRUNED, 2),
+    ]
+    duplicate = study.trials[1]
+    assert duplicate.state == optuna.trial.TrialState.PRUNED
+    assert duplicate.intermediate_values == study.trials[0].intermediate_values
+    assert replay.retrained_share(records) == 0.0
+    # Trained again, the same configuration would have been a repeat.
+    again = [records[0], replace(records[0], first_epoch=0), records[2]]
+    assert replay.retrained_share(again) == pytest.approx(2 / 6)
+
+
+def _out_of_points(records: list, n_points: int = 8) -> bool:
+    """Whether a study stopped because its space was exhausted (hpo.optimize.duplicates)."""
+    finished = {r.config for r in records if r.state in (COMPLETE, PRUNED)}
+    tail = list(itertools.takewhile(lambda r: r.state == DUPLICATE, reversed(records)))
+    return len(finished) == n_points or len(tail) >= MAX_DUPLICATES_IN_A_ROW
+
+
+def _stopped_by_failures(records: list) -> bool:
+    """Its last max_failures trained trials failed (answered duplicates in between count neither
+    way, as in hpo.optimize)."""
+    return _failed_in_a_row([r for r in records if r.state != DUPLICATE])
 
 
 @pytest.mark.parametrize("method", list(replay.OPTUNA_METHODS))
@@ -177,10 +216,15 @@ def test_optuna_methods_spend_their_budget_and_never_more(table, method):
     for seed in range(3):
         study = replay.make_study(method, seed, EPOCHS, budget)
         records = replay.run_study(study, table, "conv", budget)
-        # Optuna never runs out of points: it spends the budget unless trials failed in a row.
-        assert sum(r.epochs for r in records) == budget or _failed_in_a_row(records)
+        # It spends the budget unless trials failed in a row, or its 8 points ran out.
+        spent = sum(r.epochs for r in records)
+        assert spent <= budget
+        assert spent == budget or _stopped_by_failures(records) or _out_of_points(records)
         assert all(r.state != CUT for r in records[:-1])  # only the last can cross the budget
         for record, trial in zip(records, study.trials):
+            if record.state == DUPLICATE:  # answered from a finished trial: no epoch
+                assert trial.user_attrs[DUPLICATE_OF] < trial.number
+                continue
             # Every epoch run was reported, except a diverged run's NaN epoch.
             assert record.epochs == len(trial.intermediate_values) + (record.state == FAIL)
             assert record.state != PRUNED or trial.state == optuna.trial.TrialState.PRUNED
@@ -246,7 +290,8 @@ def test_two_stage_screens_both_and_searches_the_better(tmp_path, screen, chosen
     assert all(r.state == COMPLETE and r.epochs == EPOCHS for r in screens)  # charged in full
     assert all(r.architecture == chosen for r in records[2:])
     assert records[2].config == screen[chosen]  # the study starts from the screen's configuration
-    assert sum(r.epochs for r in records) == budget or _failed_in_a_row(records)
+    spent = sum(r.epochs for r in records)
+    assert spent == budget or _stopped_by_failures(records) or _out_of_points(records[2:])
     curve = replay.anytime(records)
     assert curve[0][2] == 2 * EPOCHS and curve[1][2] == min(r.value for r in screens)
 
@@ -317,12 +362,21 @@ def test_quick_run_writes_every_method_in_both_scopes(quick_run):
             assert all(r >= 0 for r in finite) and finite == sorted(finite, reverse=True)
             assert row["epochs_spent"]["high"] <= result["budget_epochs"]
         assert result["best_method"]["methods"]
-    # The raw trials recompute the figures: random's top1 spend, seed by seed.
+    # The raw trials recompute the figures: random's top1 spend, seed by seed (the whole budget,
+    # unless the 8 configurations ran out first, or the diverging one failed 3 times in a row); no
+    # epoch re-trains a finished configuration.
     studies = record["trials"]["studies"]["random"]
-    assert all(
-        sum(row[3] for row in by_arch["conv"]) == record["budget_per_architecture"]
-        for by_arch in studies.values()
-    )
+    for by_arch in studies.values():
+        rows = [replay.TrialRecord(*row) for row in by_arch["conv"]]
+        spent = sum(r.epochs for r in rows)
+        assert (
+            spent == record["budget_per_architecture"]
+            or _out_of_points(rows)
+            or _stopped_by_failures(rows)
+        )
+    for method in replay.OPTUNA_METHODS:  # two-stage trains the screen's winner again, by design
+        assert record["scopes"]["top1"]["methods"][method]["retrained_share"]["high"] == 0, method
+    assert record["defaults"]["current"]["retrained_share"]["high"] == 0
     assert set(record["trials"]["two-stage"]) == {"top1", "top2"}
     assert "plotly" in (out / "replay-quick.html").read_text()
 
@@ -436,7 +490,10 @@ def test_a_truncated_trial_never_reads_beyond_its_epochs(tmp_path, pruner):
     lowest_seen = 0.5 - 0.05 * (short - 1)  # config 0 at epoch 2
     for seed in range(3):
         records = replay.combination_search(table, Combination(pruner, 3, short), seed, 40)
-        assert sum(r.epochs for r in records) == 40
+        # Each of the 4 configurations trained once, for at most `short` epochs: the space is then
+        # exhausted, well within the budget.
+        trained = [r for r in records if r.state != DUPLICATE]
+        assert sorted(r.config for r in trained) == [0, 1, 2, 3]
         assert all(r.epochs <= short for r in records)
         assert min(r.value for r in records if r.value is not None) == pytest.approx(lowest_seen)
     # The control: with E epochs per trial the late drop is found.
