@@ -317,8 +317,9 @@ def _going_on(config, study, names, latent, rung, data, params, training, progre
         for repeat in range(config.repeats):
             run = _Run(name, latent, repeat)
             trial = stored.get((name, repeat))
-            if trial is not None:
-                values[name].append(_best_until(trial_curve(trial), rung))
+            if trial is not None:  # a failed run (diverged, out of memory) counts as no value
+                failed = trial.state == optuna.trial.TrialState.FAIL
+                values[name].append(math.nan if failed else _best_until(trial_curve(trial), rung))
                 continue
             paused = checkpoints.load(_run_folder(config, run))
             curve = (
