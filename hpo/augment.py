@@ -39,6 +39,12 @@ SYMMETRIES = (SHIFT_X, MIRROR_X)
 # (hpo.architectures.blocks).
 PARAMS = {SHIFT_X: "shift_x", MIRROR_X: "mirror_x"}
 
+# Circular padding in x (the architectures' `periodic_x`) where the shift is a symmetry in use: a
+# flow unchanged by a circular shift lives in a box periodic in x, so a convolution may wrap around
+# it. Whether the screen and the studies' defaults use it: chosen by bench.recipe.
+PERIODIC_PARAM = "periodic_x"
+PERIODIC_BY_DEFAULT = False
+
 # The HDF5 root attribute where a file declares its symmetries.
 ATTR = "symmetries"
 
@@ -97,9 +103,11 @@ def resolve(requested: Sequence[str] | None, data) -> tuple[str, ...]:
 
 
 def as_params(symmetries: Iterable[str]) -> dict[str, bool]:
-    """The training knobs of `symmetries`: {"shift_x": bool, "mirror_x": bool}."""
+    """The knobs `symmetries` switch on: {"shift_x": bool, "mirror_x": bool, "periodic_x": bool}
+    (circular padding with the shift, where PERIODIC_BY_DEFAULT)."""
     chosen = set(symmetries)
-    return {param: name in chosen for name, param in PARAMS.items()}
+    knobs = {param: name in chosen for name, param in PARAMS.items()}
+    return knobs | {PERIODIC_PARAM: SHIFT_X in chosen and PERIODIC_BY_DEFAULT}
 
 
 def from_params(params: Mapping[str, Any]) -> tuple[str, ...]:
@@ -108,10 +116,11 @@ def from_params(params: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def searchable(space: Mapping, symmetries: Iterable[str]) -> dict:
-    """`space` with each allowed symmetry's knob searched (on by default) and the others fixed off.
+    """`space` with each allowed symmetry's knob searched (on by default) and the others fixed off;
+    with the shift allowed, circular padding searched too (default PERIODIC_BY_DEFAULT).
 
-    The declared spaces fix both knobs off, so a study on a user's file never shifts a field that is
-    not periodic; pass the data's (or the user's) symmetries here to search them.
+    The declared spaces fix these knobs off, so a study on a user's file never shifts or wraps a
+    field that is not periodic; pass the data's (or the user's) symmetries here to search them.
     """
     allowed = set(symmetries)
     searched = dict(space)
@@ -120,6 +129,12 @@ def searchable(space: Mapping, symmetries: Iterable[str]) -> dict:
             searched[param] = (
                 Categorical((False, True), default=True) if name in allowed else Fixed(False)
             )
+    if PERIODIC_PARAM in searched:
+        searched[PERIODIC_PARAM] = (
+            Categorical((False, True), default=PERIODIC_BY_DEFAULT)
+            if SHIFT_X in allowed
+            else Fixed(False)
+        )
     return searched
 
 

@@ -56,6 +56,21 @@ def scaled_patience(n_epochs: int) -> int:
     return max(MIN_PATIENCE, math.ceil(PATIENCE_SHARE * n_epochs))
 
 
+def _optimizer(rate, weight_decay: float):
+    """Adam, or AdamW where weight decay is asked for: decay decoupled from the gradient's
+    moments (Loshchilov & Hutter 2019), which Adam's L2 penalty is not. Both hold the same
+    variables, so a paused run resumes under either."""
+    if weight_decay:
+        return keras.optimizers.AdamW(rate, weight_decay=weight_decay)
+    return keras.optimizers.Adam(rate)
+
+
+def _check_weight_decay(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(f"weight_decay must be a number in [0, 1), but got {value!r}")
+    return float(value)
+
+
 class TrainingFailed(RuntimeError):
     """This run failed (out of memory) and should be recorded as failed; other runs can go on."""
 
@@ -82,6 +97,8 @@ class TrainConfig:
     # the epoch budget (scaled_patience: 8 of 30 epochs); the original study's recipe used 5.
     patience: int | None = None
     schedule: str = _SPACE_DEFAULTS["schedule"]  # the space's default, when params have none
+    # AdamW's decoupled weight decay (0: Adam); the space's default, when params have none
+    weight_decay: float = _SPACE_DEFAULTS["weight_decay"]
     warmup_share: float = schedules.WARMUP_SHARE  # cosine: share of the steps spent warming up
     min_delta: float = 0.0  # any improvement of `monitor` counts (Keras' default)
     seed: int = DEFAULT_SEED  # weights, dropout and batch order: the same seed repeats a run
@@ -109,6 +126,7 @@ class TrainConfig:
         schedules.check(self.schedule)
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be positive, but got {self.learning_rate!r}")
+        _check_weight_decay(self.weight_decay)
         if not (self.min_delta >= 0 and self.next_step_weight >= 0):
             raise ConfigError(
                 f"min_delta and next_step_weight must be >= 0, but got "
@@ -191,8 +209,9 @@ def fit(
 
     Args:
         name: a registered architecture.
-        params: its params (missing keys: the space's defaults); `learning_rate`, `batch_size` and
-            `schedule` here win over the config's; `shift_x` / `mirror_x` switch augmentation on.
+        params: its params (missing keys: the space's defaults); `learning_rate`, `batch_size`,
+            `schedule` and `weight_decay` here win over the config's; `shift_x` / `mirror_x`
+            switch augmentation on.
         data: the loaded data; `data.test` is never touched.
         config: epochs, loss, early stopping, seed.
         callbacks: appended after the ones fit adds; they read the normalised logs (`val_rel_l2`).
@@ -226,6 +245,7 @@ def fit(
         learning_rate=params.get("learning_rate"),
         batch_size=params.get("batch_size"),
         schedule=params.get("schedule"),
+        weight_decay=params.get("weight_decay"),
         augment=from_params(params),
         callbacks=callbacks,
         progress=progress,
@@ -244,6 +264,7 @@ def fit_model(
     learning_rate: float | None = None,
     batch_size: int | None = None,
     schedule: str | None = None,
+    weight_decay: float | None = None,
     augment: Sequence[str] = (),
     callbacks: Sequence[keras.callbacks.Callback] = (),
     progress: Callable[[str], None] | None = print,
@@ -259,7 +280,7 @@ def fit_model(
 
     Args:
         model: an uncompiled model from the registry (output "reconstruction", or a dict of heads).
-        learning_rate, batch_size, schedule: None: the config's.
+        learning_rate, batch_size, schedule, weight_decay: None: the config's.
         augment: symmetries to augment the training batches with (hpo.augment.SYMMETRIES).
         label: what the progress lines call the run (default: the model's name).
         data, config, callbacks, progress, until, resume, pause_to: as for `fit` (a resumed
@@ -268,6 +289,9 @@ def fit_model(
     learning_rate = config.learning_rate if learning_rate is None else float(learning_rate)
     batch_size = config.batch_size if batch_size is None else batch_size
     schedule = schedules.check(config.schedule if schedule is None else schedule)
+    weight_decay = _check_weight_decay(
+        config.weight_decay if weight_decay is None else weight_decay
+    )
     if not learning_rate > 0 or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(
             f"learning_rate must be positive and batch_size a positive integer, but got "
@@ -307,7 +331,7 @@ def fit_model(
             config.warmup_share,
         )
         model.compile(
-            optimizer=keras.optimizers.Adam(rate),
+            optimizer=_optimizer(rate, weight_decay),
             steps_per_execution=config.steps_per_execution,
             **metrics.compile_arguments(
                 heads, data.channel_names, config.loss, config.next_step_weight

@@ -110,7 +110,7 @@ def test_random_optuna_points_build(name):
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7))
     space = architectures.get(name).space
     depths = set()
-    for _ in range(4):
+    for _ in range(6):
         params = suggest(study.ask(), space)
         depths.add(params["n_layers"])
         _forward_is_finite_and_shaped(_build(name, params, SMALL_GRID), SMALL_GRID)

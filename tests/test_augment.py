@@ -213,6 +213,17 @@ def test_declared_spaces_fix_augmentation_off_and_searchable_opens_the_allowed_o
     assert searched["shift_x"] == Categorical((False, True), default=True)
     assert searched["mirror_x"] == Fixed(False)
     assert space["shift_x"] == Fixed(False)  # the declared space is untouched
+    # Circular padding: searched where the shift holds (a box periodic in x), else fixed off.
+    assert space["periodic_x"] == Fixed(False)
+    assert searched["periodic_x"] == Categorical((False, True), default=augment.PERIODIC_BY_DEFAULT)
+    assert augment.searchable(space, ["mirror-x"])["periodic_x"] == Fixed(False)
+
+
+def test_the_shift_switches_circular_padding_on_where_the_recipe_adopts_it():
+    knobs = augment.as_params(["shift-x", "mirror-x"])
+    assert knobs == {"shift_x": True, "mirror_x": True, "periodic_x": augment.PERIODIC_BY_DEFAULT}
+    assert augment.as_params(["mirror-x"])["periodic_x"] is False
+    assert augment.from_params(knobs) == ("shift-x", "mirror-x")  # padding is no augmentation
 
 
 def test_augmented_training_runs_with_targets_moved_alike(velocity_data):

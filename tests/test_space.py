@@ -310,4 +310,5 @@ def test_bool_choices_come_back_as_bools_from_both_engines():
     space = searchable(architectures.get("conv").space, ["shift-x", "mirror-x"])
     for params in _optuna_samples(space, 6, seed=4) + _keras_tuner_samples(space, 6, seed=4):
         assert type(params["shift_x"]) is bool and type(params["mirror_x"]) is bool
+        assert type(params["periodic_x"]) is bool
     assert defaults(space)["shift_x"] is True  # on by default where the data allow it

@@ -130,6 +130,24 @@ def test_params_override_the_configs_learning_rate_and_batch_size(tiny_flow_data
     assert capsys.readouterr().out == ""  # progress=None: silent
 
 
+def test_weight_decay_trains_with_adamw_and_shrinks_the_weights(tiny_flow_data):
+    # Same seed, constant rate: AdamW's decoupled decay is the only difference, so the decayed
+    # weights are smaller; weight decay 0 is plain Adam, the original recipe's optimizer.
+    def norm_and_optimizer(weight_decay):
+        params = {**SMALL, "schedule": "constant", "learning_rate": 1e-2}
+        params["weight_decay"] = weight_decay
+        model = fit("conv", params, tiny_flow_data, TrainConfig(epochs=2), **QUIET).model
+        kernels = [w for w in model.trainable_weights if "kernel" in w.path]
+        norm = sum(float(np.sum(keras.ops.convert_to_numpy(w) ** 2)) for w in kernels)
+        return norm, type(model.optimizer).__name__
+
+    plain, optimizer = norm_and_optimizer(0.0)
+    assert optimizer == "Adam"
+    decayed, optimizer = norm_and_optimizer(0.5)
+    assert optimizer == "AdamW"
+    assert decayed < 0.99 * plain
+
+
 def test_fit_model_trains_a_model_built_elsewhere(tiny_flow_data):
     keras.backend.clear_session()
     # As KerasTuner would
@@ -194,6 +212,7 @@ def test_streamed_data_trains_through_the_split_datasets(name, tmp_path):
         ({"loss": "mae"}, "--loss must be one of mse, rel_l2, but got 'mae'"),
         ({"patience": -1}, "patience must be an integer >= 0"),
         ({"learning_rate": 0.0}, "learning_rate must be positive"),
+        ({"weight_decay": -1e-4}, r"weight_decay must be a number in \[0, 1\)"),
     ],
 )
 def test_train_config_rejects_bad_values(kwargs, message):

@@ -25,15 +25,21 @@ The recipe knobs (searched like the rest; the original preset sets the original 
   its kernel overlaps unevenly when it is not a multiple of the stride, which prints a checkerboard
   on the output, Odena et al. 2016); resize: bilinear UpSampling2D by the stride, then a Conv2D with
   the level's own kernel (3 or 5, no longer raised to the stride) and a Conv2D output layer.
+- `periodic_x`: circular padding in x (axis 1) for data periodic in x, zeros in z as before. Every
+  convolution, the bilinear resize and the padding to a multiple of the stride then wrap around x,
+  so a feature leaving the box on the right enters on the left, as the flow does. Same shapes and
+  parameter counts as zero padding. Fixed off in the declared spaces; switched on where the data
+  declare the shift symmetry (hpo.augment: a box periodic in x).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 from keras import layers
 
+from hpo.architectures.periodic import WrapX, same_padding
 from hpo.errors import ConfigError
 from hpo.schedules import SCHEDULES
 from hpo.space import Categorical, Fixed, FloatParam, IntParam, PerLayer
@@ -44,6 +50,7 @@ TOTAL_STRIDE = 20
 ACTIVATIONS = ("relu", "elu", "tanh", "linear", "gelu", "silu")
 NORMS = ("none", "group", "layer")
 UPSAMPLING = ("transpose", "resize")
+WEIGHT_DECAYS = (0.0, 1e-4, 1e-3, 1e-2)  # 1e-4: the GPU probe's; 1e-2: PyTorch's AdamW default
 MAX_GROUPS = 8  # group norm: at most 8 groups (a level has 3-60 channels at the matched budgets)
 
 # The default recipe: what the matched preset trains and the spaces default to, chosen by
@@ -59,6 +66,7 @@ RECIPE = {
     "upsample": "resize",
     "schedule": "cosine",
     "kernel": 3,
+    "weight_decay": 0.0,
 }
 ORIGINAL_RECIPE = {
     "activation": "tanh",
@@ -66,6 +74,7 @@ ORIGINAL_RECIPE = {
     "upsample": "transpose",
     "schedule": "constant",
     "kernel": 5,
+    "weight_decay": 0.0,
 }
 
 # Per-layer knobs of every encoder level (the decoder mirrors them), with the original study's
@@ -92,11 +101,18 @@ CODE_SPACE = {
     "width": Fixed(1.0),
 }
 
+# How every convolution treats the box's ends in x (see the module docstring); build reads it.
+BOUNDARY_SPACE = {
+    "periodic_x": Fixed(False),
+}
+
 # Read by training, ignored by build.
 TRAINING_SPACE = {
     "learning_rate": FloatParam(1e-5, 1e-2, log=True, default=1e-3),  # Adam's default
     "batch_size": IntParam(2, 32, default=8),  # the geometric middle of the study's 2..32
     "schedule": Categorical(SCHEDULES, default=RECIPE["schedule"]),  # see hpo.schedules
+    # AdamW's decoupled decay per step, times the rate (0: plain Adam); see hpo.training
+    "weight_decay": Categorical(WEIGHT_DECAYS, default=RECIPE["weight_decay"]),
     # Symmetry augmentation (hpo.augment): fixed off here, so no study shifts a user's field that is
     # not periodic; hpo.augment.searchable(space, symmetries) searches the ones the data allow.
     "shift_x": Fixed(False),
@@ -115,6 +131,7 @@ class Level:
     l2: float
     norm: str = "none"
     resize_kernel: int = 5  # the resize decoder's convolution: the declared kernel, any stride
+    periodic_x: bool = False  # circular padding in x (BOUNDARY_SPACE)
 
 
 def scale(width: float, base: int) -> int:
@@ -137,18 +154,21 @@ def levels(params: dict) -> list[Level]:
             l2=params[f"l2_{i}"],
             norm=params.get(f"norm_{i}", "none"),
             resize_kernel=params[f"kernel_{i}"],
+            periodic_x=bool(params.get("periodic_x", False)),
         )
         for i, stride in enumerate(STRIDES[n_layers])
     ]
 
 
-def pad(x, multiple: int = TOTAL_STRIDE):
-    """Zero-pad (H, W) up to multiples of `multiple`, split evenly; return (x, cropping to undo
-    it)."""
+def pad(x, multiple: int = TOTAL_STRIDE, periodic_x: bool = False):
+    """Pad (H, W) up to multiples of `multiple`, split evenly (zeros; wrapped in x when
+    `periodic_x`); return (x, cropping to undo it)."""
     height, width = x.shape[1], x.shape[2]
     extra_h, extra_w = -height % multiple, -width % multiple
     cropping = ((extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2))
-    if extra_h or extra_w:
+    if periodic_x and (extra_h or extra_w):
+        x = WrapX(cropping[0], cropping[1], name="pad")(x)
+    elif extra_h or extra_w:
         x = layers.ZeroPadding2D(cropping, name="pad")(x)
     return x, cropping
 
@@ -162,11 +182,12 @@ def encode(x, levels: list[Level], dropout: float = 0.0) -> list:
     """Strided Conv2D levels; returns every level's output (vqvae2 taps the first)."""
     outputs = []
     for i, level in enumerate(levels):
+        x, padding = boundary(x, level.kernel, level.stride, level.periodic_x, f"encoder_{i}")
         x = layers.Conv2D(
             level.filters,
             level.kernel,
             strides=level.stride,
-            padding="same",
+            padding=padding,
             activation=conv_activation(level),
             kernel_regularizer=regularizer(level.l2),
             name=f"encoder_{i}",
@@ -223,46 +244,84 @@ def decode(
         if before_last is not None and j == len(levels) - 1:
             x = layers.Add(name=f"{prefix}_add_bottom")([x, before_last])
         if upsample == "transpose":
-            x = layers.Conv2DTranspose(
-                level.filters,
-                level.kernel,
-                strides=level.stride,
-                padding="same",
-                activation=conv_activation(level),
-                kernel_regularizer=regularizer(level.l2),
-                name=f"{prefix}_{j}",
-            )(x)
+            x = upsample_transposed(
+                x,
+                layers.Conv2DTranspose(
+                    level.filters,
+                    level.kernel,
+                    strides=level.stride,
+                    padding="same",
+                    activation=conv_activation(level),
+                    kernel_regularizer=regularizer(level.l2),
+                    name=f"{prefix}_{j}",
+                ),
+                level,
+            )
         else:
-            x = layers.UpSampling2D(
-                level.stride, interpolation="bilinear", name=f"{prefix}_{j}_resize"
-            )(x)
+            x = resize(x, level, f"{prefix}_{j}")
+            x, padding = boundary(x, level.resize_kernel, 1, level.periodic_x, f"{prefix}_{j}")
             x = layers.Conv2D(
                 level.filters,
                 level.resize_kernel,
-                padding="same",
+                padding=padding,
                 activation=conv_activation(level),
                 kernel_regularizer=regularizer(level.l2),
                 name=f"{prefix}_{j}",
             )(x)
         x = normalise(x, level, f"{prefix}_{j}")
         x = _dropout(x, dropout, f"{prefix}_{j}_dropout")
+    first = levels[0]
     if upsample == "transpose":
-        return layers.Conv2DTranspose(
+        output = layers.Conv2DTranspose(
             channels,
-            levels[0].kernel,
+            first.kernel,
             padding="same",
             activation=None,
-            kernel_regularizer=regularizer(levels[0].l2),
+            kernel_regularizer=regularizer(first.l2),
             name=f"{prefix}_output",
-        )(x)  # (batch, padded H, padded W, C)
+        )
+        return upsample_transposed(x, output, replace(first, stride=1))  # (batch, H, W, C) padded
+    x, padding = boundary(x, first.resize_kernel, 1, first.periodic_x, f"{prefix}_output")
     return layers.Conv2D(
         channels,
-        levels[0].resize_kernel,
-        padding="same",
+        first.resize_kernel,
+        padding=padding,
         activation=None,
-        kernel_regularizer=regularizer(levels[0].l2),
+        kernel_regularizer=regularizer(first.l2),
         name=f"{prefix}_output",
     )(x)  # (batch, padded H, padded W, C)
+
+
+def boundary(x, kernel: int, stride: int, periodic_x: bool, name: str):
+    """What a convolution needs at the box's ends: (x, "same") for zero padding, or (x wrapped in x
+    and zero-padded in z as "same" would, "valid") for periodic x, with the same output shape."""
+    if not periodic_x:
+        return x, "same"
+    x_pad = same_padding(x.shape[1], kernel, stride)
+    z_pad = same_padding(x.shape[2], kernel, stride)
+    return WrapX(x_pad, z_pad, name=f"{name}_wrap")(x), "valid"
+
+
+def resize(x, level: Level, name: str):
+    """Bilinear upsampling by the level's stride; for periodic x, the cells beyond each end are
+    interpolated towards the wrapped neighbour (one cell wrapped on, then cut off again)."""
+    if not level.periodic_x:
+        return layers.UpSampling2D(level.stride, interpolation="bilinear", name=f"{name}_resize")(x)
+    x = WrapX((1, 1), (0, 0), name=f"{name}_resize_wrap")(x)
+    x = layers.UpSampling2D(level.stride, interpolation="bilinear", name=f"{name}_resize")(x)
+    cut = level.stride
+    return layers.Cropping2D(((cut, cut), (0, 0)), name=f"{name}_resize_crop")(x)
+
+
+def upsample_transposed(x, layer, level: Level):
+    """A transposed convolution ("same"); for periodic x, on the input wrapped by as many cells as
+    its kernel reaches, with their outputs cut off again."""
+    if not level.periodic_x:
+        return layer(x)
+    reach = -(-level.kernel // level.stride)  # input cells one output cell hears from
+    x = WrapX((reach, reach), (0, 0), name=f"{layer.name}_wrap")(x)
+    cut = reach * level.stride
+    return layers.Cropping2D(((cut, cut), (0, 0)), name=f"{layer.name}_crop")(layer(x))
 
 
 def conv_activation(level: Level):

@@ -19,6 +19,7 @@ SPACE = {
     "n_layers": IntParam(1, 3, default=3),  # the study's 1..3; strides per depth in blocks.STRIDES
     **blocks.LAYER_SPACE,
     **blocks.DECODER_SPACE,
+    **blocks.BOUNDARY_SPACE,
     **blocks.CODE_SPACE,
     **blocks.TRAINING_SPACE,
 }
@@ -36,7 +37,7 @@ def autoencoder(
     """conv's model, with `dropout` after every encoder and decoder convolution (0: none)."""
     levels = blocks.levels(params)
     inputs = keras.Input(input_shape, name="frame")
-    x, cropping = blocks.pad(inputs)
+    x, cropping = blocks.pad(inputs, periodic_x=levels[0].periodic_x)
     features = blocks.encode(x, levels, dropout)[-1]  # (batch, H/20, W/20, filters_{n-1})
     code = blocks.bottleneck(features, params["latent"], levels[-1])
     x = blocks.decode(

@@ -18,6 +18,7 @@ SPACE = {
     # The original study's 0.2; above 0.5 the AE mostly denoises
     "dropout": FloatParam(0.0, 0.5, default=0.2),
     **blocks.DECODER_SPACE,
+    **blocks.BOUNDARY_SPACE,
     **blocks.CODE_SPACE,
     **blocks.TRAINING_SPACE,
 }

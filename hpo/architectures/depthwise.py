@@ -23,6 +23,7 @@ SPACE = {
     "depth_multiplier": PerLayer(IntParam(1, 4), default=(3,)),
     **blocks.LAYER_SPACE,
     **blocks.DECODER_SPACE,
+    **blocks.BOUNDARY_SPACE,
     **blocks.CODE_SPACE,
     **blocks.TRAINING_SPACE,
 }
@@ -33,12 +34,15 @@ def build(params: dict, input_shape: tuple[int, int, int]) -> keras.Model:
     """The depthwise-encoder autoencoder for complete `params` (see SPACE)."""
     levels = blocks.levels(params)
     inputs = keras.Input(input_shape, name="frame")
-    x, cropping = blocks.pad(inputs)
+    x, cropping = blocks.pad(inputs, periodic_x=levels[0].periodic_x)
     for i, level in enumerate(levels):
+        x, padding = blocks.boundary(
+            x, level.kernel, level.stride, level.periodic_x, f"encoder_{i}"
+        )
         x = layers.DepthwiseConv2D(
             level.kernel,
             strides=level.stride,
-            padding="same",
+            padding=padding,
             depth_multiplier=params[f"depth_multiplier_{i}"],
             activation=blocks.conv_activation(level),
             depthwise_regularizer=blocks.regularizer(level.l2),

@@ -32,7 +32,7 @@ def build(params: dict, input_shape: tuple[int, int, int]) -> keras.Model:
     """The two-headed autoencoder for complete `params` (see SPACE)."""
     levels = blocks.levels(params)
     inputs = keras.Input(input_shape, name="frame")
-    x, cropping = blocks.pad(inputs)
+    x, cropping = blocks.pad(inputs, periodic_x=levels[0].periodic_x)
     features = blocks.encode(x, levels)[-1]  # (batch, H/20, W/20, filters_{n-1})
     code = blocks.bottleneck(features, params["latent"], levels[-1])
     outputs = {}

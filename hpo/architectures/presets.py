@@ -31,13 +31,16 @@ def _per_layer(key: str, values) -> dict:
 
 def _recipe(recipe: dict) -> dict:
     """The recipe knobs as params: per-level kernel, activation and norm, the decoder's upsampling,
-    the schedule, and no augmentation (the screen switches on what the data declare)."""
+    the schedule and weight decay, and no augmentation or circular padding (the screen switches
+    on what the data declare)."""
     return {
         **_per_layer("kernel", (recipe["kernel"],) * 3),
         **_per_layer("activation", (recipe["activation"],) * 3),
         **_per_layer("norm", (recipe["norm"],) * 3),
         "upsample": recipe["upsample"],
         "schedule": recipe["schedule"],
+        "weight_decay": recipe["weight_decay"],
+        "periodic_x": False,
         "shift_x": False,
         "mirror_x": False,
     }

@@ -27,6 +27,7 @@ SPACE = {
     "n_layers": IntParam(2, 3, default=3),  # a bottom level distinct from the top one needs two
     **blocks.LAYER_SPACE,
     **blocks.DECODER_SPACE,
+    **blocks.BOUNDARY_SPACE,
     **blocks.CODE_SPACE,
     # The top code's share; the original study's 25 + 25
     "latent_split": FloatParam(0.3, 0.7, default=0.5),
@@ -54,7 +55,7 @@ def build(params: dict, input_shape: tuple[int, int, int]) -> keras.Model:
     first = levels[0]
 
     inputs = keras.Input(input_shape, name="frame")
-    x, cropping = blocks.pad(inputs)
+    x, cropping = blocks.pad(inputs, periodic_x=levels[0].periodic_x)
     features = blocks.encode(x, levels)
     top = blocks.bottleneck(features[-1], top_size, levels[-1], name="top_latent")
 

@@ -94,6 +94,7 @@ class FlowHyperModel(kt.HyperModel):
                 learning_rate=params["learning_rate"],
                 batch_size=params["batch_size"],
                 schedule=params.get("schedule"),
+                weight_decay=params.get("weight_decay"),
                 augment=from_params(params),
                 callbacks=callbacks,
                 progress=None,
