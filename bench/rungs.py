@@ -24,12 +24,17 @@ no part in the choice. Caveat: configurations of a factorial grid (learning rate
 filters...) may differ more from each other than five architectures at a matched size do; the
 screen's own curves, when a full screen is stored, are the closer evidence.
 
+A first rung on the reduced data (LOW_RES_RUNGS) is set against a full-data first rung at the same
+epoch, on the configurations trained on both: every draw of 5 of them, the share of full-data epochs
+each spends and how often it hands on the exhaustive top two.
+
 Writes bench/results/rungs.json (and rungs.html). `--quick`: 200 draws instead of 4000.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 from pathlib import Path
@@ -178,6 +183,78 @@ def _full_data_check(draws: int) -> dict | None:
     }
 
 
+# A first rung on the reduced data (half the points in x and z, half the snapshots) instead of the
+# full data: its epochs are cheaper, but a model's Dense layers depend on the grid, so the survivors
+# start again at full resolution and train the whole budget there.
+LOW_RES_RUNGS = (3, 5, 10)
+
+
+def low_resolution_check(
+    full_path: Path = RESULTS / "curves-check.csv", reduced_path: Path = RESULTS / "curves.csv"
+) -> dict | None:
+    """A reduced-data first rung against a full-data one, on the configurations trained on both
+    (curves-check.csv on the full data, the same configurations in curves.csv on the reduced): every
+    draw of N_RUNS of them, each schedule's share of the exhaustive screen's full-data epochs (a
+    reduced epoch costs what the two tables' median epoch times say) and how often it hands on the
+    exhaustive top two."""
+    if not (full_path.exists() and reduced_path.exists()):
+        return None
+    full, reduced = pd.read_csv(full_path), pd.read_csv(reduced_path)
+    configs = full[["architecture", "config"]].drop_duplicates().itertuples(index=False)
+    full_curves, reduced_curves = [], []
+    for architecture, config in configs:
+        for table, out in ((full, full_curves), (reduced, reduced_curves)):
+            rows = table[(table.architecture == architecture) & (table.config == config)]
+            out.append(np.minimum.accumulate(rows.sort_values("epoch")["val_rel_l2"].to_numpy()))
+    full_curves, reduced_curves = np.array(full_curves), np.array(reduced_curves)
+    cost = float(reduced["seconds"].median() / full["seconds"].median())
+    budget = full_curves.shape[1]
+    rows = []
+    for keep in (KEEP_AT_LEAST + 1, KEEP_AT_LEAST):
+        for rung in LOW_RES_RUNGS:
+            for first in ("reduced", "full"):
+                curves = reduced_curves if first == "reduced" else full_curves
+                top2 = best = n = 0
+                for draw in itertools.combinations(range(len(full_curves)), N_RUNS):
+                    final = sorted(draw, key=lambda i: full_curves[i, -1])
+                    kept = sorted(draw, key=lambda i: curves[i, rung - 1])[:keep]
+                    kept = sorted(kept, key=lambda i: full_curves[i, -1])
+                    top2 += set(kept[:2]) == set(final[:2])
+                    best += final[0] in kept
+                    n += 1
+                # The reduced rung's survivors train the whole budget again at full resolution.
+                spent = (
+                    N_RUNS * rung * cost + keep * budget
+                    if first == "reduced"
+                    else N_RUNS * rung + keep * (budget - rung)
+                )
+                rows.append(
+                    {
+                        "first_rung": first,
+                        "rung": rung,
+                        "keep": keep,
+                        "draws": n,
+                        "same_top2": top2 / n,
+                        "keeps_best": best / n,
+                        "epoch_share": spent / (N_RUNS * budget),
+                    }
+                )
+    return {"configurations": len(full_curves), "reduced_epoch_cost": cost, "rows": rows}
+
+
+def format_low_resolution(check: dict) -> str:
+    head = (
+        "| first rung on | rung (epochs) | kept | same top two | keeps the best "
+        "| full-data epochs (share of exhaustive) |\n|---|---|---|---|---|---|"
+    )
+    lines = [
+        f"| {r['first_rung']} data | {r['rung']} | {r['keep']} | {r['same_top2']:.0%} | "
+        f"{r['keeps_best']:.0%} | {r['epoch_share']:.0%} |"
+        for r in check["rows"]
+    ]
+    return "\n".join([head, *lines])
+
+
 def _row(r: dict) -> str:
     return (
         f"| {', '.join(map(str, r['rungs']))} | {r['eta']} | {r['keep']} | {r['same_top2']:.0%} | "
@@ -243,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     draws = QUICK_DRAWS if args.quick else DRAWS
     record = measure([p.resolve() for p in args.curves], draws)
     record["full_data_check"] = _full_data_check(draws)
+    record["low_resolution_first_rung"] = low_resolution_check()
     record["quick"] = args.quick
     from bench.machine import machine
 
@@ -259,6 +337,13 @@ def main(argv: list[str] | None = None) -> int:
         check = record["full_data_check"]
         print(f"\nfull default data, {check['configurations']} configurations:")
         print(format_table(check["rows"]))
+    if record["low_resolution_first_rung"]:
+        check = record["low_resolution_first_rung"]
+        print(
+            f"\na first rung on the reduced data ({check['reduced_epoch_cost']:.2f} of a full-data "
+            f"epoch), {check['configurations']} configurations trained on both:"
+        )
+        print(format_low_resolution(check))
     chosen = record["chosen"]
     print(
         f"\nchosen: rungs {chosen['rungs']}, η {chosen['eta']}, {chosen['keep']} kept to the end "

@@ -51,3 +51,24 @@ def test_the_benchmark_chooses_on_one_group_and_reports_on_another(tmp_path):
     cheapest = min(record["choice"], key=lambda r: r["epoch_share"])
     assert record["chosen"]["rungs"] == cheapest["rungs"]
     assert (tmp_path / "rungs-quick.html").exists()
+
+
+def test_a_reduced_first_rung_is_scored_by_the_full_data_order_it_hands_on(tmp_path):
+    # Six configurations whose reduced-data order is the reverse of their full-data order: a
+    # reduced first rung keeping 2 never hands on the full data's top two; a full one always does.
+    full, reduced = [], []
+    for config in range(6):
+        for epoch in range(1, 31):
+            row = {"architecture": "conv", "config": config, "latent": 8, "epoch": epoch}
+            full.append(row | {"val_rel_l2": 0.2 + 0.05 * config + 1 / epoch, "seconds": 4.0})
+            reduced.append(row | {"val_rel_l2": 0.6 - 0.05 * config + 1 / epoch, "seconds": 1.0})
+    pd.DataFrame(full).to_csv(tmp_path / "full.csv", index=False)
+    pd.DataFrame(reduced).to_csv(tmp_path / "reduced.csv", index=False)
+    check = rungs.low_resolution_check(tmp_path / "full.csv", tmp_path / "reduced.csv")
+    assert check["configurations"] == 6 and check["reduced_epoch_cost"] == pytest.approx(0.25)
+    rows = {(r["first_rung"], r["rung"], r["keep"]): r for r in check["rows"]}
+    assert rows["reduced", 10, 2]["same_top2"] == 0 and rows["full", 10, 2]["same_top2"] == 1
+    assert rows["reduced", 10, 2]["draws"] == 6  # every 5 of 6
+    # Survivors of a reduced rung train the whole budget again: 5 x 10 x 0.25 + 2 x 30 of 150.
+    assert rows["reduced", 10, 2]["epoch_share"] == pytest.approx((12.5 + 60) / 150)
+    assert rows["full", 10, 2]["epoch_share"] == pytest.approx((50 + 40) / 150)
