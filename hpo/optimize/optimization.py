@@ -143,7 +143,12 @@ def optimize(
     run_study = ENGINES.get(config.engine)
     for plan in plans:
         record = StudyRecord(
-            plan.architecture, plan.latent, symmetries, settings.metric, data.describe()
+            plan.architecture,
+            plan.latent,
+            symmetries,
+            settings.metric,
+            data.describe(),
+            n_params=screen.settings.get("n_params"),  # the widths follow the screen's budget
         )
         created = create_study(plan, storage_url, record, data)
         space = stored_space(spaces[plan.architecture], plan.name, storage_url)

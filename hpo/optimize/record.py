@@ -27,6 +27,8 @@ class StudyRecord:
         augment: the symmetries searched as training knobs.
         metric: the validation metric it minimises.
         data: FlowData.describe() of the data it was created on.
+        n_params: the parameter budget its width bounds follow (the screen's `--params`;
+            hpo.budget); None: the presets' default, the declared bounds.
     """
 
     architecture: str
@@ -34,6 +36,7 @@ class StudyRecord:
     augment: tuple[str, ...] = ()
     metric: str = "rel_l2"
     data: dict[str, Any] = field(default_factory=dict)
+    n_params: int | None = None
 
     def to_attrs(self) -> dict[str, Any]:
         return json_safe(
@@ -43,6 +46,7 @@ class StudyRecord:
                 keys.METRIC: self.metric,
                 keys.LATENT: self.latent,
                 keys.AUGMENT: list(self.augment),
+                keys.N_PARAMS: self.n_params,
             }
         )
 
@@ -63,12 +67,22 @@ class StudyRecord:
             augment=augment.check(attrs.get(keys.AUGMENT) or ()),
             metric=attrs.get(keys.METRIC, "rel_l2"),
             data=dict(attrs[keys.DATA]),
+            n_params=attrs.get(keys.N_PARAMS),
         )
 
     def space(self, declared: dict) -> dict:
         """The architecture's declared space for this study: the latent size fixed (when it is),
-        the symmetries searched as training knobs (on by default; the others fixed off)."""
-        return study_space(declared, self.latent, self.augment)
+        the symmetries searched as training knobs (on by default; the others fixed off), the
+        width bounds following the parameter budget (where a `--space` file left them)."""
+        space = study_space(declared, self.latent, self.augment)
+        shape = self.data.get("shape")
+        if self.n_params is None or not self.architecture or not shape:
+            return space
+        from hpo import architectures
+        from hpo.budget import follow_budget, width_factor
+
+        factor = width_factor(self.architecture, tuple(shape[1:]), self.n_params, self.latent)
+        return follow_budget(space, factor, architectures.get(self.architecture).space)
 
 
 def study_space(space: dict, latent: int | None, symmetries: tuple[str, ...]) -> dict:
