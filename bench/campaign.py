@@ -325,27 +325,6 @@ def anytime_curve(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return np.array(epochs), np.array(best)
 
 
-def best_at(curve: tuple[np.ndarray, np.ndarray], epochs: float) -> float:
-    """The best value found by trials that ended within `epochs`."""
-    spent, best = curve
-    within = best[spent <= epochs]
-    return float(within[-1]) if len(within) else np.inf
-
-
-def epochs_to_reach(curve: tuple[np.ndarray, np.ndarray], target: float) -> float | None:
-    """Cumulative epochs when the best value first reached `target`; None if it never did."""
-    spent, best = curve
-    reached = np.nonzero(best <= target)[0]
-    return float(spent[reached[0]]) if len(reached) else None
-
-
-def on_grid(curve: tuple[np.ndarray, np.ndarray], grid: np.ndarray) -> np.ndarray:
-    """The step curve sampled at `grid` epochs (inf before the first completed trial)."""
-    spent, best = curve
-    index = np.searchsorted(spent, grid, side="right") - 1
-    return best[index]
-
-
 def campaign_parser(description: str, results: Path):
     """The flags of the benchmarks that read campaign runs: --quick, --workdir, --out."""
     import argparse

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.campaign import Campaign, anytime_curve, best_at, campaign_parser, write_record
+from bench.anytime import best_at
+from bench.campaign import Campaign, anytime_curve, campaign_parser, write_record
 
 RESULTS = Path(__file__).parent / "results"
 METHOD = "tpe+median"  # (a): the pipeline's default search

@@ -24,17 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.anytime import best_at, epochs_to_reach, on_grid
 from bench.campaign import (
     BASELINE,
     METHODS,
     TOP2_METHODS,
     Campaign,
     anytime_curve,
-    best_at,
     best_model,
     campaign_parser,
-    epochs_to_reach,
-    on_grid,
     write_record,
 )
 
@@ -65,7 +63,7 @@ def scope_results(campaign: Campaign, architectures: list[str], methods: tuple[s
     random_epochs = {seed: float(c[0][-1]) for seed, c in curves[BASELINE].items()}
     rows = []
     for method, by_seed in curves.items():
-        reach = [epochs_to_reach(c, targets[seed]) for seed, c in by_seed.items()]
+        reach = [_or_none(epochs_to_reach(c, targets[seed])) for seed, c in by_seed.items()]
         # Medians over seeds, a seed that never reached counting as infinitely many epochs.
         shares = [
             math.inf if r is None else r / random_epochs[seed] for r, seed in zip(reach, by_seed)
@@ -121,6 +119,11 @@ def scope_results(campaign: Campaign, architectures: list[str], methods: tuple[s
     }
 
 
+def _or_none(epochs: float) -> float | None:
+    """Epochs to reach a target, None for never (the record's spelling)."""
+    return None if math.isinf(epochs) else epochs
+
+
 def _finite(values: np.ndarray) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in values]
 
@@ -161,8 +164,9 @@ def format_table(scope: str, result: dict, metric: str) -> str:
 def write_chart(results: dict, path: Path, metric: str, png: Path | None = None) -> None:
     """Anytime curves: per method the median over seeds, and the min-max band (and a PNG of it,
     for the README, when `png` is given and Chromium is there to render it)."""
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
+
+    from bench.charts import add_band
 
     colors = dict(zip(METHODS, ("#1f77b4", "#2ca02c", "#7f7f7f", "#9467bd", "#d62728")))
     # A method's legend entry is shown once, in the first panel that has it.
@@ -185,33 +189,16 @@ def write_chart(results: dict, path: Path, metric: str, png: Path | None = None)
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # before any trial completed: NaN
                 low, mid, high = (np.nanmin(stack, 0), np.nanmedian(stack, 0), np.nanmax(stack, 0))
-            label = f"({METHODS[method].key}) {method}"
-            fig.add_trace(
-                go.Scatter(
-                    x=grid + grid[::-1],
-                    y=list(high) + list(low[::-1]),
-                    fill="toself",
-                    line={"width": 0},
-                    opacity=0.15,
-                    fillcolor=colors[method],
-                    hoverinfo="skip",
-                    showlegend=False,
-                    legendgroup=method,
-                ),
-                row=1,
-                col=column,
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=grid,
-                    y=mid,
-                    name=label,
-                    mode="lines",
-                    line={"color": colors[method]},
-                    line_shape="hv",
-                    legendgroup=method,
-                    showlegend=method not in shown,
-                ),
+            add_band(
+                fig,
+                grid,
+                low,
+                mid,
+                high,
+                color=colors[method],
+                name=f"({METHODS[method].key}) {method}",
+                group=method,
+                show_legend=method not in shown,
                 row=1,
                 col=column,
             )
