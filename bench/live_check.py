@@ -76,7 +76,7 @@ def live_study(
     )
     config = training.TrainConfig(epochs=table.epochs)  # patience scaled as the replay's
     records, spent, failures = [], 0, 0
-    while spent < budget and failures < replay._max_failures():
+    while spent < budget and failures < replay.max_failures():
         trial = study.ask()
         key = tuple(trial.suggest_categorical(name, levels) for name, levels in table.knobs.items())
         curve = table.curves[architecture][key]

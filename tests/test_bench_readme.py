@@ -64,7 +64,7 @@ def test_python_m_bench_runs_every_benchmark_with_uniform_flags():
         if path.stem
         not in ("__main__", "__init__", "readme", "campaign", "machine", "snapshot", "gpu")
         and _has_main(path)
-    }
+    } | {f"bench.{main.parent.name}" for main in (ROOT / "bench").glob("*/__main__.py")}
     listed = {module for module, _ in BENCHMARKS}
     assert modules == listed, f"benchmarks not run by `python -m bench`: {modules - listed}"
     for module in sorted(listed):

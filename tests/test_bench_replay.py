@@ -1,4 +1,4 @@
-"""bench/replay.py: search methods replayed against a table of learning curves. A small synthetic
+"""bench/replay/: search methods replayed against a table of learning curves. A small synthetic
 table (two architectures, three knobs at two levels, six epochs, with a plateau and a diverging run)
 checks that trials read the table exactly, that budgets hold, and that the CLI writes what it
 promises."""
@@ -590,7 +590,7 @@ def test_the_current_default_is_the_live_studys_settings_and_is_replayed(quick_r
     from hpo.optimize.settings import StudySettings
 
     for n_trials in range(1, 40):  # make_sampler's rule when start-up trials are not set
-        assert replay._live_startup_trials(n_trials) == max(3, min(10, n_trials // 3))
+        assert replay.live_startup_trials(n_trials) == max(3, min(10, n_trials // 3))
     live = StudySettings()
     assert (live.pruner, live.n_startup_trials, live.epochs) == ("sha", 3, 30)  # from the evidence
     assert f"{live.sampler}+{live.pruner}" == replay.DEFAULT_METHOD  # the methods' nearest
@@ -667,3 +667,27 @@ def test_the_readme_shows_the_best_combination(quick_run, tmp_path):
         "below the current default (TPE + successive-halving pruning, 3 start-up trials" in verdict
     )
     assert "(current default)" in "\n".join(lines)
+
+
+def test_anytime_curves_are_shared_with_the_campaign_benchmarks():
+    """bench.anytime, which bench.search reads too: the best within a budget, when a target was
+    first reached (inf: never; a target of inf, a baseline that found nothing, is reached by the
+    first value found), and the step curve on a grid."""
+    from bench import anytime, search
+
+    assert search.best_at is anytime.best_at is replay.best_at
+    curve = (np.array([0, 2, 2, 5]), np.array([math.inf, math.inf, 0.5, 0.3]))
+    assert [anytime.best_at(curve, e) for e in (-1, 0, 1, 2, 4, 5, 9)] == [
+        math.inf,
+        math.inf,
+        math.inf,
+        0.5,  # a trial answered without training (0 epochs) ends at the same count
+        0.5,
+        0.3,
+        0.3,
+    ]
+    assert (
+        anytime.epochs_to_reach(curve, 0.4) == 5 and anytime.epochs_to_reach(curve, 0.1) == math.inf
+    )
+    assert anytime.epochs_to_reach(curve, math.inf) == 2
+    assert anytime.on_grid(curve, np.array([0, 1, 2, 6])).tolist() == [math.inf, math.inf, 0.5, 0.3]
