@@ -40,6 +40,7 @@ BENCHMARKS = (
     ("bench.rungs", False),
     ("bench.screen", False),
     ("bench.limits", False),
+    ("bench.recipe", False),
     ("bench.quality", False),
     ("bench.curves", False),
     ("bench.replay", False),

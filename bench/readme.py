@@ -595,6 +595,34 @@ def render_rungs(results: Results) -> str:
             f"On the {check['configurations']} configurations trained on the full default data "
             f"it keeps the top two in {checked['same_top2']:.0%} of the draws."
         )
+    low = rungs.get("low_resolution_first_rung")
+    if low:
+        from bench.rungs import format_low_resolution
+
+        def row(first):
+            return next(
+                r
+                for r in low["rows"]
+                if r["first_rung"] == first
+                and r["rung"] == chosen["rungs"][0]
+                and r["keep"] == chosen["keep"]
+            )
+
+        reduced, full = row("reduced"), row("full")
+        lines += [
+            "",
+            f"A first rung on the reduced data (a reduced epoch costs "
+            f"{low['reduced_epoch_cost']:.2f} of a full one; the survivors train the whole "
+            f"budget again at full resolution), every draw of {rungs['runs_per_latent']} of the "
+            f"{low['configurations']} configurations trained on both:",
+            "",
+            format_low_resolution(low),
+            "",
+            f"At the chosen rung ({chosen['rungs'][0]} epochs, {chosen['keep']} kept) the reduced "
+            f"first rung hands on the same top two in {reduced['same_top2']:.0%} of the draws "
+            f"(full: {full['same_top2']:.0%}) for {reduced['epoch_share']:.0%} of the exhaustive "
+            f"screen's epochs (full: {full['epoch_share']:.0%}).",
+        ]
     return "\n".join(lines)
 
 
