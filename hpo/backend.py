@@ -8,11 +8,16 @@ every other backend takes.
 
     backend.import_keras_quietly("jax")     # a CLI, right after parsing its flags
     backend.is_out_of_memory(exc)           # TensorFlow's, JAX's, PyTorch's or Python's
+    backend.set_precision("mixed_bfloat16")  # a worker, before it builds models
+
+Where a worker process runs (which GPU, how it shares its memory) is hpo.devices', set before this
+module imports Keras.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 
@@ -22,6 +27,11 @@ BACKENDS = ("tensorflow", "jax", "torch")
 DEFAULT = "tensorflow"  # hpo's measurements and defaults were made on it
 # The pip extra that installs each backend (pyproject.toml); TensorFlow is a core dependency.
 EXTRAS = {"tensorflow": "", "jax": "[jax]", "torch": "[torch]"}
+# `--precision`: Keras dtype policies. float32 is what every figure of hpo was measured with;
+# mixed_bfloat16 computes layers in bfloat16 (variables, losses and metrics stay float32), which
+# GPUs with bfloat16 units (A100, H100/H200) run faster and in less memory.
+PRECISIONS = ("float32", "mixed_bfloat16")
+DEFAULT_PRECISION = "float32"
 
 
 def add_argument(parser) -> None:
@@ -98,6 +108,74 @@ def import_keras_quietly(backend: str | None = None):
     return keras
 
 
+def add_precision_argument(parser) -> None:
+    """`--precision float32|mixed_bfloat16` for a CLI; pass its value to `set_precision`."""
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=DEFAULT_PRECISION,
+        help=f"Keras dtype policy of every model trained (default {DEFAULT_PRECISION}); "
+        "mixed_bfloat16 computes in bfloat16 with float32 weights and losses, for GPUs",
+    )
+
+
+def set_precision(precision: str) -> None:
+    """Train and evaluate every model built from now on in this process with `precision`
+    (PRECISIONS): Keras' global dtype policy. Losses and metrics are computed in float32 whatever
+    the policy (Keras casts predictions to a loss's own float32 dtype).
+
+    Raises:
+        ConfigError: an unknown precision.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; choose from: {', '.join(PRECISIONS)}")
+    import keras
+
+    keras.config.set_dtype_policy(precision)
+    _keep_policy_across_clear_session(keras, precision != DEFAULT_PRECISION)
+
+
+def _keep_policy_across_clear_session(keras, keep: bool) -> None:
+    """Make `keras.backend.clear_session()` keep the global dtype policy (`keep`), or undo that.
+
+    Keras 3 (3.15 measured) drops all its global state in clear_session, the dtype policy with it,
+    so every model built after one is float32 again; hpo.training.fit clears the session before
+    each build. A policy other than float32 is therefore set again after each clear, here in one
+    adapter (tests/test_devices.py checks a mixed trial's layers); float32, the default, leaves
+    Keras as it is.
+    """
+    original = getattr(keras.backend.clear_session, "__wrapped__", keras.backend.clear_session)
+    if not keep:
+        keras.backend.clear_session = original
+        return
+
+    @functools.wraps(original)
+    def clear_session(*args, **kwargs):
+        policy = keras.config.dtype_policy()
+        result = original(*args, **kwargs)
+        keras.config.set_dtype_policy(policy)
+        return result
+
+    keras.backend.clear_session = clear_session
+
+
+@contextlib.contextmanager
+def precision_of(precision: str):
+    """`set_precision` for the duration of a block (a screen or a search run in this process), the
+    previous policy restored after it."""
+    import keras
+
+    before = keras.config.dtype_policy().name
+    set_precision(precision)
+    try:
+        yield
+    finally:
+        if before in PRECISIONS:
+            set_precision(before)
+        else:  # a policy hpo does not offer, set by the caller
+            keras.config.set_dtype_policy(before)
+
+
 def quiet_optuna() -> None:
     """Our own progress lines replace Optuna's INFO log and its "experimental" notices."""
     import warnings
@@ -165,6 +243,14 @@ def set_threads(n_threads: int, shared: bool) -> None:
         if shared:  # settable once per process, before any parallel work
             with contextlib.suppress(RuntimeError):
                 torch.set_num_interop_threads(1)
+
+
+def configure_threads(n_workers: int) -> None:
+    """Divide the cores between `n_workers` worker processes: each gets its share of threads, and
+    with more than one the GPU is shared too (memory taken as needed, not up front)."""
+    cores = os.cpu_count() or 1
+    per_worker = max(1, cores // max(1, n_workers))
+    set_threads(per_worker, shared=n_workers > 1)
 
 
 def augmented_batches(x, y, augmentation, batch_size: int, seed: int):

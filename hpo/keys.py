@@ -27,14 +27,16 @@ Its trials: params ARCHITECTURE, LATENT (absent in screens stored before it was 
 trial's user attr LATENT then), REPEAT; user attrs N_PARAMS, LATENT (the size built), EPOCHS_RUN,
 SECONDS_PER_EPOCH, PARAMS (every knob the run was built and trained with), CURVES (the training
 metric and the learning rate per epoch), VAL and TEST (scores), FAILURE (a failed run's reason),
-RUNG (the epochs it reached: a run successive halving stopped is PRUNED at its rung).
+RUNG (the epochs it reached: a run successive halving stopped is PRUNED at its rung), DEVICE and
+SLOT (where it trained, when it trained in this version).
 
 The studies of `hpo.optimize` (hpo.optimize.record.StudyRecord): DATA, ARCHITECTURE, METRIC, LATENT
 (None: searched), AUGMENT (the symmetries searched), and the best model kept
 (hpo.optimize.artifacts): BEST_MODEL_ARTIFACT_ID, BEST_MODEL_PATH, BEST_MODEL_TRIAL,
 BEST_MODEL_VALUE, BEST_TEST, BEST_VAL. Their trials' user attrs: N_PARAMS, LATENT, REJECTED,
-EPOCHS_RUN, SECONDS_PER_EPOCH, VAL, FAILURE, STOPPED, WORKER_PID, RSS_MIB, FROM_SCREEN,
-DUPLICATE_OF; a KerasTuner trial mirrored into Optuna: ENGINE, TUNER, KERAS_TUNER_TRIAL_ID.
+EPOCHS_RUN, SECONDS_PER_EPOCH, VAL, FAILURE, STOPPED, WORKER_PID, DEVICE, SLOT, RSS_MIB,
+FROM_SCREEN, DUPLICATE_OF; a KerasTuner trial mirrored into Optuna: ENGINE, TUNER,
+KERAS_TUNER_TRIAL_ID.
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ TEST = "test"  # ... and on the test split (screen runs)
 FAILURE = "failure"
 REJECTED = "rejected"  # why a trial was pruned before training (over --max-params)
 WORKER_PID = "worker_pid"  # the process that ran the trial
+# Where it trained (hpo.devices): "cpu" or "gpu:<CUDA_VISIBLE_DEVICES name>", and the worker's slot
+# (0, 1, ...: with --trials-per-device N, several slots share a device). A screen run: where it
+# trained its last segment.
+DEVICE = "device"
+SLOT = "slot"
 RSS_MIB = "rss_mib"  # the worker's resident memory after the trial
 # Why a stop signal (SIGTERM, SIGINT) cut the trial short; like a worker that died, no failure of
 # the study's (no FAILURE attr): its queued copy runs again.
