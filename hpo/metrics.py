@@ -36,10 +36,17 @@ RANKING_METRIC = "val_rel_l2"
 RECONSTRUCTION, NEXT_STEP = "reconstruction", "next_step"
 
 
+def _float32(y_true, y_pred):
+    """Both in float32: under mixed precision (`--precision mixed_bfloat16`) a model's output is
+    bfloat16, and Keras casts it for a loss but not for a metric function."""
+    return keras.ops.cast(y_true, "float32"), keras.ops.cast(y_pred, "float32")
+
+
 @keras.saving.register_keras_serializable(package="hpo")
 def rel_l2(y_true, y_pred):
     """Relative L2 error of each sample, ‖y − ŷ‖₂ / (‖y‖₂ + EPSILON) over (H, W, C); shape
     (batch,)."""
+    y_true, y_pred = _float32(y_true, y_pred)
     axes = tuple(range(1, len(y_true.shape)))
     error = keras.ops.sqrt(keras.ops.sum(keras.ops.square(y_pred - y_true), axis=axes))
     return error / (keras.ops.sqrt(keras.ops.sum(keras.ops.square(y_true), axis=axes)) + EPSILON)
@@ -49,12 +56,14 @@ def rel_l2(y_true, y_pred):
 def mse(y_true, y_pred):
     """Mean squared error of each sample over (H, W, C); shape (batch,). Averaged: the overall
     MSE."""
+    y_true, y_pred = _float32(y_true, y_pred)
     axes = tuple(range(1, len(y_true.shape)))
     return keras.ops.mean(keras.ops.square(y_pred - y_true), axis=axes)
 
 
 def _channel_mse(y_true, y_pred, channel: int):
     """Mean squared error of each sample over (H, W) of one channel; shape (batch,)."""
+    y_true, y_pred = _float32(y_true, y_pred)
     return keras.ops.mean(
         keras.ops.square(y_pred[..., channel] - y_true[..., channel]), axis=(1, 2)
     )
