@@ -7,7 +7,8 @@ architectures.
                            [--startup-trials N] [--workers N] [--max-params N] [--max-failures N]
                            [--seed N] [--space FILE] [--quick] [--engine optuna|keras-tuner]
                            [--tuner hyperband|bayesian|random] [--latent 8,16|search]
-                           [--augment LIST|none]
+                           [--augment LIST|none] [--devices auto|cpu|0,1] [--trials-per-device N]
+                           [--precision float32|mixed_bfloat16]
 
 One study per (architecture, latent size), `<run>-<architecture>-z<latent>`, the latent size fixed:
 at every size the screen ranked, or those of --latent 8,16. Their best models draw error against
@@ -16,6 +17,8 @@ searches the size too (one objective then prefers large codes). Without --data, 
 recorded. --trials counts COMPLETE and PRUNED trials: a failed trial (NaN, out of memory, a bug) is
 replaced, and after --max-failures failed trials in a row the run stops with the last error and exit
 code 1; a configuration already finished is answered from its stored trial, not trained or counted.
+One worker process per device slot (--devices x --trials-per-device; on the CPU, --workers N is the
+same as --trials-per-device N), each pinned to its GPU; every trial records its device.
 Re-running the same command resumes each study and runs only the missing trials. With PostgreSQL
 (`--storage postgresql://...`), the same command on several machines shares the studies.
 """
@@ -27,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from hpo import backend
+from hpo import backend, devices
 from hpo.augment import parse as parse_augment
 from hpo.backend import import_keras_quietly, quiet_optuna
 from hpo.cli import (
@@ -131,9 +134,12 @@ def build_parser() -> ArgumentParser:
     search.add_argument(
         "--workers",
         type=int,
-        default=DEFAULTS.n_workers,
-        help="worker processes on the same study (TensorFlow threads divided)",
+        default=None,
+        help="worker processes on the same study, threads divided (default: one per device "
+        "slot; on the CPU the same as --trials-per-device)",
     )
+    devices.add_arguments(search)
+    backend.add_precision_argument(search)
     search.add_argument(
         "--max-params",
         type=int,
@@ -201,7 +207,15 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def config_from_args(args) -> OptimizeConfig:
+def slots_from_args(args) -> tuple[devices.Slot, ...]:
+    """--devices x --trials-per-device (and --workers: hpo.devices.place), one slot per worker."""
+    slots = devices.place(args.devices, args.trials_per_device, args.workers)
+    if args.engine == "keras-tuner" and args.workers is None and args.trials_per_device is None:
+        slots = slots[:1]  # KerasTuner trains in this process: the first device auto found
+    return slots
+
+
+def config_from_args(args, slots: tuple[devices.Slot, ...] | None = None) -> OptimizeConfig:
     settings = StudySettings(
         pruner=args.pruner,
         sampler=args.sampler,
@@ -231,12 +245,15 @@ def config_from_args(args) -> OptimizeConfig:
     if args.latent is not None and not search_latent:
         latents = tuple(sorted(set(parse_latents(args.latent))))
     workspace = workspace_from_args(args)
+    slots = slots_from_args(args) if slots is None else slots
     return OptimizeConfig(
         run=args.run,
         top=args.top,
         architectures=names,
         settings=settings,
-        n_workers=args.workers,
+        n_workers=len(slots),
+        slots=slots,
+        precision=args.precision,
         space_file=args.space,
         # No quick data here: without --data, optimize() loads the file the screen recorded.
         data_kwargs=load_keywords(args, workspace),
@@ -252,10 +269,13 @@ def config_from_args(args) -> OptimizeConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     backend.select(args.backend)  # before anything imports Keras
-    config = config_from_args(args)
+    slots = slots_from_args(args)
+    devices.pin(devices.parent_environment(slots))  # before anything imports Keras
+    config = config_from_args(args, slots)
     validate(config)
     storage = storage_from_args(args, config.workspace)
     import_keras_quietly()
+    backend.set_precision(config.precision)  # trials trained here, KerasTuner's, the evaluation
     quiet_optuna()
     result = optimize(config, storage)
     print()

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hpo import architectures, augment
+from hpo import architectures, augment, backend
+from hpo.devices import Slot
 from hpo.errors import ConfigError
 from hpo.optimize.settings import StudySettings
 from hpo.registry import ENGINES, PRUNERS, SAMPLERS, TUNERS
@@ -22,6 +23,11 @@ class OptimizeConfig:
     architectures: tuple[str, ...] = ()
     settings: StudySettings = StudySettings()
     n_workers: int = 1  # processes on the same study; more machines: run the same command there
+    # Where each worker trains (hpo.devices.place: --devices x --trials-per-device), one slot per
+    # worker, resolved once by the CLI; empty: every worker on this machine's default device,
+    # nothing pinned (as before devices existed).
+    slots: tuple[Slot, ...] = ()
+    precision: str = backend.DEFAULT_PRECISION  # Keras dtype policy of every trial (--precision)
     space_file: Path | None = None  # TOML that narrows or widens the declared spaces
     data_kwargs: dict = field(default_factory=dict)  # hpo.data.load keywords (workers reload)
     engine: str = "optuna"  # or "keras-tuner": KerasTuner searches, its trials mirrored to Optuna
@@ -36,6 +42,13 @@ class OptimizeConfig:
     # Symmetries searched as training knobs (hpo.augment); None: those the screen trained with.
     augment: tuple[str, ...] | None = None
     workspace: Workspace = Workspace()  # artifacts, reports, KerasTuner state, the default storage
+
+
+    def slot(self, index: int) -> Slot:
+        """Where worker `index` trains."""
+        if self.slots:
+            return self.slots[index % len(self.slots)]
+        return Slot(index, "cpu", sharing=self.n_workers, pinned=False)
 
 
 @dataclass(frozen=True)
@@ -141,7 +154,16 @@ def validate(config: OptimizeConfig) -> None:
         (
             config.engine == "optuna" or config.n_workers == 1,
             f"--workers applies to the optuna engine; pass --workers 1 with --engine "
-            f"keras-tuner, not {config.n_workers}",
+            f"keras-tuner (one device, one trial per device), not {config.n_workers}",
+        ),
+        (
+            not config.slots or len(config.slots) == config.n_workers,
+            f"{len(config.slots)} device slots for {config.n_workers} workers; one slot each",
+        ),
+        (
+            config.precision in backend.PRECISIONS,
+            f"--precision must be one of {', '.join(backend.PRECISIONS)}, but got "
+            f"{config.precision!r}",
         ),
     ]
     bad_latents = [

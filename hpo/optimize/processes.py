@@ -1,5 +1,7 @@
 """Worker processes of one study: spawned, replaced after their share of trials (TensorFlow keeps
-memory per fitted model), stopped together on SIGTERM/SIGINT."""
+memory per fitted model), stopped together on SIGTERM/SIGINT. Worker i trains in slot i
+(hpo.devices: its GPU, or the CPU), pinned before its backend starts; a replacement takes the same
+slot."""
 
 from __future__ import annotations
 
@@ -9,14 +11,14 @@ from collections.abc import Callable
 
 import optuna
 
-from hpo import architectures
+from hpo import architectures, devices, keys
+from hpo.backend import configure_threads, set_precision
 from hpo.errors import StudyFailed
 from hpo.optimize.claims import ClaimLock
 from hpo.optimize.config import OptimizeConfig, StudyPlan
 from hpo.optimize.duplicates import exhaustion_message, n_points
 from hpo.optimize.objective import KerasObjective
 from hpo.optimize.record import StudyRecord, stored_space
-from hpo.optimize.resources import configure_threads
 from hpo.optimize.settings import make_pruner, make_sampler
 from hpo.optimize.trials import failure_message, finished_trials, study_needs_trials
 from hpo.optimize.worker import Worker
@@ -35,9 +37,11 @@ def run_optuna_study(
         optuna.load_study(study_name=plan.name, storage=open_storage(storage_url))
     )
     symmetries = record.augment if record else ()
+    placed = any(slot.pinned for slot in config.slots)
     progress(
         f"study {plan.name!r}: {settings.n_trials} trials, {settings.pruner} pruning, "
-        f"{settings.sampler} sampler, {config.n_workers} worker(s)"
+        f"{settings.sampler} sampler, "
+        + (devices.describe(config.slots) if placed else f"{config.n_workers} worker(s)")
         + (f", latent {plan.latent}" if plan.latent is not None else "")
         + (f", augment {'/'.join(symmetries)} searched" if symmetries else "")
     )
@@ -77,6 +81,7 @@ def run_workers(
     size = n_points(space)
     if config.n_workers == 1 and remaining <= settings.trials_per_process:
         configure_threads(1)
+        set_precision(config.precision)  # this process is the one worker (its device: the CLI's)
         _worker(
             config,
             name,
@@ -178,8 +183,12 @@ def _supervise(
         for index in range(len(slots)):
             if slots[index] is None and needed:
                 slots[index] = context.Process(
-                    target=target,
-                    args=(config, name, architecture, storage_url, index, deadline, first_trial),
+                    target=devices.run_pinned,  # pinned to its device before target runs
+                    args=(
+                        config.slot(index),
+                        target,
+                        (config, name, architecture, storage_url, index, deadline, first_trial),
+                    ),
                 )
                 slots[index].start()
         if all(process is None for process in slots):
@@ -210,13 +219,15 @@ def worker_process(
     deadline: float | None,
     first_trial: int,
 ) -> None:
-    """Entry point of a spawned worker: reload data, divide threads, run its share of trials."""
+    """Entry point of a spawned worker, pinned to its slot's device already (devices.run_pinned):
+    reload data, divide threads, set the precision, run its share of trials."""
     from hpo.backend import import_keras_quietly, quiet_optuna
     from hpo.data import load
 
     import_keras_quietly()
     quiet_optuna()
     configure_threads(config.n_workers)
+    set_precision(config.precision)
     data = load(**config.data_kwargs)
     space = stored_space(
         architectures.load_spaces(config.space_file)[architecture], name, storage_url
@@ -278,6 +289,7 @@ def _worker(
     )
     lock = ClaimLock(storage_url, name)
     label = (f"w{index} " if config.n_workers > 1 else "") + f"[{architecture}] "
+    slot = config.slot(index)
     objective = KerasObjective(architecture, space, data, settings)
     try:
         Worker(
@@ -290,6 +302,7 @@ def _worker(
             first_trial,
             workspace=config.workspace,
             space=space,
+            placement={keys.DEVICE: slot.label, keys.SLOT: slot.index},
         ).run(deadline, max_trials)
     finally:
         lock.close()

@@ -1,11 +1,7 @@
-"""The process's share of the machine: threads per worker (hpo.backend sets them for its backend),
-resident memory."""
+"""The process's share of the machine: its resident memory (threads per worker:
+hpo.backend.configure_threads; its device: hpo.devices)."""
 
 from __future__ import annotations
-
-import os
-
-from hpo import backend
 
 
 def resident_mib() -> float:
@@ -18,11 +14,3 @@ def resident_mib() -> float:
     except OSError:
         pass
     return float("nan")
-
-
-def configure_threads(n_workers: int) -> None:
-    """Divide the cores between workers: each process gets its share of threads, and with more
-    than one worker the GPU is shared too (memory taken as needed, not up front)."""
-    cores = os.cpu_count() or 1
-    per_worker = max(1, cores // max(1, n_workers))
-    backend.set_threads(per_worker, shared=n_workers > 1)

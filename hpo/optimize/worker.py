@@ -119,6 +119,8 @@ class Worker:
     # of trained (hpo.optimize.duplicates). None: the objective samples, unchecked.
     space: dict | None = None
     answered: list[TrialOutcome] = field(default_factory=list)  # duplicates, not trained
+    # User attrs every trial it trains records: where it trains (keys.DEVICE, keys.SLOT).
+    placement: dict[str, Any] = field(default_factory=dict)
     exhausted: str | None = None  # once the study's space is exhausted: the line that says so
 
     def run(
@@ -229,6 +231,8 @@ class Worker:
     def _run_trial(self, trial: optuna.Trial, stop: StopSignals | None = None) -> TrialOutcome:
         started = time.monotonic()
         storage = storage_of(self.study)
+        for key, value in self.placement.items():
+            trial.set_user_attr(key, value)
         with _Heartbeat(storage, trial_id_of(trial), self.settings.heartbeat_interval):
             try:
                 with stop.interruptible() if stop else _nothing():
