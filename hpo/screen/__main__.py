@@ -6,6 +6,12 @@ them per latent size.
                          [--preset matched|original] [--loss mse|rel_l2] [--metric rel_l2|mse]
                          [--patience N] [--schedule sha|full] [--rungs N[,N...]]
                          [--storage URL] [--home DIR] [--run NAME] [--seed N]
+                         [--devices auto|cpu|0,1] [--trials-per-device N]
+                         [--precision float32|mixed_bfloat16]
+
+With one device slot (the CPU by default) the runs train one after another in this process; with
+several (--devices 0,1 or --trials-per-device N) each rung's runs train in parallel, one worker
+process per slot, pinned to its device.
 
 (`--preset seed` is the original preset's old name, still accepted.)
 """
@@ -16,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from hpo import backend
+from hpo import backend, devices
 from hpo.augment import SYMMETRIES
 from hpo.augment import parse as parse_augment
 from hpo.backend import import_keras_quietly, quiet_optuna
@@ -29,6 +35,7 @@ from hpo.cli import (
     workspace_from_args,
 )
 from hpo.data import add_data_arguments, load_from_args
+from hpo.data.arguments import load_keywords
 from hpo.registry import LOSSES, METRICS, PRESETS
 from hpo.reports.tables import format_screen
 from hpo.screen.config import (
@@ -128,6 +135,8 @@ def build_parser() -> ArgumentParser:
     )
     add_storage_argument(parser)
     backend.add_argument(parser)
+    devices.add_arguments(parser)
+    backend.add_precision_argument(parser)
     add_home_argument(parser)
     parser.add_argument(
         "--run", default=DEFAULTS.run, help=f"name of this screen (default: {DEFAULTS.run})"
@@ -148,7 +157,8 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def config_from_args(args) -> ScreenConfig:
+def config_from_args(args, slots: tuple[devices.Slot, ...] | None = None) -> ScreenConfig:
+    workspace = workspace_from_args(args)
     config = ScreenConfig(
         preset=args.preset,
         loss=args.loss,
@@ -160,7 +170,9 @@ def config_from_args(args) -> ScreenConfig:
         augment=parse_augment(args.augment),
         schedule=args.schedule,
         rung_epochs=None if args.rungs is None else parse_latents(args.rungs, flag="--rungs"),
-        workspace=workspace_from_args(args),
+        workspace=workspace,
+        slots=devices.place(args.devices, args.trials_per_device) if slots is None else slots,
+        precision=args.precision,
     )
     if args.architectures:
         config = replace(
@@ -186,10 +198,14 @@ def config_from_args(args) -> ScreenConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     backend.select(args.backend)  # before anything imports Keras
-    config = config_from_args(args)
+    slots = devices.place(args.devices, args.trials_per_device)
+    devices.pin(devices.parent_environment(slots))  # before anything imports Keras
+    config = config_from_args(args, slots)
     validate(config)
     storage = storage_from_args(args, config.workspace)
     data = load_from_args(args, workspace=config.workspace, quick=args.quick)
+    # What the slots' worker processes load (with several slots): the same as this.
+    config = replace(config, data_kwargs=load_keywords(args, config.workspace, quick=args.quick))
     counts = ", ".join(f"{split.name} {len(split)}" for split in (data.train, data.val, data.test))
     print(
         f"data: {data.source_path} {data.input_shape} channels {','.join(data.channel_names)}; "

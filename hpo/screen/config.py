@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hpo import architectures
+from hpo import architectures, backend
 from hpo.config import DEFAULT_SEED
+from hpo.devices import Slot
 from hpo.errors import ConfigError
 from hpo.registry import LOSSES, METRICS, PRESETS
 from hpo.screen import halving
@@ -56,6 +57,14 @@ class ScreenConfig:
     keep: int = halving.KEEP  # ... never fewer than this many
     run: str = "default"
     workspace: Workspace = Workspace()  # where the reports, samples and default storage go
+    # Where runs train (hpo.devices.place: --devices x --trials-per-device). One slot or none: every
+    # run in this process, one after another. Several: each rung's runs in parallel, one worker
+    # process per slot, pinned to its device.
+    slots: tuple[Slot, ...] = ()
+    precision: str = backend.DEFAULT_PRECISION  # Keras dtype policy of every run (--precision)
+    # The hpo.data.load keywords with which the slots' worker processes load the data again (the
+    # CLI's data flags); needed with several slots.
+    data_kwargs: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.latent is not None:
@@ -104,13 +113,16 @@ class ScreenConfig:
             "eta",
             "keep",
         )
-        return {
+        settings = {
             "version": SETTINGS_VERSION,
             **{key: getattr(self, key) for key in compared},
             "rungs": list(self.rungs()),
             "patience": self.early_stopping_patience(),
             "augment": list(self.augment or ()),
         }
+        if self.precision != backend.DEFAULT_PRECISION:  # float32 screens stored as before
+            settings["precision"] = self.precision
+        return settings
 
 
 # A smoke/demo budget: about a minute and a half on 2 cores with the quick embedded dataset (10 runs
@@ -188,6 +200,11 @@ def validate(config: ScreenConfig) -> None:
         raise ConfigError(f"--patience must be at least 0, but got {config.patience}")
     if config.augment is not None:
         augment.check(config.augment)
+    if config.precision not in backend.PRECISIONS:
+        raise ConfigError(
+            f"--precision must be one of {', '.join(backend.PRECISIONS)}, but got "
+            f"{config.precision!r}"
+        )
     if not config.run or any(c in config.run for c in "/\\ "):
         raise ConfigError(
             f"--run must be a plain name (no spaces or slashes), but got {config.run!r}"

@@ -18,8 +18,10 @@ latent size, one line per architecture, PCA beside them (screen.html draws it, s
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,10 +29,10 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from hpo import architectures, checkpoints, keys
+from hpo import architectures, backend, checkpoints, devices, keys
 from hpo.data import FlowData
 from hpo.errors import ConfigError
-from hpo.progress import Progress, or_silent
+from hpo.progress import Progress, or_silent, silent
 from hpo.registry import PRESETS
 from hpo.reports.screen import write_screen_report
 from hpo.screen import halving
@@ -110,8 +112,14 @@ def screen(
                 "batch_size": config.batch_size,
                 **augment.as_params(symmetries),
             }
+    if len(config.slots) > 1 and not config.data_kwargs:
+        raise ConfigError(
+            "a screen on several device slots needs ScreenConfig.data_kwargs (the hpo.data.load "
+            "keywords its worker processes load the data with)"
+        )
     study = _open_study(config, data, storage)
-    n_trained = _halve(training, config, data, study, params, progress)
+    with backend.precision_of(config.precision):
+        n_trained = _halve(training, config, data, study, params, progress)
 
     # Baselines: one SVD (or orbit eigenproblem) at the largest size, truncated for the others.
     largest = max(latents)
@@ -203,9 +211,13 @@ def _open_study(config: ScreenConfig, data: FlowData, storage: str | None) -> op
         stored_settings = dict(stored.settings)
         if "preset" in stored_settings:  # a screen stored as "seed" resumes as "original"
             stored_settings["preset"] = PRESETS.check(stored_settings["preset"])
+        asked = config.comparable()
+        # A float32 screen stores no precision (as before it was a setting).
+        asked.setdefault("precision", backend.DEFAULT_PRECISION)
+        stored_settings.setdefault("precision", backend.DEFAULT_PRECISION)
         changed = [
             f"{key} {stored_settings.get(key)!r} -> {value!r}"
-            for key, value in config.comparable().items()
+            for key, value in asked.items()
             if stored_settings.get(key) != value
         ]
         if changed:
@@ -222,61 +234,169 @@ def _open_study(config: ScreenConfig, data: FlowData, storage: str | None) -> op
 def _halve(training, config: ScreenConfig, data: FlowData, study, params, progress) -> int:
     """Train the screen's runs rung by rung (every latent size's first rung before any second one,
     so an early stop leaves a whole coarse picture), stopping the architectures that halving drops;
-    return how many runs trained now (a run counts once, however many of its rungs)."""
+    return how many runs trained now (a run counts once, however many of its rungs).
+
+    With several slots, each rung's runs first train in parallel in the slots' worker processes
+    (`_train_rung`); the loop then finds them paused at the rung and only stores and ranks.
+    """
     names, latents, rungs = config.names(), config.latents(), config.rungs()
     alive = {latent: list(names) for latent in latents}
     trained = set()
-    for index, rung in enumerate(rungs):
-        last = index == len(rungs) - 1
-        for latent in latents:
-            done = _finished_runs(study)
-            for name in alive[latent]:
-                for repeat in range(config.repeats):
-                    run = _Run(name, latent, repeat)
-                    if run.key in done:
-                        continue
-                    folder = _run_folder(config, run)
-                    paused = checkpoints.load(folder)
-                    if paused is None or (paused.epochs < rung and not paused.stopped):
-                        started = 0 if paused is None else paused.epochs
-                        progress(
-                            f"[{run.label}] training epochs {started + 1}-{rung} of "
-                            f"{config.epochs} (rung {index + 1} of {len(rungs)})"
-                        )
-                        failure = _train_segment(
-                            training,
-                            config,
-                            data,
-                            run,
-                            params[name, latent],
-                            rung,
-                            paused,
-                            progress,
-                        )
-                        trained.add(run.key)
-                        if failure is not None:  # out of memory: this run fails, the screen goes on
-                            study.add_trial(_failed_trial(run, config, failure))
+    here = _here(config)
+    placed: dict[tuple, dict] = {}  # run -> where it trained its last segment (keys.DEVICE, SLOT)
+    several = len(config.slots) > 1
+    talk = progress is not silent  # the slots' workers print their epochs themselves
+    setup = (config, data.describe(), talk)
+    with devices.SlotPool(config.slots, _slot_setup, setup) if several else nullcontext() as pool:
+        for index, rung in enumerate(rungs):
+            last = index == len(rungs) - 1
+            # Several slots: the rung's runs train there first, in parallel; below they are found
+            # paused at the rung and only stored and ranked.
+            segments = _train_rung(pool, config, study, alive, params, rung, index) if pool else {}
+            placed |= {key: where for key, (_, where) in segments.items()}
+            for latent in latents:
+                done = _finished_runs(study)
+                for name in alive[latent]:
+                    for repeat in range(config.repeats):
+                        run = _Run(name, latent, repeat)
+                        if run.key in done:
                             continue
+                        folder = _run_folder(config, run)
                         paused = checkpoints.load(folder)
-                    if paused.stopped == "diverged" or last:
-                        study.add_trial(
-                            _finished_trial(
-                                training,
-                                config,
-                                data,
-                                run,
-                                params[name, latent],
-                                paused,
-                                rung,
-                                progress,
+                        if run.key in segments or _needs_segment(paused, rung):
+                            if run.key in segments:  # trained by a slot's worker just now
+                                failure = segments[run.key][0]
+                            else:
+                                started = 0 if paused is None else paused.epochs
+                                progress(
+                                    f"[{run.label}] training epochs {started + 1}-{rung} of "
+                                    f"{config.epochs} (rung {index + 1} of {len(rungs)})"
+                                )
+                                failure = _train_segment(
+                                    training,
+                                    config,
+                                    data,
+                                    run,
+                                    params[name, latent],
+                                    rung,
+                                    paused,
+                                    progress,
+                                )
+                                placed[run.key] = here
+                            trained.add(run.key)
+                            if failure is not None:  # out of memory: this run fails, the rest go on
+                                study.add_trial(
+                                    _failed_trial(
+                                        run, config, failure, user_attrs=placed.get(run.key, {})
+                                    )
+                                )
+                                continue
+                            paused = checkpoints.load(folder)
+                        if paused.stopped == "diverged" or last:
+                            study.add_trial(
+                                _finished_trial(
+                                    training,
+                                    config,
+                                    data,
+                                    run,
+                                    params[name, latent],
+                                    paused,
+                                    rung,
+                                    progress,
+                                    placed.get(run.key, {}),
+                                )
                             )
-                        )
-                        shutil.rmtree(folder, ignore_errors=True)
-            if not last:
-                alive[latent] = _going_on(
-                    config, study, alive[latent], latent, rung, data, params, training, progress
-                )
+                            shutil.rmtree(folder, ignore_errors=True)
+                if not last:
+                    alive[latent] = _going_on(
+                        config,
+                        study,
+                        alive[latent],
+                        latent,
+                        rung,
+                        data,
+                        params,
+                        training,
+                        progress,
+                        placed,
+                    )
     return len(trained)
+
+
+def _train_rung(pool, config, study, alive, params, rung: int, index: int) -> dict:
+    """Train every run still going, of every latent size, to `rung` in the pool's slots at once
+    (each pauses on disk); {run key: (its failure or None, where it trained)}."""
+    todo = [
+        (run, params[run.name, run.latent], rung, index)
+        for run in _runs_to_train(config, study, alive, rung)
+    ]
+    finished = pool.map(_train_in_slot, todo, name=lambda task: task[0].label)
+    return {task[0].key: outcome for task, outcome in finished}
+
+
+def _needs_segment(paused, rung: int) -> bool:
+    """Whether a run paused so (None: never started) trains before it reaches `rung`."""
+    return paused is None or (paused.epochs < rung and not paused.stopped)
+
+
+def _runs_to_train(config: ScreenConfig, study, alive: dict, rung: int) -> list[_Run]:
+    """The runs of every latent size still going that train a segment to reach `rung`."""
+    done = _finished_runs(study)
+    runs = [
+        _Run(name, latent, repeat)
+        for latent in config.latents()
+        for name in alive[latent]
+        for repeat in range(config.repeats)
+    ]
+    return [
+        run
+        for run in runs
+        if run.key not in done and _needs_segment(checkpoints.load(_run_folder(config, run)), rung)
+    ]
+
+
+def _here(config: ScreenConfig) -> dict:
+    """Where a run trained in this process trains: the first slot (the CPU when none is set)."""
+    slot = config.slots[0] if config.slots else devices.Slot(0, devices.CPU, pinned=False)
+    return {keys.DEVICE: slot.label, keys.SLOT: slot.index}
+
+
+def _slot_setup(slot: devices.Slot, config: ScreenConfig, described: dict, talk: bool):
+    """A slot's worker process, once (it is pinned already): Keras, threads, precision, the data
+    loaded again and checked to be the screen's."""
+    from hpo import training
+    from hpo.data import load
+
+    backend.import_keras_quietly()
+    backend.configure_threads(len(config.slots))
+    backend.set_precision(config.precision)
+    data = load(**config.data_kwargs)
+    problems = data.mismatches(json.loads(json.dumps(json_safe(described))))
+    if problems:
+        raise ConfigError(
+            f"the screen's worker on {slot.label} loaded other data ({'; '.join(problems)})"
+        )
+    return training, config, data, slot, talk
+
+
+def _train_in_slot(state, task) -> tuple[str | None, dict]:
+    """In a slot's worker process: train one run's segment to its rung and pause it on disk; its
+    failure (None: none) and where it trained."""
+    training, config, data, slot, talk = state
+    run, params, rung, index = task
+
+    def progress(line: str) -> None:
+        if talk:
+            print(f"s{slot.index} {slot.label} {line}", flush=True)
+
+    paused = checkpoints.load(_run_folder(config, run))
+    started = 0 if paused is None else paused.epochs
+    progress(
+        f"[{run.label}] training epochs {started + 1}-{rung} of {config.epochs} "
+        f"(rung {index + 1} of {len(config.rungs())})"
+    )
+    failure = _train_segment(training, config, data, run, params, rung, paused, progress)
+    return failure, {keys.DEVICE: slot.label, keys.SLOT: slot.index}
 
 
 @dataclass(frozen=True)
@@ -303,9 +423,11 @@ def _run_folder(config: ScreenConfig, run: _Run) -> Path:
     )
 
 
-def _going_on(config, study, names, latent, rung, data, params, training, progress) -> list[str]:
+def _going_on(
+    config, study, names, latent, rung, data, params, training, progress, placed=None
+) -> list[str]:
     """Rank the architectures of one latent size at `rung` and store the runs of those that stop
-    (PRUNED, at this rung); return those that go on."""
+    (PRUNED, at this rung; `placed`: where runs trained, by run key); return those that go on."""
     stored = {
         (t.params[keys.ARCHITECTURE], t.params[keys.REPEAT]): t
         for t in study.get_trials(deepcopy=False)
@@ -345,7 +467,15 @@ def _going_on(config, study, names, latent, rung, data, params, training, progre
                 continue
             study.add_trial(
                 _finished_trial(
-                    training, config, data, run, params[name, latent], paused, rung, progress
+                    training,
+                    config,
+                    data,
+                    run,
+                    params[name, latent],
+                    paused,
+                    rung,
+                    progress,
+                    (placed or {}).get(run.key, {}),
                 )
             )
             shutil.rmtree(folder, ignore_errors=True)
@@ -445,10 +575,11 @@ def _finished_trial(
     paused,
     rung: int,
     progress,
+    placed: dict | None = None,
 ) -> optuna.trial.FrozenTrial:
     """A run that is over, as a trial: COMPLETE when it reached the last rung, PRUNED when halving
     stopped it at `rung`, FAIL when it diverged. Its best epoch's weights are scored on validation
-    and test."""
+    and test. `placed`: where it trained (keys.DEVICE, keys.SLOT), stored as user attrs."""
     from hpo import architectures as registry
 
     metric_key = keys.monitor_key(config.metric)
@@ -466,6 +597,7 @@ def _finished_trial(
         ),
         keys.PARAMS: json_safe(params),
         keys.RUNG: rung,
+        **(placed or {}),
         # Training error and rate per epoch, beside the validation curve.
         keys.CURVES: json_safe(
             {
