@@ -382,7 +382,8 @@ def run_pinned(slot: Slot, target: Callable, args: tuple) -> None:
 
 def _serve(position: int, slot: Slot, setup: bytes, inbox, results) -> None:
     """A SlotPool worker: pin, set up, then run the tasks of its inbox until the None that ends
-    them; each answer is (its position in the pool, ok, result or pickled exception)."""
+    them, or until its parent is gone (after the task in hand); each answer is (its position in the
+    pool, ok, result or pickled exception)."""
     try:
         try:
             pin_worker(slot)
@@ -391,8 +392,14 @@ def _serve(position: int, slot: Slot, setup: bytes, inbox, results) -> None:
         except Exception as exc:  # reported to the parent, which stops the run with it
             results.put((position, False, _pickled_error(exc)))
             return
+        parent = os.getppid()
         while True:
-            item = inbox.get()
+            try:
+                item = inbox.get(timeout=5.0)
+            except queue.Empty:
+                if os.getppid() != parent:  # the parent was killed (SIGKILL, SIGTERM): end too
+                    return
+                continue
             if item is None:
                 return
             number, payload = item
