@@ -43,7 +43,6 @@ class OptimizeConfig:
     augment: tuple[str, ...] | None = None
     workspace: Workspace = Workspace()  # artifacts, reports, KerasTuner state, the default storage
 
-
     def slot(self, index: int) -> Slot:
         """Where worker `index` trains."""
         if self.slots:
