@@ -391,6 +391,7 @@ def test_mixed_bfloat16_trains_a_tiny_trial_on_the_cpu(home):
     conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
     assert conv.dtype_policy.name == "mixed_bfloat16"  # computed in bfloat16, weights float32
     assert conv.kernel.dtype == "float32"
+    assert model.output.dtype == "float32"  # fields handed on in full precision
 
 
 @pytest.mark.slow

@@ -174,8 +174,9 @@ def pad(x, multiple: int = TOTAL_STRIDE, periodic_x: bool = False):
 
 
 def crop(x, cropping, name: str):
-    """Undo `pad`; always a layer, so every model's output layer carries its head's name."""
-    return layers.Cropping2D(cropping, name=name)(x)
+    """Undo `pad`; always a layer, so every model's output layer carries its head's name. In
+    float32 whatever the precision: a mixed-precision model hands on full-precision fields."""
+    return layers.Cropping2D(cropping, name=name, dtype="float32")(x)
 
 
 def encode(x, levels: list[Level], dropout: float = 0.0) -> list:
@@ -279,6 +280,7 @@ def decode(
             activation=None,
             kernel_regularizer=regularizer(first.l2),
             name=f"{prefix}_output",
+            dtype="float32",  # the output in full precision under mixed precision too
         )
         return upsample_transposed(x, output, replace(first, stride=1))  # (batch, H, W, C) padded
     x, padding = boundary(x, first.resize_kernel, 1, first.periodic_x, f"{prefix}_output")
@@ -289,6 +291,7 @@ def decode(
         activation=None,
         kernel_regularizer=regularizer(first.l2),
         name=f"{prefix}_output",
+        dtype="float32",
     )(x)  # (batch, padded H, padded W, C)
 
 
