@@ -34,6 +34,7 @@ The recipe knobs (searched like the rest; the original preset sets the original 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import keras
@@ -259,16 +260,18 @@ def decode(
                 level,
             )
         else:
-            x = resize(x, level, f"{prefix}_{j}")
-            x, padding = boundary(x, level.resize_kernel, 1, level.periodic_x, f"{prefix}_{j}")
-            x = layers.Conv2D(
-                level.filters,
-                level.resize_kernel,
-                padding=padding,
-                activation=conv_activation(level),
-                kernel_regularizer=regularizer(level.l2),
-                name=f"{prefix}_{j}",
-            )(x)
+            x = resize_and_convolve(
+                x,
+                level,
+                layers.Conv2D(
+                    level.filters,
+                    level.resize_kernel,
+                    padding="same",
+                    activation=conv_activation(level),
+                    kernel_regularizer=regularizer(level.l2),
+                    name=f"{prefix}_{j}",
+                ),
+            )
         x = normalise(x, level, f"{prefix}_{j}")
         x = _dropout(x, dropout, f"{prefix}_{j}_dropout")
     first = levels[0]
@@ -305,15 +308,25 @@ def boundary(x, kernel: int, stride: int, periodic_x: bool, name: str):
     return WrapX(x_pad, z_pad, name=f"{name}_wrap")(x), "valid"
 
 
-def resize(x, level: Level, name: str):
-    """Bilinear upsampling by the level's stride; for periodic x, the cells beyond each end are
-    interpolated towards the wrapped neighbour (one cell wrapped on, then cut off again)."""
+def resize_and_convolve(x, level: Level, conv):
+    """Bilinear upsampling by the level's stride, then `conv` (padding "same").
+
+    For periodic x, on the input wrapped by as few cells as make every kept output exact: the
+    resize of the wrapped input is the periodic resize away from its ends, `conv` reads at most
+    kernel // 2 cells further, and what the ends spoil is cut off (one cheap low-resolution copy
+    and one crop, where wrapping each of the two full-resolution steps measured 1.8x the step
+    time of the whole model on 2 cores)."""
+    name = conv.name
+    resize = layers.UpSampling2D(level.stride, interpolation="bilinear", name=f"{name}_resize")
     if not level.periodic_x:
-        return layers.UpSampling2D(level.stride, interpolation="bilinear", name=f"{name}_resize")(x)
-    x = WrapX((1, 1), (0, 0), name=f"{name}_resize_wrap")(x)
-    x = layers.UpSampling2D(level.stride, interpolation="bilinear", name=f"{name}_resize")(x)
-    cut = level.stride
-    return layers.Cropping2D(((cut, cut), (0, 0)), name=f"{name}_resize_crop")(x)
+        return conv(resize(x))
+    reach, stride = level.resize_kernel // 2, level.stride
+    # Output cell q of the wrapped resize is exact where it interpolates between input cells,
+    # q >= (stride - 1) / 2 from the end; the kept cells' convolution reaches `reach` beyond them.
+    wrap = math.ceil((reach + (stride - 1) / 2) / stride)
+    x = WrapX((wrap, wrap), (0, 0), name=f"{name}_resize_wrap")(x)
+    cut = wrap * stride
+    return layers.Cropping2D(((cut, cut), (0, 0)), name=f"{name}_crop")(conv(resize(x)))
 
 
 def upsample_transposed(x, layer, level: Level):
