@@ -1,7 +1,7 @@
 """Benchmark on a lent GPU, with JAX: what the pipeline costs and gives there.
 
     python -m bench.gpu [--dry-run] [--out DIR] [--home DIR] [--budget S] [--parts LIST]
-                        [--parallel N]
+                        [--trials-per-device N]
 
 bench/gpu.sh is the wrapper a GPU machine runs (wheels for what it lacks, KERAS_BACKEND=jax, no
 preallocation). Five parts, in order, each time-boxed within --budget (seconds for everything):
@@ -10,11 +10,10 @@ preallocation). Five parts, in order, each time-boxed within --budget (seconds f
     speed      the default screen's five architectures at latent 8, trained alone one after the
                other: seconds per epoch (the first, with compilation, apart), beside the 2-core CPU
                figures of bench/results/screen.json
-    curves     the exhaustive screen (`hpo.screen --repeats 1 --latent 8,16,32 --schedule full`):
-               every (architecture, latent) run as its own process into one study, all at once, then
-               the same command again to rank them (it trains nothing: every run is stored); the
-               validation rel_l2 of every epoch; then the top two at latents 8 and 16 again at 120
-               epochs (run `curves120`), to show what more epochs give
+    curves     the exhaustive screen (`hpo.screen --repeats 1 --latent 8,16,32 --schedule full
+               --devices auto --trials-per-device N`: hpo's own placement, N runs at once on the
+               GPU), the validation rel_l2 of every epoch; beside it, the top two at latents 8 and
+               16 again at 120 epochs (run `curves120`), to show what more epochs give
     workers    trials per hour of `hpo.optimize --workers N` (N = 1, 2, 4, 8) sharing the GPU: the
                screen's best at latent 8, short trials without pruning, a short --timeout
     optimize   if time remains: `hpo.optimize --top 2 --latent 8,16` at a GPU budget (100 epochs a
@@ -257,67 +256,43 @@ class Bench:
         return {}
 
     def curves(self, left: float, entry: dict) -> dict:
-        from hpo import architectures
-        from hpo.storage import open_storage
-
         full = self._schedule_flags()
         entry["schedule_flag"] = full or "none: hpo.screen --help lists no --schedule"
+        # hpo's own placement: one screen, its runs trained --trials-per-device at a time on the
+        # GPU (the first try, 19 processes at once, finished no epoch; bench/results/gpu.json).
+        placement = ["--devices", "auto", "--trials-per-device", self.args.trials_per_device]
+        entry["placement"] = " ".join(map(str, placement))
         base = ["--home", self.home, "--storage", self.storage, "--repeats", 1, *full, *self.quick]
-        open_storage(self.storage)  # the tables, before many processes race to create them
-        runs = {
-            f"screen-{name}-z{z}": hpo(
-                "hpo.screen",
-                *base,
-                "--run",
-                "curves",
-                "--epochs",
-                self.epochs,
-                "--latent",
-                z,
-                "--architectures",
-                name,
-            )
-            for z in self.latents
-            for name in architectures.names()
-        }
-        # The 120-epoch runs start with them (they would otherwise wait for the ranking): the top
-        # two at latents 8 and 16 of the exhaustive CPU screen (bench/results/screen.json).
+        latents = ",".join(map(str, self.latents))
+        screen = hpo(
+            "hpo.screen", *base, *placement, "--run", "curves", "--epochs", self.epochs,
+            "--latent", latents,
+        )  # fmt: skip
+        # The 120-epoch runs go alongside: the top two at latents 8 and 16 of the exhaustive CPU
+        # screen (bench/results/screen.json), every one of them at both sizes.
         cpu = json.loads(CPU_SCREEN.read_text())["per_latent"]
         top = {z: cpu[str(z)]["ranking"][:2] for z in LONG_LATENTS}
-        long_runs = {
-            f"screen120-{name}-z{z}": hpo(
-                "hpo.screen",
-                *base,
-                "--run",
-                "curves120",
-                "--epochs",
-                self.long_epochs,
-                "--latent",
-                z,
-                "--architectures",
-                name,
+        names = ",".join(dict.fromkeys(name for pair in top.values() for name in pair))
+        long_screen = hpo(
+            "hpo.screen", *base, *placement, "--run", "curves120", "--epochs", self.long_epochs,
+            "--latent", ",".join(map(str, LONG_LATENTS)), "--architectures", names,
+        )  # fmt: skip
+        rank_s = 20 if self.dry else 90
+        done = self.budget.run_all(
+            {"screen": screen, "screen120": long_screen}, left - rank_s, parallel=2
+        )
+        entry["screen"] = done["screen"]
+        if done["screen"].get("rc") != 0:  # cut off: rank what is stored in the time left
+            entry["rank"] = self.budget.run(
+                screen, "rank-curves", max(rank_s, self.budget.left() - self.reserve)
             )
-            for z, names in top.items()
-            for name in names
-        }
-        rank_s = 20 if self.dry else 60
-        done = self.budget.run_all({**runs, **long_runs}, left - rank_s, self.args.parallel)
-        entry["runs"] = {name: done[name] for name in runs}
-        latents = ",".join(map(str, self.latents))
-        entry["rank"] = self.budget.run(
-            hpo(
-                "hpo.screen", *base, "--run", "curves", "--epochs", self.epochs, "--latent", latents
-            ),
-            "rank-curves",
-            max(rank_s, self.budget.left() - self.reserve),
-        )  # trains nothing when every run is stored: ranks them, fits PCA, writes the report
-        entry.update(read_screen(self.home, "curves", self.budget.scratch, "screen-"))
+        entry.update(read_screen(self.home, "curves", self.budget.scratch / "screen.out"))
         entry["long"] = {
             "epochs": self.long_epochs,
             "top_two_from": "bench/results/screen.json (the exhaustive CPU screen's ranking)",
             "top_two": top,
-            "runs": {name: done[name] for name in long_runs},
-            **read_screen(self.home, "curves120", self.budget.scratch, "screen120-"),
+            "command": done["screen120"],
+            **read_screen(self.home, "curves120", self.budget.scratch / "screen120.out"),
         }
         return {}
 
@@ -347,7 +322,9 @@ class Bench:
                 1,
                 "--latent",
                 8,
-                "--workers",
+                "--devices",
+                "auto",
+                "--trials-per-device",
                 n,
                 "--timeout",
                 window,
@@ -389,7 +366,9 @@ class Bench:
             per_study,
             "--trials",
             100_000,
-            "--workers",
+            "--devices",
+            "auto",
+            "--trials-per-device",
             1 if self.dry else 4,
         ]
         command = hpo("bench.gpu", "--task", "optimize", "--result", result, "--", *argv)
@@ -404,7 +383,7 @@ class Bench:
         return ["--schedule", "full"] if "--schedule" in done.stdout else []
 
 
-def read_screen(home: Path, run: str, scratch: Path, prefix: str) -> dict:
+def read_screen(home: Path, run: str, output: Path) -> dict:
     """A stored screen's runs with their validation curves (val rel_l2 per epoch), its ranking and
     PCA per latent size; runs that did not finish, with the curve their output shows."""
     import optuna
@@ -442,24 +421,22 @@ def read_screen(home: Path, run: str, scratch: Path, prefix: str) -> dict:
             for z, p in record.pca.items()
         }
         rankings = {str(z): list(names) for z, names in record.rankings.items()}
-    stored = {(r["architecture"], r["latent"]) for r in runs}
-    unfinished = {}
-    for output in sorted(scratch.glob(f"{prefix}*-z*.out")):
-        name, _, latent = output.stem.removeprefix(prefix).rpartition("-z")
-        if latent.isdigit() and (name, int(latent)) not in stored:
-            unfinished[output.stem] = logged_curve(output.read_text(errors="replace"))
+    stored = {f"{r['architecture']} z{r['latent']}" for r in runs}
+    text = output.read_text(errors="replace") if output.exists() else ""
+    unfinished = {run: c for run, c in logged_curves(text).items() if run not in stored}
     return {"stored_runs": runs, "unfinished_runs": unfinished, "rankings": rankings, "pca": pca}
 
 
-def logged_curve(text: str) -> list[float]:
-    """val rel_l2 per epoch from hpo's progress lines ("conv z8 #0  epoch 3/30  loss 0.41
-    val_rel_l2 0.52  1.2 s")."""
-    curve = []
+def logged_curves(text: str) -> dict[str, list[float]]:
+    """Each run's val rel_l2 per epoch from hpo's progress lines ("conv z8 #0  epoch 3/30  loss
+    0.41  val_rel_l2 0.52  1.2 s"), by "architecture zN"."""
+    curves: dict[str, list[float]] = {}
     for line in text.splitlines():
         words = line.split()
-        if "epoch" in words and "val_rel_l2" in words:
-            curve.append(float(words[words.index("val_rel_l2") + 1]))
-    return curve
+        if "epoch" in words and "val_rel_l2" in words and words.index("epoch") >= 2:
+            run = " ".join(words[:2])
+            curves.setdefault(run, []).append(float(words[words.index("val_rel_l2") + 1]))
+    return curves
 
 
 def throughput(path: Path, since: datetime.datetime) -> dict:
@@ -566,7 +543,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=Path("/tmp/hpo-gpu"), help="hpo's folder")
     parser.add_argument("--budget", type=float, default=440, help="seconds for all the parts")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"some of {','.join(PARTS)}")
-    parser.add_argument("--parallel", type=int, default=20, help="screen runs at once")
+    parser.add_argument(
+        "--trials-per-device", type=int, default=4, help="screen runs at once on the GPU"
+    )
     parser.add_argument("--task", choices=("speed", "optimize"), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--epochs", type=int, default=3, help=argparse.SUPPRESS)

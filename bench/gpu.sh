@@ -11,7 +11,7 @@
 #
 # and to prove it on a CPU (quick data, 1-3 epochs; a Python 3.12 without TensorFlow):
 #
-#   OUT=/tmp/gpu-dry bash bench/gpu.sh --dry-run --budget 1500 --parallel 4
+#   OUT=/tmp/gpu-dry bash bench/gpu.sh --dry-run --budget 1500 --trials-per-device 2
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
