@@ -28,7 +28,10 @@ def test_a_knob_is_adopted_only_past_the_margin_and_the_best_value_wins():
 
 
 @pytest.mark.slow  # real training on the quick data, one epoch per arm
-def test_the_quick_benchmark_chooses_reports_and_resumes(tmp_path, capsys):
+def test_the_quick_benchmark_chooses_reports_and_resumes(tmp_path, capsys, monkeypatch):
+    # Two knobs and one reported model keep it short; the full lists run the same code.
+    monkeypatch.setattr(recipe, "ARMS", (("periodic_x", True), ("batch_size", 16)))
+    monkeypatch.setattr(recipe, "REPORT", (("conv", 8),))
     assert recipe.main(["--quick", "--epochs", "1", "--out", str(tmp_path)]) == 0
     record = json.loads((tmp_path / "recipe-quick.json").read_text())
     choice = [r for r in record["rows"] if r["phase"] == "choose"]

@@ -12,7 +12,7 @@ from hpo.space import IntParam, PerLayer, nearest_inside
 GRID = (200, 100, 3)
 
 
-@pytest.mark.parametrize("name", ["conv", "depthwise"])
+@pytest.mark.parametrize("name", ["conv"])  # each budget solved costs ~10 model builds
 def test_the_screens_model_at_a_large_budget_fits_the_followed_space_and_not_the_declared(name):
     budget = 10 * DEFAULT_MATCHED_PARAMS
     screened = in_search_terms(preset_params(name, "matched", GRID, budget, 8))
