@@ -309,7 +309,6 @@ def test_hpo_optimize_trains_each_point_of_a_tiny_space_once(home, capsys):
     space.write_text(
         '[all]\nn_layers = 1\nfilters = 4\nkernel = 3\nactivation = "gelu"\nnorm = "none"\n'
         'l2 = 1e-7\nupsample = "resize"\nlearning_rate = 0.001\nbatch_size = 4\n'
-        "weight_decay = 0.0\n"
         'schedule = { choices = ["constant", "cosine"] }\n'
     )
     config = optimize_config(
