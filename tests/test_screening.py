@@ -189,7 +189,7 @@ def test_a_screen_stored_before_the_latent_axis_still_reads_and_is_not_resumed(t
         "latent": 50,
     }
     assert choose_architectures(OptimizeConfig(run="old", top=1), record) == ["dual"]
-    with pytest.raises(ConfigError, match="used other settings.*version None -> 3"):
+    with pytest.raises(ConfigError, match="used other settings.*version None -> 4"):
         screen(
             ScreenConfig(workspace=workspace_of(home), **TINY, architectures=("conv",), run="old"),
             tiny_data,

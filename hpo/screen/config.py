@@ -25,7 +25,8 @@ ORIGINAL_PATIENCE = 5  # the original study's early stopping
 
 # Bump when what a stored run means changes (recipe, latent axis): a screen stored by an older
 # version is then not resumed into (its runs stay readable, e.g. by `hpo.optimize --top`).
-SETTINGS_VERSION = 3  # 3: successive halving (schedule, rungs, eta, keep)
+# 3: successive halving (schedule, rungs, eta, keep); 4: circular padding in x where the shift holds
+SETTINGS_VERSION = 4
 
 
 @dataclass(frozen=True)
