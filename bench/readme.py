@@ -673,7 +673,67 @@ def render_gpu(results: Results) -> str:
     return "\n".join(lines)
 
 
+def render_recipe(results: Results) -> str:
+    """bench.recipe: each knob against the screen's recipe on the choice seed, the adopted ones,
+    and the chosen recipe against the screen's on the report seed."""
+    if not results.has("recipe") or not results["recipe"].get("rows"):
+        return "Not measured yet: `python -m bench.recipe` (about 1.5 hours on 2 cores)."
+    from bench.recipe import ARMS, CHOOSE, CHOOSE_SEED, HEADER, REPORT_SEED, arm_name, format_row
+
+    recipe = results["recipe"]
+    rows = recipe["rows"]
+    order = ["screen", *(arm_name({knob: value}) for knob, value in ARMS)]
+    choice = sorted(
+        (r for r in rows if r["phase"] == "choose"),
+        key=lambda r: order.index(r["arm"]) if r["arm"] in order else len(order),
+    )
+    report = [r for r in rows if r["phase"] == "report"]
+    architecture, latent = CHOOSE
+    lines = [
+        f"`python -m bench.recipe` ({recipe['backend']}, {recipe['machine']['cores']} cores): "
+        f"{architecture} at latent {latent}, {recipe['n_params']:,} parameters, "
+        f"{recipe['epochs']} epochs, the screen's recipe and symmetries "
+        f"({', '.join(recipe['augment']) or 'none'}); one arm per knob value on seed "
+        f"{CHOOSE_SEED}, adopted where its validation rel_l2 beats the screen recipe's by more "
+        f"than {recipe['margin']:.0%}:",
+        "",
+        HEADER,
+        *map(format_row, choice),
+    ]
+    if "chosen" not in recipe:
+        lines += ["", f"Not finished: {len(choice)} arms of the choice measured."]
+        return "\n".join(lines)
+    chosen = recipe["chosen"]
+    lines += [
+        "",
+        f"**Adopted: {arm_name(chosen) if chosen else 'nothing (the screen recipe stays)'}.** "
+        f"Reported on seed {REPORT_SEED}, which took no part in the choice, and on an "
+        f"architecture and latent size the choice never saw:",
+        "",
+        HEADER,
+        *map(format_row, report),
+        "",
+    ]
+    for model in dict.fromkeys((r["architecture"], r["latent"]) for r in report):
+        pair = {r["arm"]: r for r in report if (r["architecture"], r["latent"]) == model}
+        before, after = pair.get("screen"), pair.get(arm_name(chosen))
+        if before and after:
+            lines.append(
+                f"- {model[0]} z{model[1]}: validation "
+                f"{after['val_rel_l2'] / before['val_rel_l2'] - 1:+.1%}, "
+                f"test {after['test_rel_l2'] / before['test_rel_l2'] - 1:+.1%}, "
+                f"{after['seconds_per_epoch'] / before['seconds_per_epoch']:.2f}x the seconds per "
+                "epoch."
+            )
+    lines.append(
+        "\nSeconds per epoch compare within the report rows, which ran alone; the choice rows "
+        "shared the machine with other work."
+    )
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[Results], str]] = {
+    "recipe": render_recipe,
     "gpu": render_gpu,
     "screen": render_screen,
     "rungs": render_rungs,
