@@ -40,6 +40,8 @@ def test_keras_tuner_trials_are_mirrored_into_optuna_and_resume_adds_nothing(hom
         assert set(trial.params) == set(trial.distributions)
         assert math.isfinite(trial.value) and trial.value == min(trial.intermediate_values.values())
         assert len(trial.intermediate_values) == 2
+        # Trained in this process, which is placed as worker 0 (the CPU here).
+        assert (trial.user_attrs["device"], trial.user_attrs["slot"]) == ("cpu", 0)
 
     optimize(engine, sqlite(home), progress=None)  # resumes: KerasTuner has its 2 trials
     assert len(study.get_trials()) == 2

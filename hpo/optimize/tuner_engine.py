@@ -197,8 +197,15 @@ def run_keras_tuner(
         or hypermodel.epochs_spent < config.settings.epoch_budget
     ):
         tuner.search(verbose=0)
+    slot = config.slot(0)  # KerasTuner trains in this process, placed as worker 0
     added = mirror_to_optuna(
-        tuner, space, name, storage_url, keys.monitor_key(config.settings.metric), tuner_name
+        tuner,
+        space,
+        name,
+        storage_url,
+        keys.monitor_key(config.settings.metric),
+        tuner_name,
+        placement={keys.DEVICE: slot.label, keys.SLOT: slot.index},
     )
     progress(f"study {name!r}: {added} KerasTuner trial(s) added")
     _keep_best_model(tuner, study, tuner_name, config.workspace)
@@ -232,10 +239,17 @@ def _keep_best_model(
 
 
 def mirror_to_optuna(
-    tuner: kt.Tuner, space: dict, name: str, storage_url: str, metric: str, tuner_name: str
+    tuner: kt.Tuner,
+    space: dict,
+    name: str,
+    storage_url: str,
+    metric: str,
+    tuner_name: str,
+    placement: dict | None = None,
 ) -> int:
     """Add each finished KerasTuner trial not yet in the Optuna study `name` as one Optuna trial
-    (user attr `keras_tuner_trial_id` = "<tuner>:<its trial id>")."""
+    (user attr `keras_tuner_trial_id` = "<tuner>:<its trial id>", and `placement`: where it
+    trained, keys.DEVICE and keys.SLOT)."""
     study = optuna.load_study(study_name=name, storage=open_storage(storage_url))
     stored = {t.user_attrs.get(keys.KERAS_TUNER_TRIAL_ID) for t in study.get_trials(deepcopy=False)}
     added = 0
@@ -267,6 +281,7 @@ def mirror_to_optuna(
                     keys.KERAS_TUNER_TRIAL_ID: f"{tuner_name}:{trial_id}",
                     keys.ENGINE: "keras-tuner",
                     keys.TUNER: tuner_name,
+                    **(placement or {}),
                     **(
                         {keys.FAILURE: trial.message.splitlines()[-1][:300]}
                         if value is None and trial.message
