@@ -31,7 +31,8 @@ RUNG (the epochs it reached: a run successive halving stopped is PRUNED at its r
 SLOT (where it trained, when it trained in this version).
 
 The studies of `hpo.optimize` (hpo.optimize.record.StudyRecord): DATA, ARCHITECTURE, METRIC, LATENT
-(None: searched), AUGMENT (the symmetries searched), and the best model kept
+(None: searched), AUGMENT (the symmetries searched), N_PARAMS (the budget its widths follow),
+PRECISION (the Keras dtype policy its trials train in), and the best model kept
 (hpo.optimize.artifacts): BEST_MODEL_ARTIFACT_ID, BEST_MODEL_PATH, BEST_MODEL_TRIAL,
 BEST_MODEL_VALUE, BEST_TEST, BEST_VAL. Their trials' user attrs: N_PARAMS, LATENT, REJECTED,
 EPOCHS_RUN, SECONDS_PER_EPOCH, VAL, FAILURE, STOPPED, WORKER_PID, DEVICE, SLOT, RSS_MIB,
@@ -81,6 +82,7 @@ WORKER_PID = "worker_pid"  # the process that ran the trial
 # trained its last segment.
 DEVICE = "device"
 SLOT = "slot"
+PRECISION = "precision"  # an optimize study's dtype policy (--precision)
 RSS_MIB = "rss_mib"  # the worker's resident memory after the trial
 # Why a stop signal (SIGTERM, SIGINT) cut the trial short; like a worker that died, no failure of
 # the study's (no FAILURE attr): its queued copy runs again.

@@ -392,6 +392,14 @@ def test_mixed_bfloat16_trains_a_tiny_trial_on_the_cpu(home):
     assert conv.dtype_policy.name == "mixed_bfloat16"  # computed in bfloat16, weights float32
     assert conv.kernel.dtype == "float32"
     assert model.output.dtype == "float32"  # fields handed on in full precision
+    # Going on with that study in float32 would rank trials of both precisions as one search.
+    again = _cli(
+        "hpo.optimize",
+        *cli_args(home, storage, "--architectures", "conv", "--trials", "2", "--epochs", "1"),
+    )
+    assert again.returncode == 2
+    assert "trains in mixed_bfloat16, not float32: pass --precision mixed_bfloat16" in again.stderr
+    assert "Traceback" not in again.stderr and len(study.get_trials()) == 1
 
 
 @pytest.mark.slow

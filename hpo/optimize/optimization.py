@@ -149,6 +149,7 @@ def optimize(
             settings.metric,
             data.describe(),
             n_params=screen.settings.get("n_params"),  # the widths follow the screen's budget
+            precision=config.precision,
         )
         created = create_study(plan, storage_url, record, data)
         space = stored_space(spaces[plan.architecture], plan.name, storage_url)
@@ -184,6 +185,11 @@ def create_study(plan: StudyPlan, storage_url: str, record: StudyRecord, data) -
     if stored is None:
         record.store(study)
         return True
+    if stored.precision != record.precision:  # trials of both would be ranked as one search
+        raise ConfigError(
+            f"the study {plan.name!r} trains in {stored.precision}, not {record.precision}: pass "
+            f"--precision {stored.precision} to go on with it, or use another --run"
+        )
     differ = differences(data, stored.data)
     if differ:
         raise ConfigError(

@@ -12,6 +12,7 @@ from typing import Any
 import optuna
 
 from hpo import augment, keys
+from hpo.backend import DEFAULT_PRECISION
 from hpo.serialize import json_safe
 from hpo.space import Fixed
 from hpo.storage import open_storage
@@ -29,6 +30,8 @@ class StudyRecord:
         data: FlowData.describe() of the data it was created on.
         n_params: the parameter budget its width bounds follow (the screen's `--params`;
             hpo.budget); None: the presets' default, the declared bounds.
+        precision: the dtype policy its trials train in (`--precision`); a study stored before
+            it was recorded trained in float32.
     """
 
     architecture: str
@@ -37,6 +40,7 @@ class StudyRecord:
     metric: str = "rel_l2"
     data: dict[str, Any] = field(default_factory=dict)
     n_params: int | None = None
+    precision: str = DEFAULT_PRECISION
 
     def to_attrs(self) -> dict[str, Any]:
         return json_safe(
@@ -47,6 +51,7 @@ class StudyRecord:
                 keys.LATENT: self.latent,
                 keys.AUGMENT: list(self.augment),
                 keys.N_PARAMS: self.n_params,
+                keys.PRECISION: self.precision,
             }
         )
 
@@ -68,6 +73,7 @@ class StudyRecord:
             metric=attrs.get(keys.METRIC, "rel_l2"),
             data=dict(attrs[keys.DATA]),
             n_params=attrs.get(keys.N_PARAMS),
+            precision=attrs.get(keys.PRECISION, DEFAULT_PRECISION),
         )
 
     def space(self, declared: dict) -> dict:
