@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -33,7 +32,8 @@ DEFAULT_PARAMS = 170_000  # the presets' matched budget
 
 def run_arms(data, architecture: str, latent: int, epochs: int, n_params: int, seed: int) -> dict:
     """Train every arm; return the record (rows, PCA)."""
-    from hpo import augment, training
+    from bench.arms import fit_beside_pca
+    from hpo import augment
     from hpo.architectures.presets import preset_params
     from hpo.baseline import fit_pca
 
@@ -57,34 +57,9 @@ def run_arms(data, architecture: str, latent: int, epochs: int, n_params: int, s
             ),
             **augment.as_params(symmetries),
         }
-        budget = epochs * epoch_factor
-        started = time.perf_counter()
-        result = training.fit(
-            architecture,
-            params,
-            data,
-            training.TrainConfig(epochs=budget, seed=seed),
-            progress=None,
-            label=label,
-        )
-        seconds = time.perf_counter() - started
-        val = training.evaluate(result.model, data.val, data)["rel_l2"]
-        test = training.evaluate(result.model, data.test, data)["rel_l2"]
-        record["rows"].append(
-            {
-                "arm": label,
-                "epochs": budget,
-                "epochs_run": result.epochs_run,
-                "best_epoch": result.best_epoch + 1,
-                "n_params": result.n_params,
-                "val_rel_l2": val,
-                "test_rel_l2": test,
-                "val_vs_pca": val / record["pca_val_rel_l2"],
-                "test_vs_pca": test / record["pca_test_rel_l2"],
-                "seconds": round(seconds, 1),
-                "val_curve": [row.get("val_rel_l2") for row in result.history],
-            }
-        )
+        pca = (record["pca_val_rel_l2"], record["pca_test_rel_l2"])
+        row, _ = fit_beside_pca(architecture, params, data, epochs * epoch_factor, seed, label, pca)
+        record["rows"].append({"arm": label, **row})
         print(format_row(record["rows"][-1]), flush=True)
     return record
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -52,7 +51,8 @@ def arm_name(changes: dict) -> str:
 
 def train_arm(data, architecture, latent, changes, epochs, seed, symmetries, pcas) -> dict:
     """Train one arm; return its row."""
-    from hpo import augment, training
+    from bench.arms import fit_beside_pca
+    from hpo import augment
     from hpo.architectures.presets import preset_params
 
     params = {
@@ -61,36 +61,17 @@ def train_arm(data, architecture, latent, changes, epochs, seed, symmetries, pca
         **BEFORE,
         **changes,
     }
-    started = time.perf_counter()
-    result = training.fit(
-        architecture,
-        params,
-        data,
-        training.TrainConfig(epochs=epochs, seed=seed),
-        progress=None,
-        label=arm_name(changes),
+    row, result = fit_beside_pca(
+        architecture, params, data, epochs, seed, arm_name(changes), pcas[latent]
     )
-    seconds = time.perf_counter() - started
-    val = training.evaluate(result.model, data.val, data)["rel_l2"]
-    test = training.evaluate(result.model, data.test, data)["rel_l2"]
-    pca_val, pca_test = pcas[latent]
     return {
         "architecture": architecture,
         "latent": latent,
         "seed": seed,
         "arm": arm_name(changes),
         "changes": changes,
-        "epochs": epochs,
-        "epochs_run": result.epochs_run,
-        "best_epoch": result.best_epoch + 1,
-        "n_params": result.n_params,
-        "val_rel_l2": val,
-        "test_rel_l2": test,
-        "val_vs_pca": val / pca_val,
-        "test_vs_pca": test / pca_test,
-        "seconds": round(seconds, 1),
+        **row,
         "seconds_per_epoch": round(statistics.median(result.epoch_seconds), 2),
-        "val_curve": [row.get("val_rel_l2") for row in result.history],
     }
 
 
